@@ -1,0 +1,37 @@
+// Takes readings of one network namespace: sysctls, counters, sockets (streamed and
+// aggregated), processes. Read-only; reports what it could not read in Snapshot::missing.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "collect/proc_fs.h"
+#include "collect/sock_source.h"
+#include "snapshot/snapshot.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+namespace cd {
+
+struct CollectOptions {
+  double interval_s = 2.0;   // 0: one reading
+  bool processes = true;     // per-process fd counts and limits
+  bool attribution = true;   // join /proc/PID/fd socket inodes with the dump
+  bool filter_netns = true;  // only processes in the same network namespace as the caller
+};
+
+struct Sources {
+  ProcFs& proc;
+  SockSource& sockets;
+  Clock& clock;
+};
+
+// One reading. Fails only when the socket dump is unusable (truncated, malformed): every
+// other unreadable figure is left unknown and named in `missing`.
+Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
+                                std::vector<std::string>& missing);
+
+// One or two readings `opt.interval_s` apart.
+Result<Snapshot> collect_snapshot(const Sources& src, const CollectOptions& opt);
+
+}  // namespace cd

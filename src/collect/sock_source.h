@@ -1,0 +1,60 @@
+// Where sockets come from: a live NETLINK_SOCK_DIAG dump, or a recorded transcript of one
+// (the fake used by tests and by `check --sock-diag-dump`). Collectors never print.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "snapshot/net_types.h"
+#include "util/error.h"
+
+namespace cd {
+
+// One decoded struct inet_diag_msg.
+struct SockRecord {
+  uint8_t family = 0;    // AF_INET / AF_INET6
+  uint8_t protocol = 0;  // IPPROTO_TCP / IPPROTO_UDP (from the request)
+  uint8_t state = 0;     // TcpState number
+  uint8_t timer = 0;
+  Endpoint local;
+  Endpoint remote;
+  uint32_t inode = 0;  // 0 for TIME_WAIT: it belongs to no process
+  uint32_t uid = 0;
+  uint32_t rqueue = 0;  // LISTEN: accept-queue length
+  uint32_t wqueue = 0;  // LISTEN: accept-queue limit
+  uint32_t expires_ms = 0;  // TIME_WAIT: time left
+};
+
+struct DumpRequest {
+  uint8_t family = 0;
+  uint8_t protocol = 0;
+  uint32_t states = ~0u;  // bitmask of 1 << TcpState
+};
+
+class SockSink {
+ public:
+  virtual ~SockSink() = default;
+  virtual void on_socket(const SockRecord& s) = 0;
+};
+
+class SockSource {
+ public:
+  virtual ~SockSource() = default;
+  // Streams every matching socket to the sink. An error means the dump is unusable
+  // (truncated or malformed message, netlink error); the sink may have seen part of it.
+  virtual Result<void> dump(const DumpRequest& req, SockSink& sink) = 0;
+};
+
+// NETLINK_SOCK_DIAG over libmnl, in the caller's network namespace. TCP needs no privilege.
+Result<std::unique_ptr<SockSource>> open_netlink_sock_source();
+
+// Replays a transcript written by RecordingSockSource: each request message followed by the
+// kernel's answers up to NLMSG_DONE, as raw netlink bytes.
+Result<std::unique_ptr<SockSource>> open_recorded_sock_source(const std::string& path);
+
+// Passes a live dump through and appends the transcript to a file (`conndoctor record`).
+Result<std::unique_ptr<SockSource>> open_recording_sock_source(std::unique_ptr<SockSource> inner,
+                                                              const std::string& path);
+
+}  // namespace cd

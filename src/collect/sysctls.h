@@ -1,0 +1,15 @@
+// Reads the sysctls the rules need from <proc root>/sys. Unreadable ones stay unknown and
+// are named in `missing` (absent ones that only newer kernels have are simply unknown).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "collect/proc_fs.h"
+#include "snapshot/snapshot.h"
+
+namespace cd {
+
+Sysctls read_sysctls(const ProcFs& proc, std::vector<std::string>& missing);
+
+}  // namespace cd

@@ -1,0 +1,29 @@
+// The whole pipeline for one namespace: open the sources, collect, analyse. Used by `check`,
+// by the lab (inside its namespace) and by `serve`; it never knows which one calls it.
+#pragma once
+
+#include <string>
+
+#include "analyse/analysis.h"
+#include "collect/collector.h"
+#include "snapshot/snapshot.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+namespace cd {
+
+struct DiagnoseOptions {
+  std::string proc_root = "/proc";
+  std::string sock_diag_dump;  // replay this recorded dump instead of asking the kernel
+  std::string record_dump;     // also write the live dump's transcript here
+  CollectOptions collect;
+};
+
+struct Diagnosis {
+  Snapshot snapshot;
+  Analysis analysis;
+};
+
+Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock);
+
+}  // namespace cd

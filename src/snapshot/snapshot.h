@@ -1,0 +1,179 @@
+// The snapshot: plain data that the collectors fill and the rules read. Nothing here touches
+// the system. Unknown numbers are std::nullopt, never 0, so that a report can say "unknown".
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "snapshot/net_types.h"
+
+namespace cd {
+
+// Sysctls of the namespace being diagnosed (net.*) and of the host (fs.*).
+struct Sysctls {
+  std::optional<PortRange> ip_local_port_range;
+  std::optional<std::vector<PortRange>> ip_local_reserved_ports;  // empty vector = none reserved
+  std::optional<int64_t> tcp_tw_reuse;                            // 0 off, 1 on, 2 loopback only
+  std::optional<int64_t> tcp_tw_reuse_delay_ms;                   // since ~6.14; absent before
+  std::optional<int64_t> tcp_timestamps;
+  std::optional<int64_t> tcp_max_tw_buckets;
+  std::optional<int64_t> tcp_fin_timeout;
+  std::optional<int64_t> somaxconn;
+  std::optional<int64_t> tcp_max_syn_backlog;
+  std::optional<int64_t> tcp_max_orphans;
+  std::optional<std::array<int64_t, 3>> tcp_mem;  // pages: min, pressure, max
+  std::optional<int64_t> tcp_syncookies;
+  std::optional<int64_t> file_max;  // fs.file-max
+  std::optional<int64_t> nr_open;   // fs.nr_open
+  std::optional<int64_t> nf_conntrack_max;
+  std::optional<int64_t> nf_conntrack_buckets;
+  std::optional<int64_t> nf_conntrack_count;
+  // net.netfilter.nf_conntrack_<name>_timeout..., keyed by the part after "nf_conntrack_",
+  // e.g. "tcp_timeout_established" -> 432000.
+  std::map<std::string, int64_t> conntrack_timeouts;
+};
+
+// /proc/net/sockstat (TCP line; orphan, alloc and mem are host-wide, inuse and tw per netns).
+struct SockStat {
+  std::optional<int64_t> sockets_used;
+  std::optional<int64_t> tcp_inuse;
+  std::optional<int64_t> tcp_orphan;
+  std::optional<int64_t> tcp_tw;
+  std::optional<int64_t> tcp_alloc;
+  std::optional<int64_t> tcp_mem_pages;
+  std::optional<int64_t> udp_inuse;
+  std::optional<int64_t> udp_mem_pages;
+};
+
+// /proc/sys/fs/file-nr: allocated, (unused), max. System-wide.
+struct FileNr {
+  std::optional<int64_t> allocated;
+  std::optional<int64_t> max;
+};
+
+// Conntrack table figures of the namespace (count is per netns, max is global).
+struct ConntrackStats {
+  bool available = false;  // nf_conntrack loaded and readable
+  std::optional<int64_t> count;
+  std::optional<int64_t> max;
+  std::optional<int64_t> buckets;
+  // Per-CPU stats summed, by the kernel's field name ("drop", "early_drop", "insert_failed"...).
+  std::map<std::string, int64_t> stats;
+  std::string stats_source;  // "procfs", "ctnetlink", or "" when unavailable
+};
+
+// A listening TCP socket; for LISTEN sockets sock_diag reports the accept-queue length in
+// idiag_rqueue and its limit (min(backlog, somaxconn)) in idiag_wqueue.
+struct Listener {
+  Endpoint local;
+  uint32_t queue_len = 0;
+  uint32_t queue_limit = 0;
+  uint32_t inode = 0;
+};
+
+// Sockets that hold an ephemeral local port towards one destination tuple.
+struct TupleUsage {
+  TupleKey key;
+  std::array<uint32_t, kTcpStateSlots> by_state{};  // live states and TIME_WAIT
+  uint32_t time_wait = 0;
+  uint32_t tw_past_reuse_delay = 0;  // TIME_WAIT older than tcp_tw_reuse_delay (reusable age)
+  uint32_t tw_recent = 0;    // entered TIME_WAIT within the last kRateWindowS seconds
+  uint32_t tw_expiring = 0;  // leave TIME_WAIT within the next kRateWindowS seconds
+  std::vector<uint32_t> sample_inodes;  // up to kSampleInodes live sockets, for attribution
+
+  uint32_t in_use() const;  // every socket of the tuple, TIME_WAIT included
+  uint32_t live() const { return in_use() - time_wait; }
+};
+
+inline constexpr int kRateWindowS = 10;  // TIME_WAIT age window used to measure churn
+inline constexpr std::size_t kSampleInodes = 8;
+
+// CLOSE_WAIT sockets grouped by their local endpoint (the service or the client address).
+struct CloseWaitGroup {
+  Endpoint local;       // local address; port = service port for server-side, 0 for client-side
+  bool server_side = false;
+  uint32_t count = 0;
+  std::vector<Endpoint> sample_peers;  // up to a few
+};
+
+// The streaming aggregate of one sock_diag dump of the namespace (TCP v4+v6, and UDP ports).
+struct SocketSummary {
+  bool complete = false;  // the dump finished (NLMSG_DONE seen for every request)
+  uint64_t total = 0;
+  std::array<uint64_t, kTcpStateSlots> by_state{};
+  uint64_t time_wait_client = 0;  // local port ephemeral: consumes a port for 60 s
+  uint64_t time_wait_server = 0;  // local port is a listening port: the server closed first
+  uint64_t time_wait_other = 0;   // fixed local port outside the range, not a listener
+  std::vector<Listener> listeners;
+  std::vector<TupleUsage> tuples;  // client-side sockets per destination tuple
+  std::vector<CloseWaitGroup> close_wait;
+  // Host-wide pool that bind()-before-connect() and UDP draw from (per netns).
+  uint32_t tcp_ports_in_range = 0;  // distinct local TCP ports in the ephemeral range
+  uint32_t udp_ports_in_range = 0;  // distinct local UDP ports in the ephemeral range
+  uint64_t udp_sockets = 0;
+  bool udp_complete = false;
+};
+
+// Sockets an attributed process holds, joined from /proc/PID/fd inodes and the dump.
+struct ProcessSockets {
+  std::array<uint32_t, kTcpStateSlots> by_state{};
+  uint32_t close_wait = 0;
+  // (destination, live sockets) for the process's busiest destinations, most first.
+  std::vector<std::pair<Endpoint, uint32_t>> top_destinations;
+  std::vector<Endpoint> listening;
+};
+
+struct ProcessInfo {
+  int32_t pid = 0;
+  std::string comm;
+  std::optional<uint64_t> open_fds;
+  std::optional<uint64_t> fd_soft_limit;  // "Max open files" soft limit; nullopt if unlimited
+  std::optional<uint64_t> fd_hard_limit;
+  std::optional<ProcessSockets> sockets;  // set when attribution ran and fds were readable
+};
+
+// Processes that own sockets of a destination tuple (TIME_WAIT has no owner: inferred from
+// the live sockets to the same destination).
+struct TupleOwner {
+  TupleKey key;
+  std::vector<std::pair<int32_t, uint32_t>> pids;  // pid, live sockets of the tuple
+};
+
+// Everything read at one instant.
+struct Reading {
+  double taken_at_s = 0;  // monotonic clock
+  Sysctls sysctls;
+  // /proc/net/snmp and /proc/net/netstat by "Section.Field", e.g. "TcpExt.ListenOverflows".
+  std::map<std::string, int64_t> counters;
+  SockStat sockstat;
+  FileNr file_nr;
+  ConntrackStats conntrack;
+  SocketSummary sockets;
+  std::vector<ProcessInfo> processes;
+  std::vector<TupleOwner> tuple_owners;
+  std::map<uint32_t, int32_t> listener_owner;  // listener inode -> pid
+};
+
+// Two readings `interval` apart (or one), plus what could not be read.
+struct Snapshot {
+  Reading first;
+  std::optional<Reading> second;
+  std::vector<std::string> missing;  // "what could not be read, and why"
+  std::string netns;                 // which namespace, for the report ("" = the caller's)
+
+  const Reading& now() const { return second ? *second : first; }
+  const Reading* before() const { return second ? &first : nullptr; }
+  std::optional<double> interval_s() const;
+  // Per-second rate of a counter between the readings; a decrease is a reset (the counter
+  // restarted from zero), never a negative rate. nullopt with one reading or unknown counter.
+  std::optional<double> counter_rate(const std::string& name) const;
+  std::optional<double> conntrack_stat_rate(const std::string& name) const;
+};
+
+std::optional<int64_t> counter(const Reading& r, const std::string& name);
+
+}  // namespace cd
