@@ -11,6 +11,10 @@ packages=(
   libcpp-httplib-dev libgtest-dev libgmock-dev
   # runtime tools the lab and end-to-end tests drive (namespaces, veth, nftables)
   iproute2 nftables procps util-linux
+  # the end-to-end tests read the JSON reports with python3's json module (no load generation)
+  python3
+  # promtool and the Prometheus server the `serve` end-to-end tests start (in a namespace)
+  prometheus
 )
 if [[ "${1:-}" == "--bench" ]]; then
   # reference tools the benchmark compares against
@@ -33,5 +37,11 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Debian's prometheus package starts a host-wide server from its postinst (invoke-rc.d or
+# deb-systemd-invoke) unless policy-rc.d forbids it; the tests start their own, so forbid it.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -2,9 +2,11 @@
 // aggregated), processes. Read-only; reports what it could not read in Snapshot::missing.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "collect/conntrack_source.h"
 #include "collect/proc_fs.h"
 #include "collect/sock_source.h"
 #include "snapshot/snapshot.h"
@@ -18,12 +20,15 @@ struct CollectOptions {
   bool processes = true;     // per-process fd counts and limits
   bool attribution = true;   // join /proc/PID/fd socket inodes with the dump
   bool filter_netns = true;  // only processes in the same network namespace as the caller
+  bool conntrack_table = true;  // dump the conntrack table (in the last reading only)
+  std::optional<PortRange> snat_port_range;  // --snat-port-range: overrides the ruleset's
 };
 
 struct Sources {
   ProcFs& proc;
   SockSource& sockets;
   Clock& clock;
+  ConntrackSource* conntrack = nullptr;  // ctnetlink + nf_tables; none: procfs figures only
 };
 
 // One reading. Fails only when the socket dump is unusable (truncated, malformed): every

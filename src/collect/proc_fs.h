@@ -25,6 +25,9 @@ class ProcFs {
   Result<int64_t> read_int(std::string_view rel) const;
   Result<std::string> readlink(std::string_view rel) const;
   bool exists(std::string_view rel) const;
+  // Names in a directory (no "." and ".."), sorted. Used for the conntrack timeout sysctls
+  // and by the recorder; the per-fd hot loop in processes.cpp reads directories itself.
+  Result<std::vector<std::string>> list(std::string_view rel) const;
   // Numeric entries of the root: process ids. Never fails; a vanished entry is skipped.
   std::vector<int32_t> pids() const;
   // True when root is a real procfs mount (statfs PROC_SUPER_MAGIC): then cheap kernel-only

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "snapshot/net_types.h"
@@ -38,12 +39,28 @@ class SockSink {
   virtual void on_socket(const SockRecord& s) = 0;
 };
 
+// Sees the raw netlink bytes of each dump, for recording a transcript: the request message
+// as sent, then the reply messages as received; `final` marks the bytes that end with the
+// dump's NLMSG_DONE or NLMSG_ERROR.
+class RawDumpObserver {
+ public:
+  virtual ~RawDumpObserver() = default;
+  virtual void on_request(std::span<const uint8_t> msg) = 0;
+  virtual void on_reply(std::span<const uint8_t> msgs, bool final) = 0;
+};
+
 class SockSource {
  public:
   virtual ~SockSource() = default;
   // Streams every matching socket to the sink. An error means the dump is unusable
   // (truncated or malformed message, netlink error); the sink may have seen part of it.
   virtual Result<void> dump(const DumpRequest& req, SockSink& sink) = 0;
+  // Sources that speak netlink report their raw bytes to `obs` (nullptr stops it) and
+  // return true; the others return false and cannot be recorded.
+  virtual bool set_raw_observer(RawDumpObserver* obs) {
+    (void)obs;
+    return false;
+  }
 };
 
 // NETLINK_SOCK_DIAG over libmnl, in the caller's network namespace. TCP needs no privilege.

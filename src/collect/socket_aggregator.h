@@ -25,6 +25,8 @@ class SocketAggregator : public SockSink {
  public:
   explicit SocketAggregator(const AggregatorConfig& cfg);
   void on_socket(const SockRecord& s) override;
+  // Set by dump_all: whether every TCP request, and every UDP request, ended with NLMSG_DONE.
+  void mark_complete(bool tcp, bool udp);
 
   // Moves the result out; the aggregator is spent afterwards.
   SocketSummary finish();

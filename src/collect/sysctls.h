@@ -12,4 +12,8 @@ namespace cd {
 
 Sysctls read_sysctls(const ProcFs& proc, std::vector<std::string>& missing);
 
+// Every file read_sysctls reads, relative to the root (including the conntrack timeouts found
+// there), so that `record` copies exactly these.
+std::vector<std::string> sysctl_files(const ProcFs& proc);
+
 }  // namespace cd

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "collect/conntrack_source.h"
 #include "collect/sock_source.h"
 
 namespace cd {
@@ -15,11 +16,32 @@ static Result<std::unique_ptr<SockSource>> open_sockets(const DiagnoseOptions& o
   return open_recording_sock_source(std::move(*live), opt.record_dump);
 }
 
+// Live ctnetlink only when the rest is live too: a recorded /proc or socket dump describes
+// another moment (or machine) than this host's conntrack table.
+static Result<std::unique_ptr<ConntrackSource>> open_conntrack(const DiagnoseOptions& opt) {
+  if (!opt.conntrack_dump.empty()) {
+    auto t = open_recorded_transport(opt.conntrack_dump);
+    if (!t) return std::unexpected(t.error());
+    return make_conntrack_source(std::move(*t));
+  }
+  if (opt.proc_root != "/proc" || !opt.sock_diag_dump.empty())
+    return std::unique_ptr<ConntrackSource>();
+  auto t = open_netlink_transport();
+  if (!t) return std::unexpected(t.error());
+  if (!opt.record_conntrack_dump.empty()) {
+    t = open_recording_transport(std::move(*t), opt.record_conntrack_dump);
+    if (!t) return std::unexpected(t.error());
+  }
+  return make_conntrack_source(std::move(*t));
+}
+
 Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock) {
   auto sockets = open_sockets(opt);
   if (!sockets) return std::unexpected(sockets.error());
+  auto conntrack = open_conntrack(opt);
+  if (!conntrack) return std::unexpected(conntrack.error());
   ProcFs proc(opt.proc_root);
-  Sources src{proc, **sockets, clock};
+  Sources src{proc, **sockets, clock, conntrack->get()};
   auto snap = collect_snapshot(src, opt.collect);
   if (!snap) return std::unexpected(snap.error());
   Diagnosis d{std::move(*snap), {}};

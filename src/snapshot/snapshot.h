@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "snapshot/conntrack_table.h"
 #include "snapshot/net_types.h"
 
 namespace cd {
@@ -152,6 +153,7 @@ struct Reading {
   SockStat sockstat;
   FileNr file_nr;
   ConntrackStats conntrack;
+  ConntrackTable conntrack_table;  // ctnetlink dump (needs CAP_NET_ADMIN)
   SocketSummary sockets;
   std::vector<ProcessInfo> processes;
   std::vector<TupleOwner> tuple_owners;

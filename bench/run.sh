@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Benchmark: fills a throwaway network namespace with N established sockets (cdtool-popgen),
+# then times, pair by pair in one run, the raw sock_diag floor (cdtool-rawdump) against
+# conndoctor check (with and without attribution), ss, lsof and the article's pipeline.
+# Prints a markdown table (medians, ratios, peak RSS) and writes it to the output directory.
+#
+#   bench/run.sh [--sockets "200000 1000000"] [--reps 5] [--build DIR] [--out DIR]
+#                [--slow-limit SECONDS] [--churn-rate 100] [--perf]
+#
+# Needs root (ip netns), ss, lsof, GNU time (/usr/bin/time); scripts/install-deps.sh --bench.
+# Nothing outside the namespace is changed; the namespace and popgen go away on exit/INT/TERM.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+sockets_list="200000"
+reps=5
+build="$repo/build"
+out=""
+slow_limit=900  # seconds one run of one command may take before it is stopped
+churn_rate=100
+perf=0
+inner=0
+ns_name=""
+while (($#)); do
+  case $1 in
+    --sockets) sockets_list=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --build) build=$(cd "$2" && pwd); shift 2 ;;
+    --out) mkdir -p "$2" && out=$(cd "$2" && pwd); shift 2 ;;
+    --slow-limit) slow_limit=$2; shift 2 ;;
+    --churn-rate) churn_rate=$2; shift 2 ;;
+    --perf) perf=1; shift ;;
+    --inner) inner=1; ns_name=$2; shift 2 ;;  # internal: the timing half, inside the namespace
+    *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+out=${out:-$build/bench}
+mkdir -p "$out"
+
+conndoctor=$build/conndoctor
+popgen=$build/tools/cdtool-popgen
+rawdump=$build/tools/cdtool-rawdump
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Inner half: runs inside the namespace, so that no command pays for `ip netns exec`.
+# ---------------------------------------------------------------------------------------------
+
+# One timed run: "wall_s peak_rss_kib exit_status". Every command goes through the same
+# timeout + GNU time wrappers, so their (~2 ms) overhead is the same on both sides of a ratio.
+measure() {
+  local cmd=$1 tmp=$2 t0 t1 rc rss
+  local -a argv
+  if [[ $cmd == *'|'* ]]; then argv=(bash -c "$cmd"); else read -ra argv <<<"$cmd"; fi
+  t0=$EPOCHREALTIME
+  timeout --kill-after=10 "$slow_limit" /usr/bin/time -f %M -o "$tmp/rss" "${argv[@]}" \
+    >/dev/null 2>"$tmp/stderr"
+  rc=$?
+  t1=$EPOCHREALTIME
+  rss=$(tail -n 1 "$tmp/rss" 2>/dev/null)
+  [[ $rss =~ ^[0-9]+$ ]] || rss=0
+  awk -v a="$t0" -v b="$t1" -v r="$rss" -v c="$rc" 'BEGIN { printf "%.4f %s %s\n", b - a, r, c }'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
+  else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+run_inner() {
+  local n=$1 tmp samples
+  tmp=$(mktemp -d /tmp/cdbench-inner.XXXXXX)
+  trap 'rm -rf "$tmp"' RETURN
+  samples=$out/samples-$n.tsv
+  : >"$samples"
+
+  local -a names=("check --no-attribution" "check (attribution)" "ss -tan" "ss -tan | awk | sort | uniq -c" "ss -tanp" "lsof -nP -iTCP")
+  local -a cmds=(
+    "$conndoctor check --json --interval 0 --no-attribution"
+    "$conndoctor check --json --interval 0"
+    "ss -tan"
+    "ss -tan | awk 'NR>1{print \$1}' | sort | uniq -c"
+    "ss -tanp"
+    "lsof -nP -iTCP"
+  )
+  local floor="$rawdump"
+
+  # Warm-up (not timed): page cache for the binaries, /proc dentries for the fd scan.
+  $floor >/dev/null
+  $conndoctor check --json --interval 0 >"$tmp/check.json" 2>/dev/null
+  local population
+  population=$($floor)
+
+  local i r x f max_reps wall rss rc
+  for i in "${!names[@]}"; do
+    max_reps=$reps
+    for ((r = 1; r <= max_reps; r++)); do
+      read -r wall rss rc < <(measure "$floor" "$tmp")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$i" floor "$r" "$wall" "$rss" "$rc" >>"$samples"
+      read -r wall rss rc < <(measure "${cmds[$i]}" "$tmp")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$i" cmd "$r" "$wall" "$rss" "$rc" >>"$samples"
+      if [[ ${cmds[$i]} == "$conndoctor"* && $rc -ge 3 ]]; then
+        echo "bench: '${names[$i]}' failed (exit $rc): $(head -c 300 "$tmp/stderr")" >&2
+        return 1
+      fi
+      if ((rc == 124 || rc == 137)); then
+        echo "bench: '${names[$i]}' stopped after ${slow_limit}s" >&2
+        break
+      fi
+      # Slow reference tools: fewer repetitions (a median of 3, or 1 run past two minutes).
+      if awk -v w="$wall" 'BEGIN { exit !(w > 120) }'; then max_reps=1
+      elif awk -v w="$wall" 'BEGIN { exit !(w > 20) }' && ((max_reps > 3)); then max_reps=3; fi
+    done
+    echo "bench: N=$n ${names[$i]}: done" >&2
+  done
+
+  # Summary per command: median wall, floor median in its own pair, ratio, peak RSS.
+  local -a med fmed runs peak status
+  for i in "${!names[@]}"; do
+    med[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "cmd" { print $4 }' "$samples" | median)
+    fmed[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "floor" { print $4 }' "$samples" | median)
+    runs[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "cmd"' "$samples" | wc -l)
+    peak[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "cmd" && $5 > m { m = $5 } END { printf "%.1f", m / 1024 }' "$samples")
+    status[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "cmd" && ($6 == 124 || $6 == 137) { t = 1 } END { print t ? "timeout" : "" }' "$samples")
+  done
+  local floor_all floor_rss
+  floor_all=$(awk -F'\t' '$2 == "floor" { print $4 }' "$samples" | median)
+  floor_rss=$(awk -F'\t' '$2 == "floor" && $5 > m { m = $5 } END { printf "%.1f", m / 1024 }' "$samples")
+  local sstanp=${med[4]} lsof=${med[5]}
+
+  {
+    echo "### N = $n established sockets"
+    echo
+    echo "Population (cdtool-rawdump): \`$population\`; $(cat "$out/procs-$n" 2>/dev/null || echo '?') popgen processes;"
+    echo "kernel $(uname -r), $(nproc) CPUs; conndoctor $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet 2>/dev/null || echo '+dirty')."
+    echo
+    echo "| command | runs | median wall (s) | floor, same pair (s) | × floor | ss -tanp ÷ this | lsof ÷ this | peak RSS (MiB) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    printf '| raw sock_diag dump (floor) | %s | %s | — | 1.00 | %s | %s | %s |\n' \
+      "$(awk -F'\t' '$2 == "floor"' "$samples" | wc -l)" "$floor_all" \
+      "$(awk -v a="$sstanp" -v b="$floor_all" 'BEGIN { printf "%.1f", a / b }')" \
+      "$(awk -v a="$lsof" -v b="$floor_all" 'BEGIN { printf "%.1f", a / b }')" "$floor_rss"
+    for i in "${!names[@]}"; do
+      local rsscol=${peak[i]}
+      [[ ${cmds[$i]} == *'|'* ]] && rsscol="—"
+      printf '| `%s`%s | %s | %s | %s | %s | %s | %s | %s |\n' "${names[$i]}" \
+        "${status[i]:+ (stopped at ${slow_limit} s)}" "${runs[i]}" "${med[i]}" "${fmed[i]}" \
+        "$(awk -v a="${med[i]}" -v b="${fmed[i]}" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(awk -v a="$sstanp" -v b="${med[i]}" 'BEGIN { printf "%.1f", a / b }')" \
+        "$(awk -v a="$lsof" -v b="${med[i]}" 'BEGIN { printf "%.1f", a / b }')" "$rsscol"
+    done
+    echo
+    echo "Targets (issue 4):"
+    echo
+    local v
+    v=$(awk -v a="${med[0]}" -v b="${fmed[0]}" 'BEGIN { printf "%.2f", a / b }')
+    echo "- check without attribution ≤ 1.25× floor: ${v}× — $(awk -v v="$v" 'BEGIN { print (v <= 1.25) ? "holds" : "does NOT hold" }')"
+    echo "- check peak RSS < 64 MiB: ${peak[0]} MiB without attribution, ${peak[1]} MiB with — $(awk -v a="${peak[0]}" -v b="${peak[1]}" 'BEGIN { print (a < 64 && b < 64) ? "holds" : (a < 64 ? "holds without attribution only" : "does NOT hold") }')"
+    v=$(awk -v a="$sstanp" -v b="${med[1]}" 'BEGIN { printf "%.1f", a / b }')
+    echo "- check with attribution ≥ 15× faster than ss -tanp: ${v}× — $(awk -v v="$v" 'BEGIN { print (v >= 15) ? "holds" : "does NOT hold" }')${status[4]:+ (ss -tanp was stopped: a lower bound)}"
+    v=$(awk -v a="$lsof" -v b="${med[1]}" 'BEGIN { printf "%.1f", a / b }')
+    echo "- check with attribution ≥ 5× faster than lsof -nP -iTCP: ${v}× — $(awk -v v="$v" 'BEGIN { print (v >= 5) ? "holds" : "does NOT hold" }')${status[5]:+ (lsof was stopped: a lower bound)}"
+    echo
+  } >"$out/results-$n.md"
+
+  if ((perf)) && command -v perf >/dev/null; then
+    # cpu-clock: hardware counters are not exposed in this VM (perf stat -e instructions fails).
+    perf record -q -e cpu-clock -F 2000 -g -o "$out/perf-$n.data" -- \
+      "$conndoctor" check --json --interval 0 >/dev/null 2>&1
+    perf report -i "$out/perf-$n.data" --stdio --no-children --percent-limit 1 \
+      --sort symbol 2>/dev/null | grep -v '^$' | head -120 >"$out/perf-$n.txt"
+  fi
+}
+
+if ((inner)); then
+  for n in $sockets_list; do run_inner "$n" || exit 1; done
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Outer half: the namespace and the population.
+# ---------------------------------------------------------------------------------------------
+[[ $(id -u) -eq 0 ]] || die "needs root (ip netns add)"
+for t in "$conndoctor" "$popgen" "$rawdump"; do
+  [[ -x $t ]] || die "missing $t (build: cmake --build $build --target conndoctor cdtool-popgen cdtool-rawdump)"
+done
+for t in ss lsof ip /usr/bin/time timeout; do
+  command -v "$t" >/dev/null || die "missing $t (scripts/install-deps.sh --bench)"
+done
+
+ns=""
+popgen_pid=""
+cleanup() {
+  if [[ -n $popgen_pid ]]; then
+    kill -TERM "$popgen_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$popgen_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$popgen_pid" 2>/dev/null
+    wait "$popgen_pid" 2>/dev/null
+    popgen_pid=""
+  fi
+  if [[ -n $ns ]]; then
+    ip netns del "$ns" 2>/dev/null
+    ns=""
+  fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+echo "bench: free memory before: $(free -m | awk '/^Mem:/ { print $7 }') MiB available" >&2
+for n in $sockets_list; do
+  ns=cdbench-$$-$n
+  ip netns add "$ns" || die "cannot create network namespace $ns"
+  ip -n "$ns" link set lo up
+  # Inside the namespace only: a wide port range (no tuple runs short), a deep accept queue
+  # so that popgen's connects never wait for a SYN retransmit.
+  ip netns exec "$ns" sh -c 'echo "10000 65535" >/proc/sys/net/ipv4/ip_local_port_range &&
+    echo 65535 >/proc/sys/net/core/somaxconn &&
+    echo 65535 >/proc/sys/net/ipv4/tcp_max_syn_backlog' || die "cannot set namespace sysctls"
+
+  rm -f "$out/ready-$n"
+  t0=$EPOCHREALTIME
+  ip netns exec "$ns" nice -n 5 "$popgen" --sockets "$n" --churn-rate "$churn_rate" \
+    --ready-file "$out/ready-$n" >"$out/popgen-$n.log" 2>&1 &
+  popgen_pid=$!
+  until [[ -s $out/ready-$n ]]; do
+    kill -0 "$popgen_pid" 2>/dev/null || die "popgen failed: $(tail -n 3 "$out/popgen-$n.log")"
+    sleep 1
+  done
+  cp "$out/ready-$n" "$out/procs-$n"
+  echo "bench: N=$n population ready in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; $(free -m | awk '/^Mem:/ { print $7 }') MiB available" >&2
+  sleep 5  # let the TIME_WAIT churn run a little
+
+  ip netns exec "$ns" bash "$0" --inner "$ns" --sockets "$n" --reps "$reps" --build "$build" \
+    --out "$out" --slow-limit "$slow_limit" $( ((perf)) && echo --perf) || die "timing failed for N=$n"
+  cat "$out/results-$n.md"
+  cleanup
+  # Let the namespace's sockets be freed before the next population.
+  sleep 5
+done
+cat "$out"/results-*.md >"$out/results.md" 2>/dev/null
+echo "bench: results in $out/results.md" >&2

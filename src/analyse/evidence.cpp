@@ -1,0 +1,99 @@
+// Shared evidence and title formatting for the rules (see evidence.h).
+#include "analyse/evidence.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace cd {
+
+Evidence rounded(double v, int decimals) {
+  if (!std::isfinite(v)) return nullptr;
+  double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
+Evidence rounded(const std::optional<double>& v, int decimals) {
+  return v ? rounded(*v, decimals) : Evidence(nullptr);
+}
+
+void put_rate(Evidence& ev, std::string_view key, const Snapshot& snap,
+              const std::optional<double>& rate) {
+  std::string k(key);
+  if (rate) {
+    ev[k] = rounded(*rate, 2);
+    return;
+  }
+  ev[k] = nullptr;
+  ev["rate_note"] = snap.second ? "rate unknown (counter not readable in both readings)"
+                                : "rate unknown (one reading)";
+}
+
+const ProcessInfo* find_process(const Reading& r, int32_t pid) {
+  for (const ProcessInfo& p : r.processes)
+    if (p.pid == pid) return &p;
+  return nullptr;
+}
+
+void put_process(Evidence& ev, const Reading& r, std::optional<int32_t> pid) {
+  const ProcessInfo* p = pid ? find_process(r, *pid) : nullptr;
+  ev["pid"] = pid ? Evidence(*pid) : Evidence(nullptr);
+  ev["comm"] = p ? Evidence(p->comm) : Evidence(nullptr);
+}
+
+std::optional<int32_t> listener_pid(const Reading& r, const Listener& l) {
+  if (l.inode == 0) return std::nullopt;
+  auto it = r.listener_owner.find(l.inode);
+  if (it == r.listener_owner.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string percent(double ratio) {
+  double v = ratio * 100.0;
+  if (!std::isfinite(v)) return "?%";
+  // 99.6% must not print as "100%": that would read as "full".
+  if (v >= 99.5 && v < 100.0) return fmt::format("{:.1f}%", std::floor(v * 10.0) / 10.0);
+  if (v > 0 && v < 1.0) return fmt::format("{:.1f}%", v);
+  return fmt::format("{:.0f}%", v);
+}
+
+std::string with_commas(uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  int since = 0;
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+    if (since == 3) {
+      out.push_back(',');
+      since = 0;
+    }
+    out.push_back(*it);
+    ++since;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::string per_second(double rate) {
+  if (rate >= 10) return fmt::format("{:.0f}/s", rate);
+  if (rate >= 1) return fmt::format("{:.1f}/s", rate);
+  return fmt::format("{:.2f}/s", rate);
+}
+
+std::optional<double> ratio(const std::optional<int64_t>& a, const std::optional<int64_t>& b) {
+  if (!a || !b || *b <= 0) return std::nullopt;
+  return double(*a) / double(*b);
+}
+
+void append_capped(std::vector<Finding>& kept, std::vector<Finding>& out, std::size_t n,
+                   std::string_view what) {
+  if (kept.empty()) return;
+  std::stable_sort(kept.begin(), kept.end(),
+                   [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
+  std::size_t others = kept.size() > n ? kept.size() - n : 0;
+  kept.resize(std::min(kept.size(), n));
+  kept.front().evidence[fmt::format("others_{}", what)] = others;
+  for (Finding& f : kept) out.push_back(std::move(f));
+}
+
+}  // namespace cd

@@ -1,0 +1,54 @@
+// Helpers the rules share to write evidence and titles the same way: unknown numbers as null,
+// rates that need two readings, process lookup, percentages and counts for people.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "analyse/finding.h"
+#include "snapshot/snapshot.h"
+
+namespace cd {
+
+// An optional number as JSON: the value, or null when unknown (never 0).
+template <typename T>
+Evidence or_null(const std::optional<T>& v) {
+  return v ? Evidence(*v) : Evidence(nullptr);
+}
+
+// Rounded for evidence (ratios to 4 decimals, rates to 2); NaN and infinities become null.
+Evidence rounded(double v, int decimals);
+Evidence rounded(const std::optional<double>& v, int decimals);
+
+// Puts a per-second rate under `key`; when it is unknown, null plus a "rate_note" saying why
+// ("rate unknown (one reading)"), so that a reader never mistakes it for 0.
+void put_rate(Evidence& ev, std::string_view key, const Snapshot& snap,
+              const std::optional<double>& rate);
+
+// Puts "pid" and "comm" of a process (null when unknown).
+void put_process(Evidence& ev, const Reading& r, std::optional<int32_t> pid);
+
+const ProcessInfo* find_process(const Reading& r, int32_t pid);
+
+// The process owning a listening socket, from the attribution (nullopt when unknown).
+std::optional<int32_t> listener_pid(const Reading& r, const Listener& l);
+
+// "94%", "99.6%" (never "100%" unless it is full), for titles.
+std::string percent(double ratio);
+// "28,232"
+std::string with_commas(uint64_t n);
+// "4.0/s", "0.25/s"
+std::string per_second(double rate);
+
+// a / b, or nullopt when either is unknown or b <= 0.
+std::optional<double> ratio(const std::optional<int64_t>& a, const std::optional<int64_t>& b);
+
+// Keeps the `n` most severe findings of one kind (stable: rule order within a severity) and
+// appends them; how many were left out goes into the first kept finding's evidence as
+// "others_<what>", so that a busy host does not flood the report.
+void append_capped(std::vector<Finding>& kept, std::vector<Finding>& out, std::size_t n,
+                   std::string_view what);
+
+}  // namespace cd

@@ -1,0 +1,122 @@
+// The ephemeral port pools: usable ports per destination tuple, what tcp_tw_reuse frees,
+// churn rates, steady-state demand and the forecast; plus the host-wide pool.
+#include "analyse/port_pool.h"
+
+#include <algorithm>
+#include <map>
+
+namespace cd {
+
+namespace {
+
+constexpr PortRange kDefaultRange{32768, 60999};
+constexpr double kTimeWaitS = 60.0;  // TCP_TIMEWAIT_LEN: fixed, no sysctl changes it
+
+// Whether connect() may take over this tuple's TIME_WAIT ports now. tcp_twsk_unique()
+// [net/ipv4/tcp_ipv4.c]: needs a timestamp on the old connection (tw_ts_recent_stamp, so
+// tcp_timestamps on), and tcp_tw_reuse = 1, or = 2 when the source or the destination is a
+// loopback address. Unknown sysctls count as "no": the conservative answer.
+bool tw_reuse_applies(const Sysctls& s, const TupleKey& k) {
+  if (!s.tcp_timestamps || *s.tcp_timestamps == 0 || !s.tcp_tw_reuse) return false;
+  if (*s.tcp_tw_reuse == 1) return true;
+  return *s.tcp_tw_reuse == 2 && (k.src.is_loopback() || k.dst.is_loopback());
+}
+
+uint32_t reusable(const TupleUsage& t, bool applies) {
+  return applies ? std::min(t.tw_past_reuse_delay, t.time_wait) : 0;
+}
+
+}  // namespace
+
+PortAnalysis analyse_ports(const Snapshot& snap) {
+  const Reading& now = snap.now();
+  const Sysctls& sc = now.sysctls;
+  PortAnalysis pa;
+  pa.range = sc.ip_local_port_range.value_or(kDefaultRange);
+  pa.known = sc.ip_local_port_range.has_value() && now.sockets.complete;
+
+  // Count every port once: a port both reserved and listened on is excluded once.
+  // inet_is_local_reserved_port() and the bind bucket check in __inet_hash_connect()
+  // [net/ipv4/inet_hashtables.c] each skip a port, for every destination.
+  std::vector<uint8_t> excluded(pa.range.size(), 0);
+  if (sc.ip_local_reserved_ports) {
+    for (const PortRange& r : *sc.ip_local_reserved_ports) {
+      uint32_t lo = std::max<uint32_t>(r.lo, pa.range.lo);
+      uint32_t hi = std::min<uint32_t>(r.hi, pa.range.hi);
+      for (uint32_t p = lo; p <= hi && r.hi >= r.lo; ++p) {
+        uint8_t& e = excluded[p - pa.range.lo];
+        if (!e) ++pa.reserved_in_range;
+        e = 1;
+      }
+    }
+  }
+  for (const Listener& l : now.sockets.listeners) {
+    if (!pa.range.contains(l.local.port)) continue;
+    uint8_t& e = excluded[l.local.port - pa.range.lo];
+    if (!e) ++pa.bound_in_range;
+    e = 1;
+  }
+  uint32_t size = pa.range.size();
+  pa.usable_per_tuple = size - pa.reserved_in_range - pa.bound_in_range;
+  pa.host_usable = size - pa.reserved_in_range;
+  pa.host_tcp_ports_in_use = now.sockets.tcp_ports_in_range;
+  pa.host_udp_ports_in_use = now.sockets.udp_ports_in_range;
+
+  std::map<TupleKey, const TupleUsage*> before;
+  if (const Reading* b = snap.before())
+    for (const TupleUsage& t : b->sockets.tuples) before.emplace(t.key, &t);
+  std::optional<double> dt = snap.interval_s();
+  // With tcp_tw_reuse a TIME_WAIT port is held only until it is tcp_tw_reuse_delay old.
+  double reuse_hold_s = double(sc.tcp_tw_reuse_delay_ms.value_or(1000)) / 1000.0;
+
+  pa.tuples.reserve(now.sockets.tuples.size());
+  for (const TupleUsage& t : now.sockets.tuples) {
+    TupleStat s;
+    s.key = t.key;
+    s.in_use = t.in_use();
+    s.time_wait = std::min(t.time_wait, s.in_use);
+    s.live = s.in_use - s.time_wait;
+    s.tw_reuse_applies = tw_reuse_applies(sc, t.key);
+    s.tw_reusable = reusable(t, s.tw_reuse_applies);
+    s.usable = pa.usable_per_tuple;
+    s.effective_in_use = s.in_use - s.tw_reusable;
+    s.utilization = s.usable ? double(s.effective_in_use) / s.usable : 1.0;
+
+    // Churn from the kernel's own clock: TIME_WAIT entries younger than the window entered it
+    // within the window, so one reading already gives a rate of closed connections.
+    double rate = double(t.tw_recent) / kRateWindowS;
+    double growth = rate - double(t.tw_expiring) / kRateWindowS;
+    if (dt) {
+      auto it = before.find(t.key);
+      const TupleUsage* b = it == before.end() ? nullptr : it->second;
+      uint32_t live_before = b ? b->live() : 0;
+      if (s.live > live_before) rate += double(s.live - live_before) / *dt;
+      double eff_before = b ? double(b->in_use() - reusable(*b, s.tw_reuse_applies)) : 0.0;
+      growth = (double(s.effective_in_use) - eff_before) / *dt;
+    }
+    s.new_per_s = rate;
+    // Little's law: ports held = rate x (lifetime + TIME_WAIT); the live sockets already are
+    // rate x lifetime.
+    double hold = s.tw_reuse_applies ? reuse_hold_s : kTimeWaitS;
+    s.steady_state_demand = double(s.live) + rate * hold;
+
+    if (s.effective_in_use >= s.usable) {
+      s.seconds_to_exhaustion = 0.0;
+    } else if (growth > 0 && *s.steady_state_demand > double(s.usable)) {
+      s.seconds_to_exhaustion = double(s.usable - s.effective_in_use) / growth;
+    }
+    pa.tuples.push_back(s);
+  }
+
+  std::sort(pa.tuples.begin(), pa.tuples.end(), [](const TupleStat& a, const TupleStat& b) {
+    if (a.utilization != b.utilization) return a.utilization > b.utilization;
+    double ea = a.seconds_to_exhaustion.value_or(1e300);
+    double eb = b.seconds_to_exhaustion.value_or(1e300);
+    if (ea != eb) return ea < eb;
+    if (a.in_use != b.in_use) return a.in_use > b.in_use;
+    return a.key < b.key;
+  });
+  return pa;
+}
+
+}  // namespace cd

@@ -1,0 +1,512 @@
+// Plan steps shared by the rules: each action, command and risk is written here once.
+#include "analyse/remediation.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "analyse/evidence.h"
+#include "snapshot/conntrack_table.h"  // kConntrackEntryBytes
+
+namespace cd {
+
+namespace {
+
+RemediationStep step(char priority, std::string action, std::vector<std::string> commands,
+                     std::string risk) {
+  return RemediationStep{priority, std::move(action), std::move(commands), std::move(risk)};
+}
+
+std::string sysctl_w(const std::string& key, const std::string& value) {
+  bool quote = value.find_first_of(" \t,") != std::string::npos;
+  return quote ? fmt::format("sysctl -w {}=\"{}\"", key, value)
+               : fmt::format("sysctl -w {}={}", key, value);
+}
+
+// "1.5 MiB", "320 MiB", "2.0 GiB"
+std::string bytes_for_people(double b) {
+  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{:.1f} GiB", b / (1024.0 * 1024 * 1024));
+  if (b >= 1024.0 * 1024) return fmt::format("{:.0f} MiB", b / (1024.0 * 1024));
+  return fmt::format("{:.0f} KiB", std::max(1.0, b / 1024.0));
+}
+
+int64_t next_pow2(int64_t v) {
+  int64_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+// TIME_WAIT socket (~168 B) plus the bind bucket an outbound one keeps (48 B).
+constexpr int64_t kTimeWaitBytes = 168 + 48;
+constexpr int64_t kPageBytes = 4096;
+
+}  // namespace
+
+std::string persist_sysctl(const std::string& key, const std::string& value) {
+  return fmt::format("echo '{} = {}' > /etc/sysctl.d/90-{}.conf", key, value, key);
+}
+
+std::string format_port_list(const std::vector<PortRange>& ranges) {
+  std::string out;
+  for (const PortRange& r : ranges) {
+    if (!out.empty()) out += ',';
+    out += r.lo == r.hi ? std::to_string(r.lo) : fmt::format("{}-{}", r.lo, r.hi);
+  }
+  return out;
+}
+
+std::vector<PortRange> merge_ports(const std::vector<PortRange>& reserved,
+                                   const std::vector<uint16_t>& ports) {
+  std::vector<PortRange> all = reserved;
+  for (uint16_t p : ports) all.push_back(PortRange{p, p});
+  std::sort(all.begin(), all.end());
+  std::vector<PortRange> out;
+  for (const PortRange& r : all) {
+    if (r.hi < r.lo) continue;
+    if (!out.empty() && uint32_t(r.lo) <= uint32_t(out.back().hi) + 1) {
+      out.back().hi = std::max(out.back().hi, r.hi);
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+// --- A ----------------------------------------------------------------------------------------
+
+RemediationStep step_client_reuse() {
+  return step(
+      'A',
+      "Reuse connections in the client: one shared, pooled client per process instead of a new "
+      "connection per request, with a pool at least as large as the concurrency to this "
+      "destination; read every response body to EOF and close it so the connection goes back to "
+      "the pool",
+      {"Go: one shared http.Client for the process; &http.Transport{MaxIdleConns: 1000, "
+       "MaxIdleConnsPerHost: 200 /* >= expected concurrency; the default 2 turns every extra "
+       "concurrent request into a new connection */, IdleConnTimeout: 90 * time.Second}; after "
+       "each request: io.Copy(io.Discard, resp.Body); resp.Body.Close()",
+       "Java: one shared pooled client: Apache HttpClient PoolingHttpClientConnectionManager "
+       "with setMaxTotal(N) and setDefaultMaxPerRoute(N) (or setMaxPerRoute(route, N)); OkHttp: "
+       "one OkHttpClient with new ConnectionPool(N, 5, TimeUnit.MINUTES); JDK "
+       "java.net.http.HttpClient: build it once and reuse it; close every response (try-with-"
+       "resources)",
+       "Python: one requests.Session() with session.mount('https://', "
+       "HTTPAdapter(pool_connections=10, pool_maxsize=N)) (and 'http://'); or one "
+       "httpx.Client(limits=httpx.Limits(max_connections=N, max_keepalive_connections=N)) "
+       "reused for every request"},
+      "Low. Keep the client's idle timeout below the server's and the load balancer's keep-alive "
+      "timeout, or pooled connections die idle and churn again; a pool smaller than the "
+      "concurrency still opens short connections for the overflow.");
+}
+
+RemediationStep step_server_keep_alive() {
+  return step(
+      'A',
+      "Stop the server from closing first: enable HTTP keep-alive and stop sending "
+      "\"Connection: close\" (or HTTP/1.0 responses), so clients reuse their connections and the "
+      "TIME_WAIT stays on the client side or disappears; tcp_tw_reuse does not help here (it only "
+      "applies to connect())",
+      {"nginx: keepalive_timeout 75s; keepalive_requests 1000;  (towards upstreams: upstream { "
+       "keepalive 32; } with proxy_http_version 1.1; proxy_set_header Connection \"\";)",
+       "Apache httpd: KeepAlive On; MaxKeepAliveRequests 1000; KeepAliveTimeout 5",
+       "Go net/http: leave keep-alives on (no srv.SetKeepAlivesEnabled(false)) and do not set a "
+       "\"Connection: close\" response header",
+       "and make the clients reuse connections (one pooled client per process)"},
+      "Low. Each idle keep-alive connection holds a socket and an fd on the server: bound them "
+      "with an idle timeout and a per-connection request limit.");
+}
+
+RemediationStep step_bind_no_port() {
+  return step(
+      'A',
+      "Stop drawing ports from the host-wide pool: do not bind() before connect(); when a source "
+      "address must be chosen, set IP_BIND_ADDRESS_NO_PORT before bind(ip, 0) so that the port is "
+      "chosen at connect() and shared across destinations (Linux >= 4.2)",
+      {"C: int one = 1; setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one); "
+       "then bind(fd, src with port 0) and connect(fd, dst)",
+       "Go: net.Dialer{LocalAddr: src, Control: func(_, _ string, c syscall.RawConn) error { "
+       "return c.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, "
+       "unix.IP_BIND_ADDRESS_NO_PORT, 1) }) }}",
+       "nginx: proxy_bind sets IP_BIND_ADDRESS_NO_PORT by itself since 1.11.4: upgrade an older "
+       "one"},
+      "None for the kernel. Failures then show up per destination tuple (EADDRNOTAVAIL) instead "
+      "of host-wide (EADDRINUSE).");
+}
+
+RemediationStep step_udp_socket_reuse() {
+  return step(
+      'A',
+      "Keep a few UDP sockets and reuse them instead of opening one per request: every open UDP "
+      "socket holds a port of the whole host, and auto-bind fails with EAGAIN when none is left",
+      {"ss -uanp | awk 'NR>1{print $NF}' | sort | uniq -c | sort -rn | head   # who holds them",
+       "DNS lookups: a local caching resolver (systemd-resolved, dnsmasq, NodeLocal DNSCache) "
+       "instead of one socket per query"},
+      "Low.");
+}
+
+RemediationStep step_find_fd_leak(int32_t pid) {
+  return step(
+      'A',
+      fmt::format(
+          "Find what pid {} holds open before raising its limit: a leak (sockets in CLOSE_WAIT, "
+          "connections never returned to a pool, files never closed) grows until any limit is "
+          "reached, and a higher limit only buys time",
+          pid),
+      {fmt::format("ls -l /proc/{}/fd | awk 'NR>1{{split($NF, a, \":\"); print a[1]}}' | sort | "
+                   "uniq -c | sort -rn | head   # kinds of open files",
+                   pid),
+       fmt::format("ss -tanp state close-wait | grep -c 'pid={},'   # sockets the peer closed",
+                   pid)},
+      "None (read-only).");
+}
+
+RemediationStep step_close_after_peer_close(std::optional<int32_t> pid) {
+  std::vector<std::string> cmds;
+  if (pid) {
+    cmds.push_back(fmt::format("ss -tanp state close-wait | grep 'pid={},' | head", *pid));
+  } else {
+    cmds.push_back(
+        "ss -tanp state close-wait | awk 'NR>1{print $NF}' | sort | uniq -c | sort -rn | head   "
+        "# which process");
+  }
+  return step(
+      'A',
+      "Close sockets after the peer closed: CLOSE_WAIT means read() returned 0 (EOF) and the "
+      "application never called close(); look for error paths that return without closing, "
+      "responses never closed (Go resp.Body.Close(), Java try-with-resources) and pools that keep "
+      "dead connections",
+      std::move(cmds),
+      "None. Until the fix ships, restarting the process frees its CLOSE_WAIT sockets and fds.");
+}
+
+RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> pid,
+                                     bool owner_at_fd_limit) {
+  std::string action =
+      "Make the service accept faster: the accept queue fills when the accept loop is too slow or "
+      "blocked (one thread doing work between accept() calls, a stalled event loop, too few "
+      "workers)";
+  if (owner_at_fd_limit)
+    action +=
+        "; its process is at its own fd limit, so accept() fails with EMFILE and connections "
+        "stay queued: fix that first (see the file_descriptors finding)";
+  std::vector<std::string> cmds{
+      fmt::format("ss -ltn 'sport = :{}'   # Recv-Q = queued now, Send-Q = limit", l.local.port),
+      "nstat -az TcpExtListenOverflows TcpExtListenDrops   # run twice: rising = dropping"};
+  if (pid)
+    cmds.push_back(
+        fmt::format("grep -E '^(State|Threads)' /proc/{}/status; top -H -p {}", *pid, *pid));
+  return step('A', std::move(action), std::move(cmds),
+              "None (read-only checks); more accept workers push more load downstream.");
+}
+
+RemediationStep step_find_stuck_sockets() {
+  return step(
+      'A',
+      "Find the sockets that hold memory or linger after close(): peers that stop reading (large "
+      "Send-Q), an application that stops reading (large Recv-Q), orphans in FIN_WAIT1/LAST_ACK/"
+      "CLOSING towards peers that vanished",
+      {"ss -tn state established | awk 'NR>1 && ($1 > 1048576 || $2 > 1048576)' | head   # "
+       "Recv-Q/Send-Q over 1 MiB",
+       "ss -tan state fin-wait-1 state last-ack state closing | awk 'NR>1{print $NF}' | cut -d: "
+       "-f1 | sort | uniq -c | sort -rn | head   # orphans by peer"},
+      "None (read-only).");
+}
+
+// --- B ----------------------------------------------------------------------------------------
+
+RemediationStep step_widen_port_range(const Reading& r) {
+  constexpr uint16_t kLo = 10000, kHi = 65535;
+  PortRange cur = r.sysctls.ip_local_port_range.value_or(PortRange{32768, 60999});
+  if (cur.lo <= kLo && cur.hi >= kHi) {
+    return step('B',
+                fmt::format("The ephemeral range is already wide ({}-{}, {} ports): more ports "
+                            "per destination only come from more source addresses",
+                            cur.lo, cur.hi, with_commas(cur.size())),
+                {}, "");
+  }
+  PortRange want{std::min(cur.lo, kLo), kHi};
+  // Listening ports that the wider range would cover must be reserved first, or an outbound
+  // connect() can take a service's port while the service restarts.
+  std::vector<uint16_t> listening;
+  for (const Listener& l : r.sockets.listeners)
+    if (want.contains(l.local.port)) listening.push_back(l.local.port);
+  std::vector<PortRange> reserved =
+      r.sysctls.ip_local_reserved_ports.value_or(std::vector<PortRange>{});
+  std::vector<PortRange> merged = merge_ports(reserved, listening);
+  std::vector<std::string> cmds;
+  if (!merged.empty() && merged != reserved) {
+    std::string list = format_port_list(merged);
+    cmds.push_back(sysctl_w("net.ipv4.ip_local_reserved_ports", list) +
+                   "   # first: the listening ports the new range covers");
+    cmds.push_back(persist_sysctl("net.ipv4.ip_local_reserved_ports", list));
+  }
+  std::string range = fmt::format("{} {}", want.lo, want.hi);
+  cmds.push_back(sysctl_w("net.ipv4.ip_local_port_range", range));
+  cmds.push_back(persist_sysctl("net.ipv4.ip_local_port_range", range));
+  return step('B',
+              fmt::format("Widen the ephemeral port range from {}-{} ({} ports) to {}-{} ({} "
+                          "ports): every destination tuple's pool grows by the same amount",
+                          cur.lo, cur.hi, with_commas(cur.size()), want.lo, want.hi,
+                          with_commas(want.size())),
+              std::move(cmds),
+              "Ports below 32768 may belong to services that are not listening right now: reserve "
+              "them in ip_local_reserved_ports too, or a connect() may take one before its service "
+              "binds it. A wider range delays exhaustion; it does not remove the churn (A).");
+}
+
+RemediationStep step_more_source_addresses() {
+  return step('B',
+              "Spread outbound connections over more source addresses (or more destination "
+              "addresses/ports): each (source IP, destination IP, destination port) tuple has a "
+              "pool of its own",
+              {"ip addr add <extra-address>/<prefix> dev <interface>",
+               "give each client pool its own source address (bind(addr, 0) with "
+               "IP_BIND_ADDRESS_NO_PORT set, e.g. nginx proxy_bind)"},
+              "The extra addresses must route back to this host and be allowed by the peer's "
+              "firewall.");
+}
+
+RemediationStep step_reserve_ports(const Sysctls& s, const std::vector<uint16_t>& ports) {
+  std::vector<PortRange> reserved = s.ip_local_reserved_ports.value_or(std::vector<PortRange>{});
+  std::string list = format_port_list(merge_ports(reserved, ports));
+  std::vector<PortRange> just_ports = merge_ports({}, ports);
+  return step('B',
+              fmt::format("Reserve {} inside the ephemeral range: until it is reserved an "
+                          "outbound connect() can take it while the service is down or "
+                          "restarting, and the service then fails to bind (EADDRINUSE)",
+                          ports.size() == 1 ? "listening port " + format_port_list(just_ports)
+                                            : "listening ports " + format_port_list(just_ports)),
+              {sysctl_w("net.ipv4.ip_local_reserved_ports", list),
+               persist_sysctl("net.ipv4.ip_local_reserved_ports", list)},
+              "Writing the sysctl replaces the whole list: the command keeps the ports already "
+              "reserved. Each reserved port shrinks every tuple's pool by one.");
+}
+
+RemediationStep step_raise_fd_limit(const ProcessInfo& p, std::optional<int64_t> nr_open) {
+  uint64_t cap = nr_open && *nr_open > 0 ? uint64_t(*nr_open) : 1048576;
+  uint64_t soft = p.fd_soft_limit.value_or(1024);
+  uint64_t want = std::min<uint64_t>(cap, std::max<uint64_t>(65536, soft * 2));
+  uint64_t hard = std::max<uint64_t>(want, p.fd_hard_limit.value_or(want));
+  return step(
+      'B',
+      fmt::format("Raise {} (pid {})'s own open-file limit (soft RLIMIT_NOFILE) from {} to {}; "
+                  "this is the process's limit, not fs.file-max",
+                  p.comm, p.pid, with_commas(soft), with_commas(want)),
+      {fmt::format("prlimit --pid {} --nofile={}:{}   # now, without a restart", p.pid, want, hard),
+       fmt::format("systemctl status {} | head -1   # which unit runs it", p.pid),
+       fmt::format("systemctl edit <unit>   # [Service] LimitNOFILE={}, then systemctl restart "
+                   "<unit>",
+                   want),
+       fmt::format("outside systemd: ulimit -n {} in the script that starts it", want)},
+      fmt::format("Hides a leak if there is one (find it first). The hard limit is capped by "
+                  "fs.nr_open ({}) and raising it needs root; select()-based code breaks above "
+                  "1024 fds.",
+                  with_commas(cap)));
+}
+
+RemediationStep step_raise_file_max(const FileNr& f, std::optional<int64_t> file_max) {
+  int64_t cur = f.max.value_or(file_max.value_or(0));
+  int64_t want = std::max<int64_t>(cur * 2, f.allocated.value_or(0) * 2);
+  std::string v = std::to_string(want);
+  return step('B',
+              fmt::format("Raise the system-wide open-file limit fs.file-max from {} to {}",
+                          with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
+              {sysctl_w("fs.file-max", v), persist_sysctl("fs.file-max", v)},
+              "Each open file costs kernel memory (about 1 KiB with its dentry and inode); a "
+              "system near file-max usually has a process leaking fds: find it first.");
+}
+
+RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> somaxconn) {
+  int64_t want = std::max<int64_t>(4096, int64_t(l.queue_limit) * 4);
+  std::vector<std::string> cmds;
+  if (!somaxconn || *somaxconn < want) {
+    cmds.push_back(sysctl_w("net.core.somaxconn", std::to_string(want)));
+    cmds.push_back(persist_sysctl("net.core.somaxconn", std::to_string(want)));
+  }
+  cmds.push_back(sysctl_w("net.ipv4.tcp_max_syn_backlog", std::to_string(want)));
+  cmds.push_back(fmt::format(
+      "the service's listen() backlog (read at listen(), restart needed): nginx `listen {} "
+      "backlog={};`, Java new ServerSocket(port, {}) / Netty SO_BACKLOG, Python sock.listen({}); "
+      "Go uses somaxconn by itself",
+      l.local.port, want, want, want));
+  return step('B',
+              fmt::format("Raise the accept-queue limit of {} from {} to {}: the limit is "
+                          "min(listen() backlog, net.core.somaxconn), so raise both",
+                          l.local.to_string(), l.queue_limit, want),
+              std::move(cmds),
+              "A longer queue absorbs bursts but adds latency when the accept loop is the "
+              "bottleneck; it does not fix a stalled loop (A).");
+}
+
+RemediationStep step_raise_tw_buckets(const Sysctls& s, std::optional<int64_t> tw_count) {
+  int64_t cur = s.tcp_max_tw_buckets.value_or(0);
+  // The default is ehash/2, the same figure as tcp_max_orphans's default: restore at least that.
+  int64_t want =
+      std::max<int64_t>({cur * 2, s.tcp_max_orphans.value_or(0), tw_count.value_or(0) * 2, 4096});
+  std::string v = std::to_string(want);
+  return step('B',
+              fmt::format("Raise tcp_max_tw_buckets from {} to {}: above it closing sockets skip "
+                          "TIME_WAIT (TCPTimeWaitOverflow) and lose its protection against late "
+                          "segments of the old connection; never lower it to get rid of TIME_WAIT",
+                          with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
+              {sysctl_w("net.ipv4.tcp_max_tw_buckets", v),
+               persist_sysctl("net.ipv4.tcp_max_tw_buckets", v)},
+              fmt::format("Memory: ~{} bytes per TIME_WAIT socket, {} at the new limit.",
+                          kTimeWaitBytes, bytes_for_people(double(want) * kTimeWaitBytes)));
+}
+
+RemediationStep step_raise_max_orphans(const Sysctls& s) {
+  int64_t cur = s.tcp_max_orphans.value_or(0);
+  int64_t want = std::max<int64_t>(cur * 2, 65536);
+  std::string v = std::to_string(want);
+  return step(
+      'B',
+      fmt::format("Raise tcp_max_orphans from {} to {} once the orphans' cause is known",
+                  with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
+      {sysctl_w("net.ipv4.tcp_max_orphans", v), persist_sysctl("net.ipv4.tcp_max_orphans", v)},
+      fmt::format("Each orphan can pin up to ~64 KiB of unswappable memory: up to {} at "
+                  "the new limit.",
+                  bytes_for_people(double(want) * 64 * 1024)));
+}
+
+RemediationStep step_raise_tcp_mem(const Sysctls& s) {
+  std::array<int64_t, 3> cur = s.tcp_mem.value_or(std::array<int64_t, 3>{0, 0, 0});
+  std::array<int64_t, 3> want{cur[0], cur[1] * 2, cur[2] * 2};
+  std::string v = fmt::format("{} {} {}", want[0], want[1], want[2]);
+  return step('B',
+              fmt::format("Raise tcp_mem (pages: min pressure max) from \"{} {} {}\" to \"{}\" "
+                          "once the sockets holding the memory are understood",
+                          cur[0], cur[1], cur[2], v),
+              {sysctl_w("net.ipv4.tcp_mem", v), persist_sysctl("net.ipv4.tcp_mem", v)},
+              fmt::format("TCP buffers may then take up to {} of RAM before the kernel pushes "
+                          "back; slow readers keep whatever they are given.",
+                          bytes_for_people(double(want[2]) * kPageBytes)));
+}
+
+// --- C ----------------------------------------------------------------------------------------
+
+RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple) {
+  bool ts_off = s.tcp_timestamps && *s.tcp_timestamps == 0;
+  int64_t reuse = s.tcp_tw_reuse.value_or(-1);
+  if (!ts_off && reuse == 1) {
+    return step('C',
+                "tcp_tw_reuse=1 is already on: connect() already takes over TIME_WAIT ports older "
+                "than tcp_tw_reuse_delay, and the churn still outruns it; A and B are what is left",
+                {}, "");
+  }
+  if (!ts_off && reuse == 2 && loopback_tuple) {
+    return step('C',
+                "C is already in effect: tcp_tw_reuse=2 lets connect() reuse TIME_WAIT ports on "
+                "loopback (tcp_twsk_unique()); nothing to change",
+                {}, "");
+  }
+  std::vector<std::string> cmds;
+  if (ts_off) cmds.push_back(sysctl_w("net.ipv4.tcp_timestamps", "1") + "   # needed by reuse");
+  if (!(reuse == 2 && loopback_tuple) && reuse != 1) {
+    cmds.push_back(sysctl_w("net.ipv4.tcp_tw_reuse", "1"));
+    cmds.push_back(persist_sysctl("net.ipv4.tcp_tw_reuse", "1"));
+  }
+  if (ts_off) cmds.push_back(persist_sysctl("net.ipv4.tcp_timestamps", "1"));
+  cmds.push_back(
+      "nstat -az TcpExtPAWSActive TcpExtPAWSEstab TcpExtTWRecycled   # watch afterwards");
+  std::string action =
+      "Let connect() take over TIME_WAIT ports of outbound client connections once they are "
+      "tcp_tw_reuse_delay old (tcp_tw_reuse=1; it needs tcp_timestamps=1 and applies to "
+      "connect() only, never to server-side TIME_WAIT); do it after A, when reuse is still not "
+      "enough";
+  if (!s.tcp_timestamps) action += " (check that net.ipv4.tcp_timestamps is 1)";
+  return step('C', std::move(action), std::move(cmds),
+              "Through NAT or load balancers that rewrite or strip TCP timestamps, the peer's PAWS "
+              "check rejects segments of the reused connection (TcpExt PAWSActive/PAWSEstab rise, "
+              "connects stall): roll it out gradually, one host first, and watch those counters.");
+}
+
+RemediationStep step_tw_reuse_back_to_loopback() {
+  return step('C',
+              "Limit tcp_tw_reuse to loopback (2, the default) until the middlebox that rewrites "
+              "or strips TCP timestamps is fixed: PAWS is rejecting segments of reused "
+              "connections",
+              {sysctl_w("net.ipv4.tcp_tw_reuse", "2"), persist_sysctl("net.ipv4.tcp_tw_reuse", "2"),
+               "nstat -az TcpExtPAWSActive TcpExtPAWSEstab   # should stop rising"},
+              "Outbound TIME_WAIT ports are no longer reused: churny clients then need connection "
+              "reuse (A) or a wider range (B).");
+}
+
+// --- D ----------------------------------------------------------------------------------------
+
+RemediationStep step_conntrack_size(const Reading& r) {
+  std::optional<int64_t> max = r.conntrack.max ? r.conntrack.max : r.sysctls.nf_conntrack_max;
+  std::optional<int64_t> cnt = r.conntrack.count ? r.conntrack.count : r.sysctls.nf_conntrack_count;
+  int64_t want = next_pow2(std::max<int64_t>({max.value_or(0) * 2, cnt.value_or(0) * 2, 65536}));
+  std::string v = std::to_string(want);
+  return step(
+      'D',
+      fmt::format("Raise the conntrack table from {} to {} entries, and its hash table with it "
+                  "(buckets = max keeps the chains short)",
+                  max ? with_commas(uint64_t(*max)) : std::string("?"), with_commas(want)),
+      {sysctl_w("net.netfilter.nf_conntrack_max", v),
+       fmt::format("echo {} > /sys/module/nf_conntrack/parameters/hashsize", want),
+       persist_sysctl("net.netfilter.nf_conntrack_max", v),
+       fmt::format("echo 'options nf_conntrack hashsize={}' > /etc/modprobe.d/nf_conntrack.conf",
+                   want)},
+      fmt::format("Kernel memory: {} entries x ~{} B = {} (+8 B per bucket), unswappable. "
+                  "nf_conntrack_max is global and read-only inside a container's namespace: "
+                  "change it on the host. Raising max without fixing what fills the table (short "
+                  "connections, long timeouts) only delays the next overflow.",
+                  with_commas(want), kConntrackEntryBytes,
+                  bytes_for_people(double(want) * kConntrackEntryBytes)));
+}
+
+RemediationStep step_conntrack_timeouts(const Sysctls& s) {
+  // Defaults of the 6.x kernel (nf_conntrack_proto_tcp.c tcp_timeouts[]) and what a busy
+  // gateway can afford: kube-proxy sets established to 24 h for the same reason.
+  struct Want {
+    const char* key;
+    int64_t def;
+    int64_t want;
+  };
+  static constexpr Want kWant[] = {{"tcp_timeout_established", 432000, 86400},
+                                   {"tcp_timeout_time_wait", 120, 60},
+                                   {"tcp_timeout_fin_wait", 120, 60}};
+  std::vector<std::string> cmds;
+  for (const Want& w : kWant) {
+    auto it = s.conntrack_timeouts.find(w.key);
+    int64_t cur = it != s.conntrack_timeouts.end() ? it->second : w.def;
+    if (cur <= w.want) continue;
+    std::string key = std::string("net.netfilter.nf_conntrack_") + w.key;
+    cmds.push_back(sysctl_w(key, std::to_string(w.want)) + fmt::format("   # now {} s", cur));
+    cmds.push_back(persist_sysctl(key, std::to_string(w.want)));
+  }
+  if (cmds.empty())
+    return step('D',
+                "Conntrack timeouts are already short (established <= 24 h): the table fills "
+                "from the rate of new flows, not from stale entries",
+                {}, "");
+  return step('D',
+              "Shorten conntrack timeouts that keep entries long after the traffic stopped "
+              "(established defaults to 5 days)",
+              std::move(cmds),
+              "An idle connection that outlives its entry is dropped as INVALID or loses its NAT "
+              "mapping: keep application keep-alive intervals shorter than the established "
+              "timeout.");
+}
+
+RemediationStep step_conntrack_clash_races() {
+  return step(
+      'D',
+      "Avoid conntrack insert clashes: insert_failed rises when packets of new flows race for the "
+      "same entry (parallel UDP such as glibc's A and AAAA DNS queries) or when NAT picks a port "
+      "that collides",
+      {"iptables -t nat -A POSTROUTING -o <interface> -j MASQUERADE --random-fully   # instead of "
+       "plain MASQUERADE/SNAT (kube-proxy, flannel and Calico have a setting for it)",
+       "/etc/resolv.conf (pods: dnsConfig.options): options single-request-reopen   # glibc sends "
+       "A "
+       "and AAAA from different sockets: no more 5 s DNS delays",
+       "Kubernetes: NodeLocal DNSCache, so pod DNS does not race through DNAT"},
+      "--random-fully only changes how NAT picks ports; single-request-reopen costs one more "
+      "socket per lookup; musl ignores it.");
+}
+
+}  // namespace cd

@@ -1,0 +1,104 @@
+// Rule conntrack: the table against nf_conntrack_max, and the drop / early_drop /
+// insert_failed rates. A network-layer problem: it hurts every flow through this host.
+#include <fmt/format.h>
+
+#include "analyse/evidence.h"
+#include "analyse/remediation.h"
+#include "analyse/rules.h"
+
+namespace cd {
+
+namespace {
+
+constexpr double kWarnFill = 0.80;
+constexpr double kCritFill = 0.95;
+
+bool positive(const std::optional<double>& r) {
+  return r && *r > 0;
+}
+
+struct Figures {
+  std::optional<int64_t> count, max, buckets;
+  std::optional<double> fill, drop, early_drop, insert_failed;
+};
+
+Figures figures(const Snapshot& snap) {
+  const Reading& r = snap.now();
+  Figures f;
+  f.count = r.conntrack.count ? r.conntrack.count : r.sysctls.nf_conntrack_count;
+  f.max = r.conntrack.max ? r.conntrack.max : r.sysctls.nf_conntrack_max;
+  f.buckets = r.conntrack.buckets ? r.conntrack.buckets : r.sysctls.nf_conntrack_buckets;
+  f.fill = ratio(f.count, f.max);
+  f.drop = snap.conntrack_stat_rate("drop");
+  f.early_drop = snap.conntrack_stat_rate("early_drop");
+  f.insert_failed = snap.conntrack_stat_rate("insert_failed");
+  return f;
+}
+
+void put_common(Evidence& ev, const Snapshot& snap, const Figures& c) {
+  ev["count"] = or_null(c.count);
+  ev["max"] = or_null(c.max);
+  ev["buckets"] = or_null(c.buckets);
+  ev["utilization"] = rounded(c.fill, 4);
+  put_rate(ev, "drop_per_s", snap, c.drop);
+  put_rate(ev, "early_drop_per_s", snap, c.early_drop);
+  put_rate(ev, "insert_failed_per_s", snap, c.insert_failed);
+  const std::string& src = snap.now().conntrack.stats_source;
+  ev["stats_source"] = src.empty() ? Evidence(nullptr) : Evidence(src);
+}
+
+}  // namespace
+
+void rule_conntrack(const RuleInput& in, std::vector<Finding>& out) {
+  const Reading& r = in.snap.now();
+  Figures c = figures(in.snap);
+  if (!r.conntrack.available && !c.count) return;
+  bool filling = c.fill && *c.fill >= kWarnFill;
+  // `drop` rises both when the table is full and early_drop() finds nothing to evict
+  // (__nf_conntrack_alloc()) and when an insert clash cannot be resolved (nf_ct_resolve_clash(),
+  // which bumps insert_failed too). With the table far from full and insert_failed rising, the
+  // drops belong to the clash finding.
+  bool clash_drops = positive(c.drop) && !filling && positive(c.insert_failed);
+
+  std::optional<Severity> sev;
+  if (filling) sev = *c.fill >= kCritFill ? Severity::kCritical : Severity::kWarning;
+  if (positive(c.early_drop) && !sev) sev = Severity::kWarning;
+  if (positive(c.drop) && !clash_drops) sev = Severity::kCritical;
+  if (sev) {
+    Finding f;
+    f.id = "conntrack.table";
+    f.resource = Resource::kConntrack;
+    f.severity = *sev;
+    f.layer = Layer::kNetwork;
+    std::string tail;
+    if (positive(c.drop) && !clash_drops)
+      tail = fmt::format(", dropping packets at {}", per_second(*c.drop));
+    else if (positive(c.early_drop))
+      tail = fmt::format(", evicting entries at {}", per_second(*c.early_drop));
+    f.title = fmt::format("conntrack table: {} of {} entries ({}){}",
+                          c.count ? with_commas(uint64_t(*c.count)) : std::string("?"),
+                          c.max ? with_commas(uint64_t(*c.max)) : std::string("?"),
+                          percent(c.fill.value_or(0)), tail);
+    put_common(f.evidence, in.snap, c);
+    f.evidence["note"] = "the count is per network namespace, the limit is global";
+    f.remediation = {step_conntrack_size(r), step_conntrack_timeouts(r.sysctls)};
+    out.push_back(std::move(f));
+  }
+
+  if (positive(c.insert_failed)) {
+    Finding f;
+    f.id = "conntrack.insert_failed";
+    f.resource = Resource::kConntrack;
+    f.severity = clash_drops ? Severity::kCritical : Severity::kWarning;
+    f.layer = Layer::kNetwork;
+    f.title = fmt::format(
+        "conntrack insert clashes at {}{}: NAT port or parallel-UDP races",
+        per_second(*c.insert_failed),
+        clash_drops ? fmt::format(", dropping packets at {}", per_second(*c.drop)) : std::string());
+    put_common(f.evidence, in.snap, c);
+    f.remediation = {step_conntrack_clash_races()};
+    out.push_back(std::move(f));
+  }
+}
+
+}  // namespace cd

@@ -1,0 +1,219 @@
+// Rule ephemeral_ports: each destination tuple against its own pool (exhaustion is per
+// (source IP, destination IP, destination port)), and the host-wide pool that bind() before
+// connect() and UDP draw from.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "analyse/evidence.h"
+#include "analyse/remediation.h"
+#include "analyse/rules.h"
+
+namespace cd {
+
+namespace {
+
+constexpr double kWarnUtil = 0.70;
+constexpr double kCritUtil = 0.90;
+constexpr double kWarnSeconds = 600;  // runs out within 10 minutes
+constexpr double kCritSeconds = 60;   // runs out within a minute
+constexpr double kWarmUtil = 0.50;    // reported as a count only
+constexpr std::size_t kMaxTupleFindings = 5;
+// bind(ip, 0) takes a port no other socket of the host holds; connect() shares a port across
+// destinations. When the client sockets are hardly more numerous than the distinct ports
+// they hold, the ports are not being shared: something binds before connecting.
+constexpr double kExclusiveShare = 1.2;
+
+std::optional<Severity> tuple_severity(const TupleStat& t) {
+  const auto& ste = t.seconds_to_exhaustion;
+  if ((ste && *ste <= kCritSeconds) || t.utilization >= kCritUtil) return Severity::kCritical;
+  if ((ste && *ste <= kWarnSeconds) || t.utilization >= kWarnUtil) return Severity::kWarning;
+  return std::nullopt;
+}
+
+std::string forecast_text(const TupleStat& t) {
+  if (!t.seconds_to_exhaustion) return "stable";
+  if (*t.seconds_to_exhaustion <= 0) return "exhausted";
+  return fmt::format("runs out in ~{:.0f} s", *t.seconds_to_exhaustion);
+}
+
+// The process behind a tuple. TIME_WAIT sockets belong to no process (inode 0), so the owner is
+// inferred from the live sockets to the same tuple; the share of those it holds is the
+// confidence.
+void put_owner(Evidence& ev, const Reading& r, const TupleKey& key) {
+  const TupleOwner* owner = nullptr;
+  for (const TupleOwner& o : r.tuple_owners)
+    if (o.key == key) owner = &o;
+  if (!owner || owner->pids.empty()) {
+    put_process(ev, r, std::nullopt);
+    ev["owner_inferred"] = nullptr;
+    ev["confidence"] = nullptr;
+    return;
+  }
+  auto top = std::max_element(owner->pids.begin(), owner->pids.end(),
+                              [](const auto& a, const auto& b) { return a.second < b.second; });
+  uint64_t all = 0;
+  for (const auto& [pid, n] : owner->pids) all += n;
+  double share = all ? double(top->second) / double(all) : 0.0;
+  put_process(ev, r, top->first);
+  ev["owner_inferred"] = true;
+  ev["confidence"] = share >= 0.99 ? "high" : share >= 0.5 ? "medium" : "low";
+  ev["owner_share_of_live_sockets"] = rounded(share, 2);
+}
+
+Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
+  const Reading& r = in.snap.now();
+  // Mostly TIME_WAIT: short connections that the client closes first (no reuse). Mostly live:
+  // a big pool of legitimately open connections.
+  bool churn = uint64_t(t.time_wait) * 2 > t.in_use;
+  Finding f;
+  f.id = "ephemeral_ports.tuple";
+  f.resource = Resource::kEphemeralPorts;
+  f.severity = sev;
+  f.layer = churn ? Layer::kApplication : Layer::kSystem;
+  f.title = fmt::format("ephemeral ports to {}: {} of {} usable in use ({}), {}",
+                        t.key.destination().to_string(), with_commas(t.effective_in_use),
+                        with_commas(t.usable), percent(t.utilization), forecast_text(t));
+  Evidence& ev = f.evidence;
+  ev["destination"] = t.key.destination().to_string();
+  ev["source"] = t.key.src.to_string();
+  ev["in_use"] = t.in_use;
+  ev["live"] = t.live;
+  ev["time_wait"] = t.time_wait;
+  ev["tw_reusable"] = t.tw_reusable;
+  ev["effective_in_use"] = t.effective_in_use;
+  ev["usable"] = t.usable;
+  ev["utilization"] = rounded(t.utilization, 4);
+  ev["new_per_s"] = rounded(t.new_per_s, 2);
+  ev["steady_state_demand"] = rounded(t.steady_state_demand, 0);
+  ev["seconds_to_exhaustion"] = rounded(t.seconds_to_exhaustion, 1);
+  ev["forecast"] = forecast_text(t);
+  ev["tcp_tw_reuse"] = or_null(r.sysctls.tcp_tw_reuse);
+  ev["tcp_timestamps"] = or_null(r.sysctls.tcp_timestamps);
+  ev["cause"] = churn ? "short connections closed by this client first: each holds its port "
+                        "for its lifetime plus 60 s of TIME_WAIT"
+                      : "many connections open at once to one destination";
+  put_owner(ev, r, t.key);
+
+  bool loopback = t.key.src.is_loopback() || t.key.dst.is_loopback();
+  if (churn) {
+    f.remediation = {step_client_reuse(), step_widen_port_range(r),
+                     step_tw_reuse(r.sysctls, loopback)};
+  } else {
+    f.remediation = {step_widen_port_range(r), step_more_source_addresses()};
+  }
+  return f;
+}
+
+// Ports held by listeners inside the range: they are part of the host-wide count but are not
+// client sockets.
+uint32_t listening_ports_in_range(const Reading& r, PortRange range) {
+  std::set<uint16_t> ports;
+  for (const Listener& l : r.sockets.listeners)
+    if (range.contains(l.local.port)) ports.insert(l.local.port);
+  return uint32_t(ports.size());
+}
+
+std::optional<Severity> pool_severity(double util) {
+  if (util >= kCritUtil) return Severity::kCritical;
+  if (util >= kWarnUtil) return Severity::kWarning;
+  return std::nullopt;
+}
+
+void host_wide_tcp(const RuleInput& in, std::vector<Finding>& out) {
+  const PortAnalysis& pa = in.ports;
+  const Reading& r = in.snap.now();
+  if (pa.host_usable == 0) return;
+  double util = double(pa.host_tcp_ports_in_use) / pa.host_usable;
+  auto sev = pool_severity(util);
+  if (!sev) return;
+  uint32_t listening = listening_ports_in_range(r, pa.range);
+  uint64_t client_ports =
+      pa.host_tcp_ports_in_use > listening ? pa.host_tcp_ports_in_use - listening : 0;
+  uint64_t client_sockets = 0, hottest = 0;
+  for (const TupleStat& t : pa.tuples) {
+    client_sockets += t.in_use;
+    hottest = std::max<uint64_t>(hottest, t.in_use);
+  }
+  // A pool filled by listeners is the config rule's and the per-tuple pool's business; a few
+  // client sockets on distinct ports are no evidence of anything.
+  if (client_ports * 2 < pa.host_usable) return;
+  // connect() shares ports across destinations: a full host-wide count with shared ports does
+  // not stop connect(). And when one tuple holds most ports, its own finding says it all.
+  if (double(client_sockets) > kExclusiveShare * double(client_ports)) return;
+  if (hottest * 2 >= client_ports) return;
+  Finding f;
+  f.id = "ephemeral_ports.host_wide";
+  f.resource = Resource::kEphemeralPorts;
+  f.severity = *sev;
+  f.layer = Layer::kApplication;
+  f.title = fmt::format(
+      "host-wide ephemeral ports: {} of {} in use ({}) and not shared across destinations "
+      "(bind() before connect()?)",
+      with_commas(pa.host_tcp_ports_in_use), with_commas(pa.host_usable), percent(util));
+  Evidence& ev = f.evidence;
+  ev["protocol"] = "tcp";
+  ev["ports_in_use"] = pa.host_tcp_ports_in_use;
+  ev["usable"] = pa.host_usable;
+  ev["utilization"] = rounded(util, 4);
+  ev["client_sockets"] = client_sockets;
+  ev["sockets_per_port"] = rounded(double(client_sockets) / double(client_ports), 2);
+  ev["tuples"] = pa.tuples.size();
+  ev["cause"] =
+      "ports held exclusively (about one socket per port over many destinations): bind(ip, 0) "
+      "allocates the port before connect() and it is then taken for every destination; the next "
+      "bind() fails with EADDRINUSE";
+  f.remediation = {step_bind_no_port(), step_widen_port_range(r)};
+  out.push_back(std::move(f));
+}
+
+void host_wide_udp(const RuleInput& in, std::vector<Finding>& out) {
+  const PortAnalysis& pa = in.ports;
+  const Reading& r = in.snap.now();
+  if (!r.sockets.udp_complete || pa.host_usable == 0) return;
+  // UDP auto-bind (udp_lib_get_port()) never shares a port: the pool is the whole host's.
+  double util = double(pa.host_udp_ports_in_use) / pa.host_usable;
+  auto sev = pool_severity(util);
+  if (!sev) return;
+  Finding f;
+  f.id = "ephemeral_ports.udp";
+  f.resource = Resource::kEphemeralPorts;
+  f.severity = *sev;
+  f.layer = Layer::kApplication;
+  f.title = fmt::format("UDP ephemeral ports: {} of {} in use ({}) host-wide",
+                        with_commas(pa.host_udp_ports_in_use), with_commas(pa.host_usable),
+                        percent(util));
+  Evidence& ev = f.evidence;
+  ev["protocol"] = "udp";
+  ev["ports_in_use"] = pa.host_udp_ports_in_use;
+  ev["usable"] = pa.host_usable;
+  ev["utilization"] = rounded(util, 4);
+  ev["udp_sockets"] = r.sockets.udp_sockets;
+  ev["cause"] = "each open UDP socket holds a port of the whole host; auto-bind fails with EAGAIN";
+  f.remediation = {step_udp_socket_reuse(), step_widen_port_range(r)};
+  out.push_back(std::move(f));
+}
+
+}  // namespace
+
+void rule_ephemeral_ports(const RuleInput& in, std::vector<Finding>& out) {
+  // Without the range or a complete dump the pools cannot be sized: `missing` says why.
+  if (!in.ports.known) return;
+  std::vector<Finding> hot;
+  uint64_t warm = 0;
+  for (const TupleStat& t : in.ports.tuples) {
+    if (auto sev = tuple_severity(t)) {
+      hot.push_back(tuple_finding(in, t, *sev));
+    } else if (t.utilization >= kWarmUtil) {
+      ++warm;
+    }
+  }
+  std::size_t first = out.size();
+  append_capped(hot, out, kMaxTupleFindings, "hot_tuples");
+  if (out.size() > first) out[first].evidence["other_warm_tuples"] = warm;
+  host_wide_tcp(in, out);
+  host_wide_udp(in, out);
+}
+
+}  // namespace cd

@@ -1,0 +1,32 @@
+// The rule table: name, one-line description, function; `conndoctor rules` lists it and
+// analyse() runs it in this order (which is also the order of equally severe findings).
+#include "analyse/rules.h"
+
+namespace cd {
+
+const std::vector<Rule>& all_rules() {
+  static const std::vector<Rule> kRules = {
+      {"ephemeral_ports",
+       "ports per destination tuple (range - reserved - bound) and the host-wide pool: "
+       "utilisation, churn, forecast",
+       rule_ephemeral_ports},
+      {"time_wait", "TIME_WAIT vs tcp_max_tw_buckets, overflows, server-side TIME_WAIT",
+       rule_time_wait},
+      {"file_descriptors", "each process vs its own soft RLIMIT_NOFILE; the system vs file-max",
+       rule_file_descriptors},
+      {"close_wait", "CLOSE_WAIT piling up in a process: it never calls close()", rule_close_wait},
+      {"accept_queue", "listeners at their accept-queue limit, ListenOverflows/ListenDrops",
+       rule_accept_queue},
+      {"conntrack", "conntrack count vs max; drop, early_drop, insert_failed rates",
+       rule_conntrack},
+      {"orphans", "orphaned sockets vs tcp_max_orphans, TCPAbortOnMemory", rule_orphans},
+      {"tcp_memory", "TCP buffer pages vs tcp_mem, TCPMemoryPressures", rule_tcp_memory},
+      {"config",
+       "service ports inside the ephemeral range, tcp_tw_reuse=1 with PAWS rejects, "
+       "tcp_max_tw_buckets cut down",
+       rule_config},
+  };
+  return kRules;
+}
+
+}  // namespace cd

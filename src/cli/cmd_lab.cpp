@@ -1,0 +1,112 @@
+// `conndoctor lab list | run NAME | clean`: reproduce a failure in a throwaway namespace and
+// print the same report `check` prints, with what the load generators observed.
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "lab/lab.h"
+#include "render/report.h"
+
+namespace cd {
+
+namespace {
+
+struct LabArgs {
+  std::string scenario;
+  bool json = false;
+  bool keep = false;
+  bool verbose = false;
+  std::vector<std::string> sets;
+  double interval_s = 2.0;
+  ColorMode color = ColorMode::kAuto;
+};
+
+int status_exit(Status s) {
+  return s == Status::kOk ? kExitOk : s == Status::kWarning ? kExitWarning
+                                  : s == Status::kCritical  ? kExitCritical
+                                                            : kExitUnknown;
+}
+
+int run_list(bool json) {
+  std::string out;
+  if (json) {
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+    for (const ScenarioInfo& s : lab_list())
+      arr.push_back({{"name", s.name}, {"description", s.description}, {"expect", s.expect}});
+    out = arr.dump(2) + "\n";
+  } else {
+    for (const ScenarioInfo& s : lab_list())
+      out += fmt::format("{:<24} {}\n{:<24} expect: {}\n", s.name, s.description, "", s.expect);
+  }
+  return emit(out);
+}
+
+int run_lab(const LabArgs& a) {
+  LabOptions opt;
+  opt.scenario = a.scenario;
+  opt.keep = a.keep;
+  opt.sets = a.sets;
+  opt.diagnose.collect.interval_s = a.interval_s;
+  auto run = lab_run(opt);
+  if (!run) {
+    std::fprintf(stderr, "conndoctor: %s\n", run.error().message.c_str());
+    return lab_exit_code(run.error());
+  }
+  const Diagnosis& d = run->diagnosis;
+  std::string out;
+  if (a.json) {
+    auto doc = report_json(d.snapshot, d.analysis);
+    doc["lab"] = lab_json(*run);
+    doc["host"] = host_json();
+    out = doc.dump(2) + "\n";
+  } else {
+    out = lab_text(*run) + report_text(d.snapshot, d.analysis, {use_color(a.color), a.verbose});
+  }
+  if (int rc = emit(out); rc != kExitOk) return rc;
+  return status_exit(d.analysis.status);
+}
+
+int run_clean() {
+  auto removed = lab_clean();
+  if (!removed) return error_exit(removed.error().message);
+  std::string out;
+  for (const auto& line : *removed) out += line + "\n";
+  if (removed->empty()) out = "nothing to clean\n";
+  return emit(out);
+}
+
+}  // namespace
+
+Handler setup_lab(CLI::App& app) {
+  auto a = std::make_shared<LabArgs>();
+  auto list_json = std::make_shared<bool>(false);
+  app.require_subcommand(1);
+  CLI::App* list = app.add_subcommand("list", "the scenarios, one line each");
+  list->add_flag("--json", *list_json, "print the list as JSON");
+  CLI::App* run = app.add_subcommand("run", "run one scenario and diagnose it while it is live");
+  run->add_option("scenario", a->scenario, "scenario name (see `conndoctor lab list`)")
+      ->required();
+  run->add_flag("--json", a->json, "print the report as JSON, with a \"lab\" object");
+  run->add_flag("--keep", a->keep,
+                "leave the namespace behind for inspection (then `conndoctor lab clean`)");
+  run->add_option("--set", a->sets,
+                  "KEY=VALUE: a net.* sysctl inside the lab namespace, after the scenario's own")
+      ->take_all();
+  run->add_option("--interval", a->interval_s, "seconds between the diagnosis's two readings")
+      ->check(CLI::Range(0.0, 60.0))
+      ->capture_default_str();
+  run->add_flag("-v,--verbose", a->verbose, "show every tuple and process");
+  add_color_option(*run, a->color);
+  CLI::App* clean = app.add_subcommand("clean", "remove namespaces left by a killed run");
+  return [a, list_json, list, run, clean] {
+    if (list->parsed()) return run_list(*list_json);
+    if (run->parsed()) return run_lab(*a);
+    if (clean->parsed()) return run_clean();
+    return error_exit("lab: say list, run NAME or clean");
+  };
+}
+
+}  // namespace cd

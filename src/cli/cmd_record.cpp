@@ -1,0 +1,30 @@
+// `conndoctor record --out DIR`: save this namespace's sockets and /proc figures so that
+// `check` can analyse them elsewhere, later (offline snapshot analysis).
+#include <fmt/format.h>
+
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "collect/proc_fs.h"
+#include "collect/record.h"
+#include "collect/sock_source.h"
+
+namespace cd {
+
+Handler setup_record(CLI::App& app) {
+  auto dir = std::make_shared<std::string>();
+  app.add_option("-o,--out", *dir, "directory to write (DIR/proc must not exist yet)")->required();
+  return [dir] {
+    auto live = open_netlink_sock_source();
+    if (!live) return error_exit(live.error().message);
+    ProcFs proc("/proc");
+    if (auto r = record_state(proc, **live, *dir); !r) return error_exit(r.error().message);
+    return emit(fmt::format(
+        "recorded to {0}\nreplay: conndoctor check --interval 0 --proc-root {0}/proc "
+        "--sock-diag-dump {0}/sock_diag.bin\n",
+        *dir));
+  };
+}
+
+}  // namespace cd

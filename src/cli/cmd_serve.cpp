@@ -1,0 +1,178 @@
+// `conndoctor serve`: the diagnosis for Prometheus (/metrics), as JSON (/report), /healthz.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "analyse/analysis.h"
+#include "cli/commands.h"
+#include "diagnose/diagnose.h"
+#include "serve/auth.h"
+#include "serve/scrape_coordinator.h"
+#include "serve/server.h"
+#include "util/clock.h"
+
+namespace cd {
+
+namespace {
+
+struct ServeArgs {
+  std::string listen = "127.0.0.1:" + std::to_string(kDefaultServePort);
+  double min_interval_s = 5.0;
+  std::size_t top = 5;
+  std::size_t threads = 4;
+  std::size_t max_queued = 64;
+  int read_timeout_s = 5;
+  int write_timeout_s = 5;
+  std::string auth_file;
+  std::string tls_cert, tls_key;
+  std::string proc_root = "/proc";
+  std::string sock_diag_dump;
+  bool no_processes = false;
+  bool no_attribution = false;
+};
+
+// Builds everything that can be refused before serving: one line and exit 3 on a bad config.
+Result<ServeOptions> serve_options(const ServeArgs& a) {
+  ServeOptions o;
+  auto listen = parse_listen_address(a.listen);
+  if (!listen) return std::unexpected(listen.error());
+  o.listen = *listen;
+  o.threads = a.threads;
+  o.max_queued = a.max_queued;
+  o.read_timeout_s = a.read_timeout_s;
+  o.write_timeout_s = a.write_timeout_s;
+  o.metrics.top_tuples = o.metrics.top_processes = o.metrics.top_listeners = a.top;
+  o.metrics.top_snat = a.top;
+  if (!a.auth_file.empty()) {
+    auto auth = load_auth_file(a.auth_file);
+    if (!auth) return std::unexpected(auth.error());
+    o.auth = *auth;
+  }
+  if (auto tls = check_tls_files(a.tls_cert, a.tls_key); !tls) return std::unexpected(tls.error());
+  o.tls_cert = a.tls_cert;
+  o.tls_key = a.tls_key;
+  o.report_host = host_json;
+  return o;
+}
+
+int run_serve(const ServeArgs& a) {
+  auto opt = serve_options(a);
+  if (!opt) return error_exit(opt.error().message);
+
+  DiagnoseOptions diag;
+  diag.proc_root = a.proc_root;
+  diag.sock_diag_dump = a.sock_diag_dump;
+  diag.collect.processes = !a.no_processes;
+  diag.collect.attribution = !a.no_processes && !a.no_attribution;
+  // One reading per collection: the coordinator pairs it with the previous collection's
+  // reading, so rates span the time between scrapes and no scrape waits `--interval`.
+  diag.collect.interval_s = 0;
+  auto clock = make_real_clock();
+  ScrapeCoordinator coordinator(
+      [diag]() -> Result<Snapshot> {
+        auto c = make_real_clock();
+        auto d = diagnose(diag, *c);
+        if (!d) return std::unexpected(d.error());
+        return std::move(d->snapshot);
+      },
+      [](const Snapshot& s) { return analyse(s); }, *clock,
+      CoordinatorOptions{.min_interval_s = a.min_interval_s});
+
+  // Signals are blocked before any thread starts, so every thread inherits the mask and only
+  // the wait below receives SIGINT/SIGTERM. A client that hangs up mid-response must not kill
+  // the exporter with SIGPIPE (httplib 0.11 sends without MSG_NOSIGNAL).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto server = MetricsServer::create(*opt, coordinator);
+  if (!server) return error_exit(server.error().message);
+  MetricsServer& srv = **server;
+
+  // A first reading now, so that the first scrape already has one to compute rates against.
+  if (auto first = coordinator.get(); first && !first->result->diagnosis)
+    std::fprintf(stderr, "conndoctor: first collection failed: %s\n", first->result->error.c_str());
+
+  ListenAddress shown = opt->listen;
+  shown.port = srv.port();
+  std::fprintf(stderr, "conndoctor serve: listening on %s://%s (/metrics /report /healthz)%s\n",
+               srv.tls() ? "https" : "http", shown.to_string().c_str(),
+               !opt->listen.is_loopback() && !opt->auth
+                   ? "; no --auth-file: anyone who can reach it can read it"
+                   : "");
+
+  std::atomic<bool> finished{false};
+  bool ok = true;
+  std::thread loop([&] {
+    ok = srv.run();
+    finished = true;
+  });
+  int sig = 0;
+  while (!finished) {
+    timespec tick{0, 200'000'000};
+    int s = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (s > 0) {
+      sig = s;
+      break;
+    }
+  }
+  srv.stop();
+  loop.join();
+  if (sig) {
+    std::fprintf(stderr, "conndoctor serve: stopped (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return kExitOk;
+  }
+  return ok ? kExitOk : error_exit("the accept loop on " + shown.to_string() + " failed");
+}
+
+}  // namespace
+
+Handler setup_serve(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  app.add_option("--listen", a->listen,
+                 "ADDR:PORT to serve on; every interface only when asked (0.0.0.0:PORT, [::]:PORT)")
+      ->capture_default_str();
+  app.add_option("--min-interval", a->min_interval_s,
+                 "seconds between collections; scrapes in between share the last result")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--top", a->top, "tuples, processes and listeners exported (cardinality bound)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--threads", a->threads, "worker threads answering requests")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--max-queued", a->max_queued, "accepted connections waiting for a worker")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--read-timeout", a->read_timeout_s, "seconds a silent client is kept")
+      ->check(CLI::Range(1, 300))
+      ->capture_default_str();
+  app.add_option("--write-timeout", a->write_timeout_s,
+                 "seconds a client that does not read is kept")
+      ->check(CLI::Range(1, 300))
+      ->capture_default_str();
+  app.add_option("--auth-file", a->auth_file,
+                 "require 'bearer TOKEN' or 'basic USER:PASSWORD' from this file (mode 600)");
+  app.add_option("--tls-cert", a->tls_cert, "serve HTTPS with this PEM certificate");
+  app.add_option("--tls-key", a->tls_key, "PEM private key for --tls-cert");
+  app.add_option("--proc-root", a->proc_root,
+                 "read procfs from this directory instead of /proc (recorded state, fixtures)")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--sock-diag-dump", a->sock_diag_dump,
+                 "replay this recorded sock_diag dump instead of asking the kernel")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
+  app.add_flag("--no-attribution", a->no_attribution,
+               "count fds per process but do not join sockets to processes");
+  return [a] { return run_serve(*a); };
+}
+
+}  // namespace cd

@@ -1,0 +1,41 @@
+// The subcommand table and the helpers subcommands share. Each subcommand lives in
+// cmd_<name>.cpp: it adds its options to a CLI::App and returns the handler main runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cd {
+
+enum ExitCode { kExitOk = 0, kExitWarning = 1, kExitCritical = 2, kExitUnknown = 3 };
+enum class ColorMode { kAuto, kAlways, kNever };
+
+using Handler = std::function<int()>;
+
+struct Command {
+  std::string_view name;
+  std::string_view description;
+  Handler (*setup)(CLI::App& app);
+};
+
+const std::vector<Command>& commands();
+
+Handler setup_check(CLI::App& app);
+Handler setup_explain(CLI::App& app);
+Handler setup_record(CLI::App& app);
+Handler setup_lab(CLI::App& app);
+Handler setup_rules(CLI::App& app);
+Handler setup_serve(CLI::App& app);
+
+// Shared by the handlers (cli/output.cpp).
+int error_exit(const std::string& message);  // "conndoctor: message" on stderr; returns 3
+int emit(const std::string& output);         // whole document to stdout; 0, or 3 on failure
+bool use_color(ColorMode mode);              // auto: a terminal, no NO_COLOR, TERM != dumb
+void add_color_option(CLI::App& app, ColorMode& mode);
+nlohmann::ordered_json host_json();          // hostname, kernel, generated_at, version
+
+}  // namespace cd

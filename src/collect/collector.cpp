@@ -1,0 +1,138 @@
+// Takes one or two readings of the namespace: sysctls, counters, sockets, processes.
+#include "collect/collector.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "collect/proc_paths.h"
+#include "collect/proc_text.h"
+#include "collect/processes.h"
+#include "collect/socket_aggregator.h"
+#include "collect/sysctls.h"
+
+namespace cd {
+
+namespace {
+
+namespace pp = proc_paths;
+
+// Reads a file and parses it; the read error (which names the path) or the parse error.
+// (libstdc++ 12 has no std::expected::and_then yet.)
+template <typename Parse>
+auto read_parsed(const ProcFs& proc, std::string_view rel, Parse&& parse)
+    -> decltype(parse(std::string{})) {
+  auto text = proc.read(rel);
+  if (!text) return std::unexpected(text.error());
+  return parse(*text);
+}
+
+void read_counters(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
+  for (std::string_view rel : {pp::kSnmp, pp::kNetstat}) {
+    auto parsed = read_parsed(
+        proc, rel, [&](const std::string& text) { return parse_snmp_pairs(text, proc.path(rel)); });
+    if (!parsed) {
+      missing.push_back(parsed.error().message);
+      continue;
+    }
+    r.counters.merge(*parsed);
+  }
+}
+
+void read_sockstat(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
+  auto parsed =
+      read_parsed(proc, pp::kSockstat, [](const std::string& t) { return parse_sockstat(t); });
+  if (parsed)
+    r.sockstat = *parsed;
+  else
+    missing.push_back(parsed.error().message);
+}
+
+void read_file_nr(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
+  auto parsed =
+      read_parsed(proc, pp::kFileNr, [](const std::string& t) { return parse_file_nr(t); });
+  if (parsed)
+    r.file_nr = *parsed;
+  else
+    missing.push_back(parsed.error().message);
+}
+
+void read_conntrack(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
+  ConntrackStats& ct = r.conntrack;
+  const Sysctls& s = r.sysctls;
+  // read_sysctls already said so when the module is not loaded.
+  ct.available = s.nf_conntrack_count.has_value();
+  ct.count = s.nf_conntrack_count;
+  ct.max = s.nf_conntrack_max;
+  ct.buckets = s.nf_conntrack_buckets;
+  if (!ct.available) return;
+  if (!proc.exists(pp::kConntrackStat)) {
+    missing.push_back("conntrack per-CPU stats: " + proc.path(pp::kConntrackStat) +
+                      " absent (kernel built without CONFIG_NF_CONNTRACK_PROCFS)");
+    return;
+  }
+  auto parsed = read_parsed(proc, pp::kConntrackStat,
+                            [](const std::string& t) { return parse_conntrack_stat(t); });
+  if (!parsed) {
+    missing.push_back(parsed.error().message);
+    return;
+  }
+  ct.stats = std::move(*parsed);
+  ct.stats_source = "procfs";
+}
+
+AggregatorConfig aggregator_config(const Sysctls& s, const CollectOptions& opt) {
+  AggregatorConfig cfg;
+  if (s.ip_local_port_range) cfg.ephemeral = *s.ip_local_port_range;
+  if (s.tcp_tw_reuse_delay_ms && *s.tcp_tw_reuse_delay_ms >= 0)
+    cfg.tw_reuse_delay_ms = uint32_t(std::min<int64_t>(*s.tcp_tw_reuse_delay_ms, UINT32_MAX));
+  cfg.index_inodes = opt.attribution && opt.processes;
+  return cfg;
+}
+
+void dedupe(std::vector<std::string>& v) {
+  std::unordered_set<std::string> seen;
+  std::erase_if(v, [&seen](const std::string& s) { return !seen.insert(s).second; });
+}
+
+}  // namespace
+
+Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
+                                std::vector<std::string>& missing) {
+  Reading r;
+  r.taken_at_s = src.clock.now_s();
+  r.sysctls = read_sysctls(src.proc, missing);
+  read_counters(src.proc, r, missing);
+  read_sockstat(src.proc, r, missing);
+  read_file_nr(src.proc, r, missing);
+  read_conntrack(src.proc, r, missing);
+
+  const AggregatorConfig cfg = aggregator_config(r.sysctls, opt);
+  SocketAggregator agg(cfg);
+  if (auto ok = dump_all(src.sockets, agg); !ok) return std::unexpected(ok.error());
+  r.sockets = agg.finish();
+  InodeIndex index;
+  if (cfg.index_inodes) index = agg.take_inode_index();
+
+  if (opt.processes) {
+    ProcessScanOptions popt{.attribution = opt.attribution, .filter_netns = opt.filter_netns};
+    scan_processes(src.proc, popt, cfg.index_inodes ? &index : nullptr, r, missing);
+  }
+  return r;
+}
+
+Result<Snapshot> collect_snapshot(const Sources& src, const CollectOptions& opt) {
+  Snapshot snap;
+  auto first = collect_reading(src, opt, snap.missing);
+  if (!first) return std::unexpected(first.error());
+  snap.first = std::move(*first);
+  if (opt.interval_s > 0) {
+    src.clock.sleep_s(opt.interval_s);
+    auto second = collect_reading(src, opt, snap.missing);
+    if (!second) return std::unexpected(second.error());
+    snap.second = std::move(*second);
+  }
+  dedupe(snap.missing);
+  return snap;
+}
+
+}  // namespace cd

@@ -1,0 +1,284 @@
+// One pass over the processes of the root: open fds against each one's own soft
+// RLIMIT_NOFILE, and (attribution) which sockets of the dump each process holds.
+#include "collect/processes.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include "collect/netns_filter.h"
+#include "collect/proc_paths.h"
+#include "collect/proc_text.h"
+#include "util/unique_fd.h"
+
+namespace cd {
+
+namespace {
+
+constexpr std::size_t kTopDestinations = 5;
+
+// A process that exits while we read it makes its /proc files fail with ENOENT (or ESRCH
+// from the proc_pid_* helpers once the task is gone): skip it, it no longer matters.
+bool vanished(int err) {
+  return err == ENOENT || err == ESRCH;
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+// "socket:[12345]" -> 12345; anything else (files, pipes, anon inodes) -> 0.
+uint32_t socket_inode(const char* link, std::size_t len) {
+  static constexpr std::string_view kPrefix = "socket:[";
+  if (len < kPrefix.size() + 2 || std::memcmp(link, kPrefix.data(), kPrefix.size()) != 0 ||
+      link[len - 1] != ']')
+    return 0;
+  uint32_t inode = 0;
+  const char* first = link + kPrefix.size();
+  const char* last = link + len - 1;
+  auto [p, ec] = std::from_chars(first, last, inode);
+  return ec == std::errc() && p == last ? inode : 0;
+}
+
+// Since 6.2 proc_fd_getattr() reports the number of open fds as the size of /proc/PID/fd, so
+// one stat() replaces a directory walk. Older kernels report 0: probe on our own fd dir
+// while we hold an fd open in it, so 0 there can only mean "not supported".
+bool fd_dir_size_counts(const ProcFs& proc) {
+  if (!proc.is_procfs()) return false;
+  UniqueFd self(::open(proc.path("self/fd").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st {};
+  return self && ::fstat(self.get(), &st) == 0 && st.st_size > 0;
+}
+
+// What the scan could not read, summarised in one line at the end.
+struct Unreadable {
+  uint32_t fd_counts = 0;
+  uint32_t socket_owners = 0;
+  uint32_t netns = 0;
+
+  std::string summary() const {
+    std::string parts;
+    auto add = [&parts](uint32_t n, std::string_view what) {
+      if (n == 0) return;
+      if (!parts.empty()) parts += ", ";
+      parts +=
+          std::string(what) + " of " + std::to_string(n) + (n == 1 ? " process" : " processes");
+    };
+    add(fd_counts, "fd counts");
+    add(socket_owners, "socket owners");
+    add(netns, "network namespaces");
+    if (parts.empty()) return {};
+    std::string line = parts + " not readable (need root or CAP_SYS_PTRACE)";
+    if (netns != 0) line += "; processes of unknown namespace were kept";
+    return line;
+  }
+};
+
+// Attribution state for the whole scan: listener inodes and per-tuple owners.
+class Attributor {
+ public:
+  Attributor(const InodeIndex& index, Reading& reading)
+      : index_(index), reading_(reading), owners_(reading.sockets.tuples.size()) {
+    listeners_.reserve(reading.sockets.listeners.size());
+    for (uint32_t i = 0; i < reading.sockets.listeners.size(); ++i)
+      if (reading.sockets.listeners[i].inode != 0)
+        listeners_.push_back({reading.sockets.listeners[i].inode, i});
+    std::sort(listeners_.begin(), listeners_.end());
+  }
+
+  // Walks the fd directory open as `dirfd`. Returns the number of fds seen, or the errno of
+  // a failure to read the directory itself.
+  Result<uint64_t> scan(int32_t pid, UniqueFd dirfd, ProcessSockets& ps) {
+    int raw = dirfd.release();
+    std::unique_ptr<DIR, DirCloser> dir(::fdopendir(raw));
+    if (!dir) {
+      int e = errno;
+      ::close(raw);
+      return fail_errno("fdopendir", e);
+    }
+    per_tuple_.clear();
+    uint64_t fds = 0;
+    char link[64];  // "socket:[4294967295]" fits; longer targets are never sockets
+    for (;;) {
+      errno = 0;  // readdir() signals an error only through errno
+      const dirent* e = ::readdir(dir.get());
+      if (!e) break;
+      if (e->d_name[0] == '.') continue;
+      ++fds;
+      ssize_t n = ::readlinkat(::dirfd(dir.get()), e->d_name, link, sizeof link);
+      if (n <= 0 || std::size_t(n) >= sizeof link) continue;  // closed meanwhile, or long
+      uint32_t inode = socket_inode(link, std::size_t(n));
+      if (inode == 0) continue;
+      const InodeEntry* s = index_.find(inode);
+      if (!s) continue;  // a socket not in the dump: UDP, unix, netlink, other namespace
+      if (s->state < kTcpStateSlots) ++ps.by_state[s->state];
+      if (s->state == uint8_t(TcpState::kListen)) add_listener(pid, inode, ps);
+      if (s->tuple != kNoTuple && s->tuple < owners_.size()) ++per_tuple_[s->tuple];
+    }
+    if (errno != 0 && !vanished(errno)) return fail_errno("readdir");
+    ps.close_wait = ps.by_state[uint8_t(TcpState::kCloseWait)];
+    finish_process(pid, ps);
+    return fds;
+  }
+
+  // Per tuple with live sockets: the processes holding them, most first.
+  void emit_tuple_owners() {
+    for (uint32_t t = 0; t < owners_.size(); ++t) {
+      auto& pids = owners_[t];
+      if (pids.empty()) continue;
+      std::sort(pids.begin(), pids.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+      });
+      reading_.tuple_owners.push_back(TupleOwner{reading_.sockets.tuples[t].key, std::move(pids)});
+    }
+  }
+
+ private:
+  void add_listener(int32_t pid, uint32_t inode, ProcessSockets& ps) {
+    auto it = std::lower_bound(listeners_.begin(), listeners_.end(),
+                               std::pair<uint32_t, uint32_t>{inode, 0});
+    if (it == listeners_.end() || it->first != inode) return;
+    ps.listening.push_back(reading_.sockets.listeners[it->second].local);
+    // A listener shared by forked workers (nginx, prefork) names the first pid seen.
+    reading_.listener_owner.emplace(inode, pid);
+  }
+
+  void finish_process(int32_t pid, ProcessSockets& ps) {
+    // Destinations: tuples that differ only in source address are one destination.
+    std::map<Endpoint, uint32_t> by_dest;
+    for (const auto& [tuple, count] : per_tuple_) {
+      owners_[tuple].push_back({pid, count});
+      by_dest[reading_.sockets.tuples[tuple].key.destination()] += count;
+    }
+    ps.top_destinations.assign(by_dest.begin(), by_dest.end());
+    std::sort(ps.top_destinations.begin(), ps.top_destinations.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (ps.top_destinations.size() > kTopDestinations) ps.top_destinations.resize(kTopDestinations);
+  }
+
+  const InodeIndex& index_;
+  Reading& reading_;
+  std::vector<std::pair<uint32_t, uint32_t>> listeners_;  // inode -> listeners index, sorted
+  std::vector<std::vector<std::pair<int32_t, uint32_t>>> owners_;  // per tuple: pid, sockets
+  std::unordered_map<uint32_t, uint32_t> per_tuple_;  // this process: tuple -> live sockets
+};
+
+// Counts the entries of a directory (kernels before 6.2, or a fixture tree).
+Result<uint64_t> count_entries(const std::string& path) {
+  std::unique_ptr<DIR, DirCloser> dir(::opendir(path.c_str()));
+  if (!dir) return fail_errno(path);
+  uint64_t n = 0;
+  while (const dirent* e = ::readdir(dir.get()))
+    if (e->d_name[0] != '.') ++n;
+  return n;
+}
+
+}  // namespace
+
+void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const InodeIndex* index,
+                    Reading& reading, std::vector<std::string>& missing) {
+  namespace pp = proc_paths;
+  // If our own namespace link is unreadable we cannot tell namespaces apart: keep everyone.
+  std::optional<NetnsFilter> netns;
+  if (opt.filter_netns) netns.emplace(proc);
+
+  const bool size_counts = fd_dir_size_counts(proc);
+  std::optional<Attributor> attributor;
+  if (opt.attribution && index && !index->empty()) attributor.emplace(*index, reading);
+
+  Unreadable unreadable;
+  std::string rel;
+  for (int32_t pid : proc.pids()) {
+    const std::string dir = std::to_string(pid) + "/";
+    auto sub = [&](std::string_view leaf) -> const std::string& {
+      rel.assign(dir);
+      rel += leaf;
+      return rel;
+    };
+
+    bool ns_unknown = false;
+    if (netns) {
+      NetnsVerdict v = netns->check(pid);
+      if (v == NetnsVerdict::kGone || v == NetnsVerdict::kOther) continue;
+      ns_unknown = v == NetnsVerdict::kUnknown;  // cannot tell: keep it, and say so
+    }
+
+    ProcessInfo p;
+    p.pid = pid;
+    auto comm = proc.read(sub(pp::kComm));
+    if (!comm && vanished(comm.error().err)) continue;
+    if (comm) {
+      p.comm = std::move(*comm);
+      while (!p.comm.empty() && p.comm.back() == '\n') p.comm.pop_back();
+    }
+
+    auto limits = proc.read(sub(pp::kLimits));
+    if (!limits && vanished(limits.error().err)) continue;
+    if (limits) {
+      if (auto lim = parse_limits_nofile(*limits)) {
+        p.fd_soft_limit = lim->soft;
+        p.fd_hard_limit = lim->hard;
+      }
+    }
+
+    const std::string fd_path = proc.path(sub(pp::kFdDir));
+    bool gone = false;
+    bool fd_denied = false;
+    if (size_counts) {
+      struct stat st {};
+      if (::stat(fd_path.c_str(), &st) == 0)
+        p.open_fds = uint64_t(st.st_size);
+      else if (vanished(errno))
+        gone = true;
+      else
+        fd_denied = true;
+    }
+    if (gone) continue;
+    // No open files at all: kernel threads and zombies. Nothing to exhaust, nothing to own.
+    if (p.open_fds == uint64_t{0}) continue;
+
+    if (attributor) {
+      UniqueFd dfd(::open(fd_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!dfd && vanished(errno)) continue;
+      if (dfd) {
+        ProcessSockets ps;
+        auto seen = attributor->scan(pid, std::move(dfd), ps);
+        if (seen) {
+          if (!p.open_fds) p.open_fds = *seen;
+          p.sockets = std::move(ps);
+        } else if (vanished(seen.error().err)) {
+          continue;
+        }
+      }
+      if (!p.sockets) {
+        ++unreadable.socket_owners;
+        if (!p.open_fds) fd_denied = true;
+      }
+    } else if (!p.open_fds && !fd_denied) {
+      auto n = count_entries(fd_path);
+      if (n)
+        p.open_fds = *n;
+      else if (vanished(n.error().err))
+        continue;
+      else
+        fd_denied = true;
+    }
+    if (p.open_fds == uint64_t{0}) continue;
+    if (fd_denied && !p.open_fds) ++unreadable.fd_counts;
+    if (ns_unknown) ++unreadable.netns;
+    reading.processes.push_back(std::move(p));
+  }
+
+  if (attributor) attributor->emit_tuple_owners();
+  if (std::string line = unreadable.summary(); !line.empty()) missing.push_back(std::move(line));
+}
+
+}  // namespace cd

@@ -1,0 +1,155 @@
+// Copies the procfs files the collectors read, and records one socket dump, into a directory.
+#include "collect/record.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collect/netns_filter.h"
+#include "collect/proc_paths.h"
+#include "collect/socket_aggregator.h"
+#include "collect/sysctls.h"
+#include "util/unique_fd.h"
+
+namespace cd {
+
+namespace {
+
+namespace pp = proc_paths;
+
+// mkdir -p.
+Result<void> make_dirs(const std::string& path) {
+  for (std::size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    std::string prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return fail_errno(prefix);
+  }
+  return {};
+}
+
+Result<void> make_parent_dirs(const std::string& file) {
+  std::size_t slash = file.rfind('/');
+  if (slash == std::string::npos || slash == 0) return {};
+  return make_dirs(file.substr(0, slash));
+}
+
+Result<void> write_file(const std::string& path, std::string_view data) {
+  if (auto ok = make_parent_dirs(path); !ok) return ok;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return fail_errno(path);
+  while (!data.empty()) {
+    ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno(path);
+    }
+    data.remove_prefix(std::size_t(n));
+  }
+  return {};
+}
+
+Result<void> write_link(const std::string& path, const std::string& target) {
+  if (auto ok = make_parent_dirs(path); !ok) return ok;
+  if (::symlink(target.c_str(), path.c_str()) != 0) return fail_errno(path);
+  return {};
+}
+
+// Copies one file if it can be read; an unreadable source is simply not recorded.
+Result<void> copy_file(const ProcFs& proc, std::string_view rel, const std::string& out_root) {
+  auto text = proc.read(rel);
+  if (!text) return {};
+  return write_file(out_root + "/" + std::string(rel), *text);
+}
+
+Result<void> copy_link(const ProcFs& proc, std::string_view rel, const std::string& out_root) {
+  auto target = proc.readlink(rel);
+  if (!target) return {};
+  return write_link(out_root + "/" + std::string(rel), *target);
+}
+
+// Lets the recording source wrap a source the caller keeps owning.
+class BorrowedSource : public SockSource {
+ public:
+  explicit BorrowedSource(SockSource& inner) : inner_(inner) {}
+  Result<void> dump(const DumpRequest& req, SockSink& sink) override {
+    return inner_.dump(req, sink);
+  }
+  bool set_raw_observer(RawDumpObserver* obs) override { return inner_.set_raw_observer(obs); }
+
+ private:
+  SockSource& inner_;
+};
+
+Result<void> record_sockets(SockSource& live, const std::string& path) {
+  auto rec = open_recording_sock_source(std::make_unique<BorrowedSource>(live), path);
+  if (!rec) return std::unexpected(rec.error());
+  SocketAggregator agg(AggregatorConfig{});
+  auto ok = dump_all(**rec, agg);
+  rec->reset();  // closes the transcript before we report success
+  return ok;
+}
+
+// The namespace link as the scan would conclude it: when the link itself is unreadable (no
+// ptrace access) but NetnsFilter can still tell, write our own link or a different one.
+Result<void> record_netns(const ProcFs& proc, const NetnsFilter& netns, int32_t pid,
+                          const std::string& out_root) {
+  const std::string rel = std::to_string(pid) + "/" + std::string(pp::kNetns);
+  if (auto target = proc.readlink(rel)) return write_link(out_root + "/" + rel, *target);
+  if (!netns.active()) return {};
+  switch (netns.check(pid)) {
+    case NetnsVerdict::kSame:
+      return write_link(out_root + "/" + rel, *netns.self_link());
+    case NetnsVerdict::kOther:
+      return write_link(out_root + "/" + rel, "net:[another namespace]");
+    default:
+      return {};
+  }
+}
+
+// One process: comm, limits, its namespace link and its fd links (targets only).
+Result<void> record_process(const ProcFs& proc, const NetnsFilter& netns, int32_t pid,
+                            const std::string& out_root) {
+  const std::string dir = std::to_string(pid) + "/";
+  for (std::string_view leaf : {pp::kComm, pp::kLimits})
+    if (auto ok = copy_file(proc, dir + std::string(leaf), out_root); !ok) return ok;
+  if (auto ok = record_netns(proc, netns, pid, out_root); !ok) return ok;
+
+  const std::string fd_rel = dir + std::string(pp::kFdDir);
+  auto fds = proc.list(fd_rel);
+  if (!fds) return {};  // exited, or not ours to read without root
+  if (auto ok = make_dirs(out_root + "/" + fd_rel); !ok) return ok;
+  for (const std::string& fd : *fds) {
+    auto target = proc.readlink(fd_rel + "/" + fd);
+    if (!target) continue;  // closed meanwhile
+    if (auto ok = write_link(out_root + "/" + fd_rel + "/" + fd, *target); !ok) return ok;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> record_state(const ProcFs& proc, SockSource& live, const std::string& dir) {
+  const std::string out_root = dir + "/proc";
+  if (auto ok = make_dirs(dir); !ok) return ok;
+  if (::mkdir(out_root.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return fail(out_root + ": already exists (record into a new directory)");
+    return fail_errno(out_root);
+  }
+
+  // Same order as collect_reading(): sysctls and counters, sockets, then processes, so that
+  // the fd links name sockets that are in the dump.
+  for (const std::string& rel : sysctl_files(proc))
+    if (auto ok = copy_file(proc, rel, out_root); !ok) return ok;
+  for (std::string_view rel : pp::kReadingFiles)
+    if (auto ok = copy_file(proc, rel, out_root); !ok) return ok;
+
+  if (auto ok = record_sockets(live, dir + "/sock_diag.bin"); !ok) return ok;
+
+  if (auto ok = copy_link(proc, pp::kSelfNetns, out_root); !ok) return ok;
+  const NetnsFilter netns(proc);
+  for (int32_t pid : proc.pids())
+    if (auto ok = record_process(proc, netns, pid, out_root); !ok) return ok;
+  return {};
+}
+
+}  // namespace cd

@@ -1,0 +1,310 @@
+// Recorded sock_diag dumps: the replaying source (tests, `check --sock-diag-dump`) and the
+// recording one (`--record-dump`, `conndoctor record`).
+//
+// Transcript format (docs/recorded-dumps.md): raw netlink bytes exactly as they crossed the
+// socket, host byte order for the netlink and inet_diag integers (addresses and ports are in
+// network order, as the kernel sends them), each message padded to NLMSG_ALIGNTO (4 bytes).
+// The file is a sequence of sections, one per dump request:
+//
+//   section    := request reply* terminator
+//   request    := nlmsghdr{SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST|NLM_F_DUMP} inet_diag_req_v2
+//   reply      := nlmsghdr{SOCK_DIAG_BY_FAMILY} inet_diag_msg [rtattrs, ignored]
+//   terminator := NLMSG_DONE | NLMSG_ERROR (the kernel refused or aborted the dump)
+//
+// The request tells the family, protocol and state mask the replies answer. Replay of
+// dump(req) takes the sections with req's family and protocol and passes on the records whose
+// state is in req.states; when several sections cover a state (the same request recorded
+// twice) each state comes from the first of them only, so no socket is seen twice. A request
+// never recorded gets an empty dump, not an error.
+//
+// A file may hold several readings (`check` dumps twice, --interval apart): a section whose exact
+// request already appeared in the current round starts the next round. The n-th dump() of a
+// given request replays round n (the last round once they run out), so a two-reading recording
+// replays both readings in order.
+#include "collect/recorded_sock_source.h"
+
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <tuple>
+
+#include "collect/sock_diag_decode.h"
+#include "util/unique_fd.h"
+
+namespace cd {
+
+namespace {
+
+using RequestKey = std::tuple<uint8_t, uint8_t, uint32_t>;  // family, protocol, states
+
+RequestKey key_of(const DumpRequest& r) {
+  return {r.family, r.protocol, r.states};
+}
+
+struct Section {
+  DumpRequest req;
+  std::size_t replies_begin = 0;  // byte range of the reply messages, terminator excluded
+  std::size_t replies_end = 0;
+  std::optional<Error> error;  // the dump ended with this kernel error
+  uint32_t round = 0;
+};
+
+constexpr int kStateBits = 32;
+
+class RecordedSockSource : public SockSource {
+ public:
+  RecordedSockSource(std::vector<uint8_t> bytes, std::string name, std::vector<Section> sections)
+      : bytes_(std::move(bytes)), name_(std::move(name)), sections_(std::move(sections)) {}
+
+  Result<void> dump(const DumpRequest& req, SockSink& sink) override {
+    const uint32_t call = next_call(req);
+    std::vector<uint32_t> rounds;
+    for (const auto& s : sections_)
+      if (matches(s, req)) rounds.push_back(s.round);
+    if (rounds.empty()) return {};  // never recorded: nothing of this kind existed
+    rounds.erase(std::unique(rounds.begin(), rounds.end()),
+                 rounds.end());  // sections are in round order
+    const uint32_t round = rounds[std::min<std::size_t>(call, rounds.size() - 1)];
+
+    // Which section answers each state: the first one of the round that asked for it.
+    std::array<int, kStateBits> chosen;
+    chosen.fill(-1);
+    for (std::size_t i = 0; i < sections_.size(); ++i) {
+      const Section& s = sections_[i];
+      if (!matches(s, req) || s.round != round) continue;
+      for (int b = 0; b < kStateBits; ++b)
+        if (chosen[b] < 0 && (req.states & s.req.states & (1u << b))) chosen[b] = int(i);
+    }
+
+    SockRecord rec;
+    for (std::size_t i = 0; i < sections_.size(); ++i) {
+      if (std::find(chosen.begin(), chosen.end(), int(i)) == chosen.end()) continue;
+      const Section& s = sections_[i];
+      if (s.error) return std::unexpected(*s.error);
+      std::span<const uint8_t> replies(bytes_.data() + s.replies_begin,
+                                       s.replies_end - s.replies_begin);
+      NlMsgReader reader(replies, s.replies_begin);
+      NlMsg m;
+      for (;;) {
+        auto more = reader.next(m);
+        if (!more) return std::unexpected(prefixed(more.error()));
+        if (!*more) break;
+        auto kind = decode_reply(m, s.req.protocol, rec);
+        if (!kind) return std::unexpected(prefixed(kind.error()));
+        if (*kind == ReplyKind::kSocket && rec.state < kStateBits && chosen[rec.state] == int(i))
+          sink.on_socket(rec);
+      }
+    }
+    return {};
+  }
+
+ private:
+  static bool matches(const Section& s, const DumpRequest& req) {
+    return s.req.family == req.family && s.req.protocol == req.protocol;
+  }
+
+  uint32_t next_call(const DumpRequest& req) {
+    for (auto& [k, n] : calls_)
+      if (k == key_of(req)) return n++;
+    calls_.emplace_back(key_of(req), 1);
+    return 0;
+  }
+
+  Error prefixed(Error e) const {
+    e.message = name_ + ": " + e.message;
+    return e;
+  }
+
+  std::vector<uint8_t> bytes_;
+  std::string name_;
+  std::vector<Section> sections_;
+  std::vector<std::pair<RequestKey, uint32_t>> calls_;  // dump() calls so far, per request
+};
+
+Result<std::vector<Section>> parse_sections(std::span<const uint8_t> bytes,
+                                            const std::string& name) {
+  auto bad = [&name](const Error& e) {
+    return std::unexpected(Error{name + ": " + e.message, e.err});
+  };
+  std::vector<Section> sections;
+  std::vector<RequestKey> round_keys;
+  uint32_t round = 0;
+  bool open = false;
+  std::size_t open_at = 0;
+  NlMsgReader reader(bytes);
+  NlMsg m;
+  SockRecord rec;
+  for (;;) {
+    auto more = reader.next(m);
+    if (!more) return bad(more.error());
+    if (!*more) break;
+    if (m.flags & NLM_F_REQUEST) {
+      if (open)
+        return fail(name + ": request at byte " + std::to_string(m.offset) +
+                    " before the dump at byte " + std::to_string(open_at) + " ended");
+      auto req = decode_dump_request(m);
+      if (!req) return bad(req.error());
+      if (std::find(round_keys.begin(), round_keys.end(), key_of(*req)) != round_keys.end()) {
+        ++round;
+        round_keys.clear();
+      }
+      round_keys.push_back(key_of(*req));
+      Section s;
+      s.req = *req;
+      s.replies_begin = reader.position();
+      s.round = round;
+      sections.push_back(s);
+      open = true;
+      open_at = m.offset;
+      continue;
+    }
+    if (!open)
+      return fail(name + ": reply at byte " + std::to_string(m.offset) +
+                  " does not follow a request");
+    Section& s = sections.back();
+    auto kind = decode_reply(m, s.req.protocol, rec);
+    if (!kind) {
+      // A kernel error recorded as the dump's end is data (replay repeats it); anything else
+      // is a corrupt file.
+      if (kind.error().err == 0) return bad(kind.error());
+      s.error = Error{name + ": recorded " + kind.error().message, kind.error().err};
+    }
+    if (!kind || *kind == ReplyKind::kDone) {
+      s.replies_end = m.offset;
+      open = false;
+    }
+  }
+  if (open)
+    return fail(name + ": the dump at byte " + std::to_string(open_at) +
+                " has no NLMSG_DONE (truncated at byte " + std::to_string(bytes.size()) + ")");
+  return sections;
+}
+
+Result<std::vector<uint8_t>> read_whole(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_errno(path + ": open");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) return fail_errno(path + ": stat");
+  std::vector<uint8_t> out;
+  std::size_t used = 0;
+  out.resize(st.st_size > 0 ? std::size_t(st.st_size) + 1 : 64 * 1024);
+  for (;;) {
+    if (used == out.size()) out.resize(out.size() * 2);
+    ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno(path + ": read");
+    }
+    if (n == 0) break;
+    used += std::size_t(n);
+  }
+  out.resize(used);
+  return out;
+}
+
+// Writes what the inner source receives, through a buffer so that a huge dump costs one write
+// per MiB rather than one per recv().
+class RecordingSockSource : public SockSource, private RawDumpObserver {
+ public:
+  RecordingSockSource(std::unique_ptr<SockSource> inner, UniqueFd fd, std::string path)
+      : inner_(std::move(inner)), fd_(std::move(fd)), path_(std::move(path)) {}
+  ~RecordingSockSource() override { inner_->set_raw_observer(nullptr); }
+
+  bool attach() { return inner_->set_raw_observer(this); }
+
+  Result<void> dump(const DumpRequest& req, SockSink& sink) override {
+    saw_request_ = saw_end_ = false;
+    auto r = inner_->dump(req, sink);
+    // A dump that failed on our side (a malformed message, a recv error) has no terminator in
+    // the bytes: close the section with an error, so the file stays readable and replay fails
+    // where the live dump failed.
+    if (saw_request_ && !saw_end_) append_error(r ? EIO : (r.error().err ? r.error().err : EIO));
+    auto w = flush();
+    if (!r) return r;
+    return w;
+  }
+
+ private:
+  void on_request(std::span<const uint8_t> msg) override {
+    saw_request_ = true;
+    append(msg);
+  }
+  void on_reply(std::span<const uint8_t> msgs, bool final) override {
+    append(msgs);
+    if (final) saw_end_ = true;
+  }
+
+  void append(std::span<const uint8_t> b) {
+    buf_.insert(buf_.end(), b.begin(), b.end());
+    if (buf_.size() >= kFlushAt) (void)flush();
+  }
+
+  void append_error(int e) {
+    struct {
+      nlmsghdr h;
+      nlmsgerr err;
+    } msg{};
+    msg.h.nlmsg_len = sizeof msg;
+    msg.h.nlmsg_type = NLMSG_ERROR;
+    msg.err.error = -e;
+    const auto* p = reinterpret_cast<const uint8_t*>(&msg);
+    append({p, sizeof msg});
+  }
+
+  Result<void> flush() {
+    std::size_t off = 0;
+    while (off < buf_.size() && !write_error_) {
+      ssize_t n = ::write(fd_.get(), buf_.data() + off, buf_.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0)
+        write_error_ = Error::from_errno(path_ + ": write");
+      else
+        off += std::size_t(n);
+    }
+    buf_.clear();
+    if (write_error_) return std::unexpected(*write_error_);
+    return {};
+  }
+
+  static constexpr std::size_t kFlushAt = 1 << 20;
+  std::unique_ptr<SockSource> inner_;
+  UniqueFd fd_;
+  std::string path_;
+  std::vector<uint8_t> buf_;
+  bool saw_request_ = false;
+  bool saw_end_ = false;
+  std::optional<Error> write_error_;  // sticky: a transcript with a hole is worthless
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SockSource>> parse_recorded_sock_source(std::vector<uint8_t> bytes,
+                                                               std::string name) {
+  auto sections = parse_sections(bytes, name);
+  if (!sections) return std::unexpected(sections.error());
+  return std::make_unique<RecordedSockSource>(std::move(bytes), std::move(name),
+                                              std::move(*sections));
+}
+
+Result<std::unique_ptr<SockSource>> open_recorded_sock_source(const std::string& path) {
+  auto bytes = read_whole(path);
+  if (!bytes) return std::unexpected(bytes.error());
+  return parse_recorded_sock_source(std::move(*bytes), path);
+}
+
+Result<std::unique_ptr<SockSource>> open_recording_sock_source(std::unique_ptr<SockSource> inner,
+                                                               const std::string& path) {
+  if (!inner) return fail(path + ": nothing to record");
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return fail_errno(path + ": open for writing");
+  auto rec = std::make_unique<RecordingSockSource>(std::move(inner), std::move(fd), path);
+  if (!rec->attach()) return fail(path + ": this socket source gives no netlink bytes to record");
+  return rec;
+}
+
+}  // namespace cd

@@ -1,0 +1,72 @@
+// Bounds-checked netlink framing and the sock_diag wire format: struct inet_diag_msg replies
+// into SockRecord, DumpRequest into a SOCK_DIAG_BY_FAMILY request. Shared by the live source,
+// the recorded-transcript replay and their tests.
+#pragma once
+
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "collect/sock_source.h"
+#include "util/error.h"
+
+namespace cd {
+
+// One netlink message inside a larger buffer; the payload points into that buffer.
+struct NlMsg {
+  uint16_t type = 0;
+  uint16_t flags = 0;
+  uint32_t seq = 0;
+  uint32_t pid = 0;
+  std::span<const uint8_t> payload;  // nlmsg_len - sizeof(nlmsghdr) bytes
+  std::size_t offset = 0;            // where the message starts, counted from `base_offset`
+};
+
+// Walks the netlink messages of a buffer: one recv(), or a whole transcript file.
+class NlMsgReader {
+ public:
+  // `base_offset` is added to every offset it reports (bytes already consumed from the stream).
+  explicit NlMsgReader(std::span<const uint8_t> buf, std::size_t base_offset = 0)
+      : buf_(buf), base_(base_offset) {}
+  // Fills `out` and returns true, or false at the end of the buffer. A header or a message that
+  // runs past the end is "truncated netlink message at byte N"; an nlmsg_len smaller than the
+  // header is malformed (it would never advance).
+  Result<bool> next(NlMsg& out);
+  // Bytes consumed so far, relative to the buffer.
+  std::size_t position() const { return pos_; }
+
+ private:
+  std::span<const uint8_t> buf_;
+  std::size_t base_ = 0;
+  std::size_t pos_ = 0;
+};
+
+enum class ReplyKind : uint8_t {
+  kSocket,  // `out` holds a decoded socket
+  kDone,    // NLMSG_DONE (or a bare ACK): the dump ended
+  kSkip,    // a message that carries no socket (NLMSG_NOOP, an unknown type)
+};
+
+// Decodes one message of a dump reply. `protocol` comes from the request (inet_diag_msg does
+// not carry it). NLMSG_ERROR, and NLMSG_DONE carrying a negative status, are Errors with the
+// kernel's errno. An inet_diag_msg shorter than the struct is zero-padded, as ss does for old
+// kernels; an address family other than AF_INET/AF_INET6 is an Error.
+Result<ReplyKind> decode_reply(const NlMsg& m, uint8_t protocol, SockRecord& out);
+
+// The socket part alone: struct inet_diag_msg (attributes after it are ignored).
+Result<void> decode_inet_diag_msg(std::span<const uint8_t> payload, uint8_t protocol,
+                                  SockRecord& out);
+
+// A SOCK_DIAG_BY_FAMILY dump request: nlmsghdr + struct inet_diag_req_v2, no extensions
+// (idiag_ext = 0 keeps the dump cheap: the kernel then fills no tcp_info).
+inline constexpr std::size_t kDiagRequestLen = NLMSG_LENGTH(sizeof(inet_diag_req_v2));
+std::array<uint8_t, kDiagRequestLen> encode_dump_request(const DumpRequest& req, uint32_t seq);
+
+// Reads back the request of a transcript section (a message with NLM_F_REQUEST set).
+Result<DumpRequest> decode_dump_request(const NlMsg& m);
+
+}  // namespace cd

@@ -1,0 +1,235 @@
+// Streaming aggregation of a sock_diag dump into a SocketSummary: one pass, constant work per
+// socket, memory per destination tuple (plus the optional inode index for attribution).
+#include "collect/socket_aggregator.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <map>
+#include <numeric>
+
+namespace cd {
+
+namespace {
+
+constexpr std::size_t kSamplePeers = 4;
+constexpr uint32_t kTimeWaitLenMs = 60'000;  // TCP_TIMEWAIT_LEN: fixed, no sysctl changes it
+constexpr uint32_t kListenBit = 1u << int(TcpState::kListen);
+
+// One bit per port: 8 KiB, and counting a range is a popcount per word.
+class PortBits {
+ public:
+  void set(uint16_t p) { w_[p >> 6] |= uint64_t(1) << (p & 63); }
+  bool test(uint16_t p) const { return (w_[p >> 6] >> (p & 63)) & 1; }
+  uint32_t count_in(PortRange r) const {
+    uint32_t n = 0;
+    for (uint32_t p = r.lo; p <= r.hi && r.hi >= r.lo;) {
+      if ((p & 63) == 0 && p + 63 <= r.hi) {
+        n += uint32_t(std::popcount(w_[p >> 6]));
+        p += 64;
+      } else {
+        n += test(uint16_t(p));
+        ++p;
+      }
+    }
+    return n;
+  }
+
+ private:
+  std::array<uint64_t, 65536 / 64> w_{};
+};
+
+// TupleKeyHash hashes byte by byte; this runs once per client socket of a million-socket dump,
+// so mix whole 64-bit words instead.
+struct FastTupleHash {
+  static uint64_t word(const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  std::size_t operator()(const TupleKey& k) const noexcept {
+    uint64_t h = (uint64_t(k.dport) << 8 | k.src.family) * 0x9E3779B97F4A7C15ull;
+    for (const auto* a : {&k.src, &k.dst})
+      for (int i = 0; i < 16; i += 8) {
+        h ^= word(a->bytes.data() + i);
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+      }
+    return h;
+  }
+};
+
+}  // namespace
+
+struct SocketAggregator::State {
+  SocketSummary sum;
+  std::vector<TupleUsage> tuples;  // in order of first sight
+  std::unordered_map<TupleKey, uint32_t, FastTupleHash> tuple_index;
+  std::map<Endpoint, uint32_t> close_wait_index;  // local endpoint (port 0 = client side)
+  PortBits listening;
+  PortBits tcp_ports;
+  PortBits udp_ports;
+  std::vector<InodeEntry> inodes;  // tuple numbers in order of first sight until taken
+  std::vector<uint32_t> order;     // tuple indices, busiest first; computed once
+  bool ordered = false;
+
+  void ensure_order() {
+    if (ordered) return;
+    order.resize(tuples.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::vector<uint32_t> in_use(tuples.size());
+    for (std::size_t i = 0; i < tuples.size(); ++i) in_use[i] = tuples[i].in_use();
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      if (in_use[a] != in_use[b]) return in_use[a] > in_use[b];
+      return tuples[a].key < tuples[b].key;
+    });
+    ordered = true;
+  }
+};
+
+SocketAggregator::SocketAggregator(const AggregatorConfig& cfg)
+    : cfg_(cfg), st_(std::make_unique<State>()) {}
+
+SocketAggregator::~SocketAggregator() = default;
+
+void SocketAggregator::mark_complete(bool tcp, bool udp) {
+  st_->sum.complete = tcp;
+  st_->sum.udp_complete = udp;
+}
+
+void SocketAggregator::on_socket(const SockRecord& s) {
+  State& st = *st_;
+  SocketSummary& sum = st.sum;
+  const uint16_t port = s.local.port;
+  const bool in_range = cfg_.ephemeral.contains(port);
+
+  if (s.protocol == IPPROTO_UDP || s.protocol == IPPROTO_UDPLITE) {
+    // UDP only matters for the host-wide pool: auto-bind draws from the same range.
+    ++sum.udp_sockets;
+    if (in_range) st.udp_ports.set(port);
+    return;
+  }
+
+  const uint8_t state = s.state < kTcpStateSlots ? s.state : 0;
+  ++sum.total;
+  ++sum.by_state[state];
+  if (in_range) st.tcp_ports.set(port);
+
+  if (state == uint8_t(TcpState::kListen)) {
+    sum.listeners.push_back(Listener{s.local, s.rqueue, s.wqueue, s.inode});
+    st.listening.set(port);
+    if (cfg_.index_inodes && s.inode != 0) st.inodes.push_back({s.inode, state, kNoTuple});
+    return;
+  }
+
+  const bool listening_port = st.listening.test(port);
+  const bool time_wait = state == uint8_t(TcpState::kTimeWait);
+  uint32_t tuple = kNoTuple;
+  if (in_range && !listening_port) {
+    // A client socket: its local port came from the ephemeral range towards this destination.
+    TupleKey key{s.local.addr, s.remote.addr, s.remote.port};
+    auto [it, fresh] = st.tuple_index.try_emplace(key, uint32_t(st.tuples.size()));
+    if (fresh) {
+      st.tuples.emplace_back();
+      st.tuples.back().key = key;
+    }
+    tuple = it->second;
+    TupleUsage& t = st.tuples[tuple];
+    ++t.by_state[state];
+    if (time_wait) {
+      // idiag_expires is the time left (inet_twsk_diag_fill()); TIME_WAIT always starts at 60 s.
+      const uint32_t left = std::min(s.expires_ms, kTimeWaitLenMs);
+      const uint32_t age = kTimeWaitLenMs - left;
+      ++t.time_wait;
+      if (age >= cfg_.tw_reuse_delay_ms) ++t.tw_past_reuse_delay;
+      if (age <= uint32_t(kRateWindowS) * 1000) ++t.tw_recent;
+      if (left <= uint32_t(kRateWindowS) * 1000) ++t.tw_expiring;
+    } else if (s.inode != 0 && t.sample_inodes.size() < kSampleInodes) {
+      t.sample_inodes.push_back(s.inode);
+    }
+  }
+
+  if (time_wait) {
+    // Only the state counts here: a FIN_WAIT2 socket from the timewait table (orphaned,
+    // tw_substate = FIN_WAIT2, see tcp_time_wait()) also has inode 0 but is not TIME_WAIT.
+    if (tuple != kNoTuple)
+      ++sum.time_wait_client;
+    else if (listening_port)
+      ++sum.time_wait_server;
+    else
+      ++sum.time_wait_other;
+  }
+
+  if (state == uint8_t(TcpState::kCloseWait)) {
+    const Endpoint local{s.local.addr, listening_port ? port : uint16_t(0)};
+    auto [it, fresh] = st.close_wait_index.try_emplace(local, uint32_t(sum.close_wait.size()));
+    if (fresh) sum.close_wait.push_back(CloseWaitGroup{local, listening_port, 0, {}});
+    CloseWaitGroup& g = sum.close_wait[it->second];
+    ++g.count;
+    if (g.sample_peers.size() < kSamplePeers) g.sample_peers.push_back(s.remote);
+  }
+
+  if (cfg_.index_inodes && s.inode != 0) st.inodes.push_back({s.inode, state, tuple});
+}
+
+SocketSummary SocketAggregator::finish() {
+  State& st = *st_;
+  SocketSummary sum = std::move(st.sum);
+  st.ensure_order();
+  sum.tuples.reserve(st.tuples.size());
+  for (uint32_t i : st.order) sum.tuples.push_back(std::move(st.tuples[i]));
+  st.tuples.clear();
+  st.tuple_index.clear();
+  std::sort(sum.listeners.begin(), sum.listeners.end(),
+            [](const Listener& a, const Listener& b) { return a.local < b.local; });
+  std::stable_sort(sum.close_wait.begin(), sum.close_wait.end(),
+                   [](const CloseWaitGroup& a, const CloseWaitGroup& b) {
+                     if (a.count != b.count) return a.count > b.count;
+                     return a.local < b.local;
+                   });
+  sum.tcp_ports_in_range = st.tcp_ports.count_in(cfg_.ephemeral);
+  sum.udp_ports_in_range = st.udp_ports.count_in(cfg_.ephemeral);
+  return sum;
+}
+
+InodeIndex SocketAggregator::take_inode_index() {
+  State& st = *st_;
+  // Entries hold tuple numbers in order of first sight; the summary lists tuples busiest first.
+  st.ensure_order();
+  std::vector<uint32_t> position(st.order.size());
+  for (uint32_t pos = 0; pos < st.order.size(); ++pos) position[st.order[pos]] = pos;
+  InodeIndex out;
+  for (const InodeEntry& e : st.inodes)
+    out.add(e.inode, e.state, e.tuple == kNoTuple ? kNoTuple : position[e.tuple]);
+  st.inodes = {};
+  out.seal();
+  return out;
+}
+
+Result<void> dump_all(SockSource& src, SocketAggregator& agg) {
+  // LISTEN first, in its own requests, so that every later socket can be told server side
+  // (local port = a listening port) from client side. A LISTEN-only request also skips the
+  // ehash walk entirely (inet_diag_dump_icsk()), so it costs little.
+  const uint32_t tcp_states[] = {kListenBit, ~kListenBit};
+  const uint8_t families[] = {AF_INET, AF_INET6};
+  for (uint32_t states : tcp_states)
+    for (uint8_t family : families) {
+      auto r = src.dump(DumpRequest{family, IPPROTO_TCP, states}, agg);
+      if (!r) {
+        agg.mark_complete(false, false);
+        return r;
+      }
+    }
+  // UDP only feeds the host-wide port pool: a failure (udp_diag not available) leaves that
+  // figure incomplete but the TCP picture stands.
+  bool udp_ok = true;
+  for (uint8_t family : families)
+    if (!src.dump(DumpRequest{family, IPPROTO_UDP, ~0u}, agg)) udp_ok = false;
+  agg.mark_complete(true, udp_ok);
+  return {};
+}
+
+}  // namespace cd

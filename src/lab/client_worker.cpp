@@ -1,0 +1,290 @@
+// Lab client processes: connection churn, held connections, unanswered SYNs, a port stolen
+// from a service.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "analyse/evidence.h"  // with_commas
+#include "lab/generators.h"
+#include "lab/sock_util.h"
+
+namespace cd {
+
+namespace {
+
+constexpr double kUntilStop = 1e9;  // wait_stop() is capped by the worker's deadline anyway
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
+
+std::string destinations_text(const std::vector<Endpoint>& d) {
+  if (d.size() == 1) return d[0].to_string();
+  return std::to_string(d.size()) + " destinations (" + d.front().to_string() + " .. " +
+         d.back().to_string() + ")";
+}
+
+// Blocking connect bounded by SO_SNDTIMEO (then connect() fails with EINPROGRESS).
+int connect_once(const Endpoint& dst, int& err) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = errno;
+    return -1;
+  }
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in sin = to_sockaddr(dst);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
+    err = errno;
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads until the server's FIN (bounded), so that the server is the one that closed first.
+void drain_until_eof(WorkerLink& link, int fd) {
+  char buf[256];
+  double end = WorkerLink::now() + 1.0;
+  while (WorkerLink::now() < end) {
+    if (link.wait_fd(fd, POLLIN, 0.2) == 0) {
+      if (link.stop_requested()) return;
+      continue;
+    }
+    if (::read(fd, buf, sizeof buf) <= 0) return;
+  }
+}
+
+int churn(const ClientConfig& cfg, WorkerLink& link) {
+  auto before = read_tcp_counters();
+  const double start = WorkerLink::now();
+  uint64_t attempts = 0, successes = 0, refused_at_start = 0;
+  ErrnoTally errors;
+  std::vector<UniqueFd> held;
+  bool ready = false;
+  double next = start;
+
+  auto maybe_ready = [&] {
+    if (ready) return;
+    double t = WorkerLink::now() - start;
+    if (cfg.ready_on_eaddrnotavail && errors.of(EADDRNOTAVAIL) > 0) {
+      link.ready("connect() to " + destinations_text(cfg.destinations) +
+                 " failed with EADDRNOTAVAIL at attempt " + with_commas(attempts) + ", " +
+                 seconds_text(t) + " in, after " + with_commas(successes) + " successful connects");
+    } else if (cfg.ready_after_successes > 0 && successes >= cfg.ready_after_successes) {
+      link.ready("");
+    } else if (t >= cfg.ready_timeout_s) {
+      link.ready(std::string("client: ") +
+                 (cfg.ready_on_eaddrnotavail ? "no EADDRNOTAVAIL" : "the load was not reached") +
+                 " within " + seconds_text(cfg.ready_timeout_s));
+    } else {
+      return;
+    }
+    ready = true;
+  };
+
+  while (attempts < cfg.max_attempts && !link.stop_requested()) {
+    if (attempts >= cfg.burst) {
+      if (cfg.rate_per_s <= 0) break;
+      double now = WorkerLink::now();
+      // Pace without bursting to catch up after a slow stretch.
+      next = std::max(next + 1.0 / cfg.rate_per_s, now - 0.05);
+      if (next > now && link.wait_stop(next - now)) break;
+    }
+    const Endpoint& dst = cfg.destinations[attempts % cfg.destinations.size()];
+    ++attempts;
+    int err = 0;
+    int fd = connect_once(dst, err);
+    if (fd < 0) {
+      // The server may still be starting: refusals before the first success are not load.
+      if (err == ECONNREFUSED && successes == 0 && WorkerLink::now() - start < 2) {
+        ++refused_at_start;
+        --attempts;
+        link.wait_stop(0.01);
+      } else {
+        errors.add(err);
+      }
+      maybe_ready();
+      continue;
+    }
+    ++successes;
+    switch (cfg.close) {
+      case ClientConfig::Close::kClientFirst:
+        ::close(fd);
+        break;
+      case ClientConfig::Close::kServerFirst:
+        drain_until_eof(link, fd);
+        ::close(fd);
+        break;
+      case ClientConfig::Close::kHold:
+        held.emplace_back(fd);
+        break;
+    }
+    maybe_ready();
+  }
+  const double elapsed = WorkerLink::now() - start;
+  while (!ready && !link.stop_requested()) {
+    maybe_ready();
+    if (!ready) link.wait_stop(0.05);
+  }
+  link.wait_stop(kUntilStop);  // hold (connections, TIME_WAIT) until the lab is done
+
+  std::string how = cfg.close == ClientConfig::Close::kClientFirst   ? "client closes first"
+                    : cfg.close == ClientConfig::Close::kServerFirst ? "server closes first"
+                                                                     : "connections held open";
+  std::string text = with_commas(attempts) + " connects to " + destinations_text(cfg.destinations) +
+                     " in " + seconds_text(elapsed) + " (" + how + "): " + with_commas(successes) +
+                     " succeeded";
+  if (errors.total() > 0) text += ", " + errors.describe();
+  link.observe(text);
+  if (!cfg.counters.empty()) {
+    auto after = read_tcp_counters();
+    for (const std::string& name : cfg.counters) {
+      auto b = before.find(name), a = after.find(name);
+      if (b == before.end() || a == after.end()) continue;
+      link.observe(name + " rose by " +
+                   with_commas(uint64_t(std::max<int64_t>(0, a->second - b->second))) +
+                   " during the run (read by the generator)");
+    }
+  }
+  return 0;
+}
+
+struct PendingConnect {
+  UniqueFd fd;
+  double started = 0;
+};
+
+int syn_flood(const SynConfig& cfg, WorkerLink& link) {
+  const double start = WorkerLink::now();
+  std::vector<PendingConnect> pending;
+  std::vector<UniqueFd> done;
+  uint64_t started = 0, completed = 0;
+  ErrnoTally errors;
+  bool ready = false;
+  double next = start;
+  const sockaddr_in sin = to_sockaddr(cfg.destination);
+
+  while (!link.stop_requested()) {
+    double now = WorkerLink::now();
+    if (started < cfg.max_sockets && now >= next) {
+      next += 1.0 / cfg.rate_per_s;
+      ++started;
+      UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+      if (!fd) {
+        errors.add(errno);
+      } else if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sin), sizeof sin) == 0) {
+        ++completed;
+        done.push_back(std::move(fd));
+      } else if (errno == EINPROGRESS) {
+        pending.push_back({std::move(fd), now});
+      } else {
+        errors.add(errno);
+      }
+    }
+    std::vector<pollfd> fds;
+    for (auto& p : pending) fds.push_back({p.fd.get(), POLLOUT, 0});
+    fds.push_back({link.control_fd(), POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 20);
+    for (std::size_t i = 0; i + 1 < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      int so_error = 0;
+      socklen_t len = sizeof so_error;
+      ::getsockopt(pending[i].fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len);
+      if (so_error == 0) {
+        ++completed;
+        done.push_back(std::move(pending[i].fd));
+      } else {
+        errors.add(so_error);
+        pending[i].fd.reset();
+      }
+    }
+    std::erase_if(pending, [](const PendingConnect& p) { return !p.fd; });
+    now = WorkerLink::now();
+    auto stuck = std::count_if(pending.begin(), pending.end(), [&](const PendingConnect& p) {
+      return now - p.started >= cfg.stuck_after_s;
+    });
+    if (!ready && uint32_t(stuck) >= cfg.ready_stuck) {
+      link.ready(with_commas(uint64_t(stuck)) + " connects to " + cfg.destination.to_string() +
+                 " unanswered for over " + seconds_text(cfg.stuck_after_s) + " after " +
+                 with_commas(completed) + " completed: the listener drops their SYNs");
+      ready = true;
+    } else if (!ready && now - start >= cfg.ready_timeout_s) {
+      link.ready("client: no connect stayed unanswered within " +
+                 seconds_text(cfg.ready_timeout_s));
+      ready = true;
+    }
+  }
+  std::string text = with_commas(started) + " non-blocking connects to " +
+                     cfg.destination.to_string() + " at " + std::to_string(int(cfg.rate_per_s)) +
+                     "/s: " + with_commas(completed) + " completed the handshake, " +
+                     with_commas(pending.size()) + " still waiting for a SYN-ACK";
+  if (errors.total() > 0) text += ", " + errors.describe();
+  link.observe(text);
+  return 0;
+}
+
+int steal_port(const Endpoint& service, WorkerLink& link) {
+  auto range = read_proc_text("/proc/sys/net/ipv4/ip_local_port_range");
+  auto reserved = read_proc_text("/proc/sys/net/ipv4/ip_local_reserved_ports");
+  std::string where = range ? *range : "?";
+  std::replace(where.begin(), where.end(), '\t', '-');
+  link.observe("the service port " + std::to_string(service.port) +
+               " is inside ip_local_port_range " + where + "; ip_local_reserved_ports: " +
+               (reserved && !reserved->empty() ? *reserved : "none"));
+
+  int fd = -1, err = 0;
+  for (double end = WorkerLink::now() + 3; fd < 0 && WorkerLink::now() < end;) {
+    fd = connect_once(service, err);
+    if (fd < 0 && (err != ECONNREFUSED || link.wait_stop(0.02))) break;
+  }
+  if (fd < 0) {
+    link.error("connect " + service.to_string() + ": " + std::strerror(err));
+    return 1;
+  }
+  UniqueFd conn(fd);
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+  uint16_t port = ntohs(local.sin_port);
+
+  // A second service starting now on the port an outbound connect() took: bind() conflicts
+  // with the connected socket (inet_csk_bind_conflict(): neither may share the port).
+  UniqueFd svc(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(svc.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in want{};
+  want.sin_family = AF_INET;
+  want.sin_port = htons(port);
+  int rc = ::bind(svc.get(), reinterpret_cast<sockaddr*>(&want), sizeof want);
+  int bind_err = errno;
+  link.ready("an outbound connect() got local port " + std::to_string(port) +
+             "; a service starting afterwards on 0.0.0.0:" + std::to_string(port) +
+             (rc == 0 ? " could bind it" : " failed: bind() " + errno_name(bind_err)));
+  link.wait_stop(kUntilStop);
+  return 0;
+}
+
+}  // namespace
+
+WorkerFn client_worker(ClientConfig cfg) {
+  return [cfg](WorkerLink& link) { return churn(cfg, link); };
+}
+
+WorkerFn syn_worker(SynConfig cfg) {
+  return [cfg](WorkerLink& link) { return syn_flood(cfg, link); };
+}
+
+WorkerFn port_steal_worker(Endpoint service) {
+  return [service](WorkerLink& link) { return steal_port(service, link); };
+}
+
+}  // namespace cd

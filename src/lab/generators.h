@@ -1,0 +1,68 @@
+// The bodies of the lab's worker processes: servers and clients that drive the kernel into
+// one exhaustion each. Every loop is bounded by a count and by the worker's deadline.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lab/load.h"
+#include "snapshot/net_types.h"
+
+namespace cd {
+
+using WorkerFn = std::function<int(WorkerLink&)>;
+
+struct ServerConfig {
+  enum class Mode {
+    kCloseAfterPeer,     // reads until the client's FIN, then closes: the client closes first
+    kCloseFirst,         // writes one line and closes at once: the server closes first
+    kNeverClose,         // accepts, never closes: CLOSE_WAIT piles up after the peer's FIN
+    kNeverAccept,        // listens and never calls accept(): the accept queue fills
+    kAcceptUntilEmfile,  // accepts and holds every connection until accept() fails with EMFILE
+  };
+  Mode mode = Mode::kCloseAfterPeer;
+  Endpoint listen;
+  int backlog = 4096;
+  uint32_t ready_after = 0;   // kNeverClose: ready once this many peers have closed
+  uint32_t max_conns = 4000;  // connections held at most (kNeverClose, kAcceptUntilEmfile)
+  double ready_timeout_s = 8;
+};
+WorkerFn server_worker(ServerConfig cfg);
+
+struct ClientConfig {
+  enum class Close {
+    kClientFirst,  // close() right after connect(): the client sends the first FIN
+    kServerFirst,  // read until the server's FIN, then close()
+    kHold,         // keep every connection open until the lab stops the run
+  };
+  std::vector<Endpoint> destinations;  // round-robin
+  Close close = Close::kClientFirst;
+  uint32_t burst = 0;     // the first `burst` connects as fast as possible
+  double rate_per_s = 0;  // then this pace; 0: stop connecting after the burst
+  uint32_t max_attempts = 20000;
+  uint32_t ready_after_successes = 0;  // ready once this many connects succeeded (0: never)
+  bool ready_on_eaddrnotavail = false;
+  double ready_timeout_s = 6;         // ready anyway after this long, saying what was missed
+  std::vector<std::string> counters;  // e.g. "TcpExt.TWRecycled": report how much they rose
+};
+WorkerFn client_worker(ClientConfig cfg);
+
+// Non-blocking connects at a steady pace towards a listener whose accept queue is full: their
+// SYNs are dropped (ListenOverflows), so they stay in SYN_SENT.
+struct SynConfig {
+  Endpoint destination;
+  double rate_per_s = 20;
+  uint32_t max_sockets = 300;
+  double stuck_after_s = 1.2;  // a connect unanswered this long counts as dropped
+  uint32_t ready_stuck = 3;
+  double ready_timeout_s = 6;
+};
+WorkerFn syn_worker(SynConfig cfg);
+
+// Connects to `service`, then tries to listen on the local port that connect() picked: shows
+// why a service port inside ip_local_port_range must be reserved.
+WorkerFn port_steal_worker(Endpoint service);
+
+}  // namespace cd

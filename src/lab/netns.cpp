@@ -1,0 +1,343 @@
+// Network namespace plumbing for the lab: unshare, name, loopback, sysctls, teardown, clean.
+#include "lab/netns.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace cd {
+
+namespace {
+
+double mono_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+void sleep_ms(int ms) {
+  timespec ts{ms / 1000, long(ms % 1000) * 1000000L};
+  nanosleep(&ts, nullptr);
+}
+
+// unshare(CLONE_NEWNET) moves only the calling thread; the lab needs the whole process (and
+// every child forked later) inside, so it must be the only thread.
+Result<void> require_single_thread() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Threads:", 0) != 0) continue;
+    int n = std::atoi(line.c_str() + 8);
+    if (n > 1)
+      return fail("lab: the process has " + std::to_string(n) +
+                  " threads; a network namespace switch needs a single thread");
+    return {};
+  }
+  return {};  // no status line: nothing to check against
+}
+
+// As iproute2's netns_add(): make /run/netns a shared mount point, so that a name mounted here
+// propagates to (and is unmounted from) other mount namespaces too.
+Result<void> prepare_run_dir() {
+  if (::mkdir(kNetnsRunDir, 0755) != 0 && errno != EEXIST) {
+    return fail_errno(std::string("mkdir ") + kNetnsRunDir);
+  }
+  bool made_mount = false;
+  while (::mount("", kNetnsRunDir, "none", MS_SHARED | MS_REC, nullptr) != 0) {
+    // EINVAL: not a mount point yet; turn it into one by bind-mounting it onto itself.
+    if (errno != EINVAL || made_mount) {
+      return fail_errno(std::string("mount --make-shared ") + kNetnsRunDir);
+    }
+    if (::mount(kNetnsRunDir, kNetnsRunDir, "none", MS_BIND | MS_REC, nullptr) != 0) {
+      return fail_errno(std::string("mount --bind ") + kNetnsRunDir);
+    }
+    made_mount = true;
+  }
+  return {};
+}
+
+// SIOCSIFFLAGS on "lo": a new namespace has loopback, but down.
+Result<void> loopback_up() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return fail_errno("socket for SIOCSIFFLAGS");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return fail_errno("SIOCGIFFLAGS lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) return fail_errno("SIOCSIFFLAGS lo up");
+  return {};
+}
+
+bool valid_segment(std::string_view s) {
+  if (s.empty() || s == "." || s == "..") return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// A process that is gone or a zombie no longer holds the namespace.
+bool process_gone(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return true;
+  auto close_paren = text.rfind(')');
+  return close_paren == std::string::npos || close_paren + 2 >= text.size() ||
+         text[close_paren + 2] == 'Z' || text[close_paren + 2] == 'X';
+}
+
+std::vector<pid_t> all_pids() {
+  std::vector<pid_t> pids;
+  DIR* d = ::opendir("/proc");
+  if (!d) return pids;
+  while (dirent* e = ::readdir(d)) {
+    pid_t pid = 0;
+    auto [p, ec] = std::from_chars(e->d_name, e->d_name + std::strlen(e->d_name), pid);
+    if (ec == std::errc() && *p == '\0' && pid > 0) pids.push_back(pid);
+  }
+  ::closedir(d);
+  return pids;
+}
+
+}  // namespace
+
+Result<NetnsId> netns_id_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail_errno("stat " + path);
+  return NetnsId{st.st_dev, st.st_ino};
+}
+
+Result<std::string> net_sysctl_path(std::string_view key) {
+  std::string rel;
+  std::size_t start = 0;
+  int index = 0;
+  while (start <= key.size()) {
+    std::size_t end = key.find_first_of("./", start);
+    if (end == std::string_view::npos) end = key.size();
+    std::string_view seg = key.substr(start, end - start);
+    if (!valid_segment(seg)) {
+      return fail("sysctl '" + std::string(key) + "': malformed key");
+    }
+    if (index == 0 && seg != "net") {
+      return fail("sysctl '" + std::string(key) +
+                  "': the lab only sets net.* keys of its own namespace, never host settings");
+    }
+    rel += "/";
+    rel += seg;
+    ++index;
+    start = end + 1;
+  }
+  if (index < 2) return fail("sysctl '" + std::string(key) + "': malformed key");
+  return "/proc/sys" + rel;
+}
+
+Result<std::pair<std::string, std::string>> parse_sysctl_assignment(std::string_view text) {
+  auto eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) {  // an empty value is fine (reserved ports)
+    return fail("--set '" + std::string(text) + "': expected KEY=VALUE");
+  }
+  std::string key(text.substr(0, eq));
+  while (!key.empty() && key.back() == ' ') key.pop_back();
+  std::string value(text.substr(eq + 1));
+  auto path = net_sysctl_path(key);
+  if (!path) return std::unexpected(path.error());
+  return std::pair{key, value};
+}
+
+Result<LabNetns> LabNetns::create(const std::string& name) {
+  if (name.size() > 64 || name.rfind(kLabNetnsPrefix, 0) != 0 ||
+      name.find('/') != std::string::npos) {
+    return fail("lab namespace name '" + name + "' is not cdlab-<something>");
+  }
+  if (auto st = require_single_thread(); !st) return std::unexpected(st.error());
+
+  LabNetns ns;
+  ns.name_ = name;
+  ns.original_.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!ns.original_) return fail_errno("open /proc/self/ns/net");
+
+  if (auto r = prepare_run_dir(); !r) return std::unexpected(r.error());
+  std::string path = ns.path();
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
+  if (!file) return fail_errno("create " + path);
+  ns.file_created_ = true;  // from here on the destructor undoes what was done
+
+  if (::unshare(CLONE_NEWNET) != 0) {
+    return fail_errno("unshare(CLONE_NEWNET) (needs root or CAP_SYS_ADMIN)");
+  }
+  ns.entered_ = true;
+  auto id = netns_id_of("/proc/self/ns/net");
+  if (!id) return std::unexpected(id.error());
+  ns.id_ = *id;
+
+  if (::mount("/proc/self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+    return fail_errno("bind-mount /proc/self/ns/net on " + path);
+  }
+  ns.mounted_ = true;
+  if (auto r = loopback_up(); !r) return std::unexpected(r.error());
+  return ns;
+}
+
+LabNetns::LabNetns(LabNetns&& o) noexcept
+    : name_(std::move(o.name_)),
+      original_(std::move(o.original_)),
+      id_(o.id_),
+      file_created_(std::exchange(o.file_created_, false)),
+      entered_(std::exchange(o.entered_, false)),
+      mounted_(std::exchange(o.mounted_, false)),
+      keep_(o.keep_) {}
+
+LabNetns::~LabNetns() {
+  if (entered_) {
+    kill_netns_processes(id_);
+    // Back to where the process came from: the caller renders and exits there, and the lab
+    // namespace loses its last process.
+    ::setns(original_.get(), CLONE_NEWNET);
+  }
+  if (keep_ && mounted_) return;
+  std::string p = path();
+  if (mounted_) ::umount2(p.c_str(), MNT_DETACH);
+  if (file_created_) ::unlink(p.c_str());
+}
+
+Result<void> LabNetns::inside() const {
+  auto now = netns_id_of("/proc/self/ns/net");
+  if (!now) return std::unexpected(now.error());
+  if (!entered_ || !(*now == id_)) {
+    return fail("lab: not inside namespace " + name_ + "; refusing to touch sysctls");
+  }
+  return {};
+}
+
+Result<void> LabNetns::set_sysctl(std::string_view key, std::string_view value) {
+  auto path = net_sysctl_path(key);
+  if (!path) return std::unexpected(path.error());
+  if (auto in = inside(); !in) return std::unexpected(in.error());
+  std::string k(key);
+  UniqueFd fd(::open(path->c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) {
+    // ensure_safe_net_sysctl() [net/sysctl_net.c] makes net.* entries backed by host-wide
+    // data read-only in other namespaces, and host-only tables are not registered there.
+    if (errno == ENOENT) {
+      return fail(k +
+                  ": no such sysctl inside a network namespace (host-wide keys are not "
+                  "visible there; the lab never changes host settings)");
+    }
+    if (errno == EACCES || errno == EPERM) {
+      return fail(k +
+                  ": host-wide setting, read-only inside a network namespace; the lab "
+                  "never changes host settings");
+    }
+    return fail_errno(k + ": open " + *path);
+  }
+  std::string text(value);
+  text += "\n";
+  ssize_t n = ::write(fd.get(), text.data(), text.size());
+  if (n != ssize_t(text.size())) {
+    return fail_errno(k + ": kernel rejected '" + std::string(value) + "'");
+  }
+  return {};
+}
+
+Result<std::string> LabNetns::get_sysctl(std::string_view key) const {
+  auto path = net_sysctl_path(key);
+  if (!path) return std::unexpected(path.error());
+  std::ifstream in(*path);
+  if (!in) return fail_errno(std::string(key) + ": open " + *path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string v = ss.str();
+  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+  return v;
+}
+
+int kill_netns_processes(NetnsId ns) {
+  pid_t self = ::getpid();
+  std::vector<pid_t> killed;
+  for (pid_t pid : all_pids()) {
+    if (pid == self) continue;
+    auto id = netns_id_of("/proc/" + std::to_string(pid) + "/ns/net");
+    if (!id || !(*id == ns)) continue;
+    if (::kill(pid, SIGKILL) == 0) killed.push_back(pid);
+  }
+  // SIGKILL is not instant: wait (bounded) until each one is reaped or at least a zombie, so
+  // that the namespace really loses its processes before the caller unmounts it.
+  double deadline = mono_now() + 3.0;
+  for (pid_t pid : killed) {
+    while (mono_now() < deadline) {
+      int status = 0;
+      pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid) break;                                       // our child, reaped
+      if (r < 0 && errno == ECHILD && process_gone(pid)) break;  // someone else's, gone
+      sleep_ms(10);
+    }
+  }
+  return int(killed.size());
+}
+
+Result<std::vector<std::string>> remove_leftover_lab_netns(std::string_view prefix) {
+  std::vector<std::string> lines;
+  std::vector<std::string> failures;
+  DIR* d = ::opendir(kNetnsRunDir);
+  if (!d) {
+    if (errno == ENOENT) return lines;
+    return fail_errno(std::string("opendir ") + kNetnsRunDir);
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.rfind(kLabNetnsPrefix, 0) == 0 && n.rfind(prefix, 0) == 0) names.push_back(n);
+  }
+  ::closedir(d);
+
+  for (const std::string& name : names) {
+    std::string path = std::string(kNetnsRunDir) + "/" + name;
+    auto id = netns_id_of(path);
+    // The owning lab process is named in the name (cdlab-<pid>-<scenario>). While it is alive
+    // and still inside the namespace, the run is in progress: not a leftover.
+    pid_t owner = std::atoi(name.c_str() + kLabNetnsPrefix.size());
+    if (id && owner > 0 && owner != ::getpid()) {
+      auto owner_ns = netns_id_of("/proc/" + std::to_string(owner) + "/ns/net");
+      if (owner_ns && *owner_ns == *id) {
+        lines.push_back(name + ": in use by running lab pid " + std::to_string(owner) +
+                        ", left alone");
+        continue;
+      }
+    }
+    int killed = id ? kill_netns_processes(*id) : 0;
+    // EINVAL: not a mount point (a run killed between creating the name and mounting it).
+    if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+      failures.push_back(name + ": umount: " + std::strerror(errno));
+      continue;
+    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      failures.push_back(name + ": unlink: " + std::strerror(errno));
+      continue;
+    }
+    lines.push_back("removed " + name + " (killed " + std::to_string(killed) + " process" +
+                    (killed == 1 ? "" : "es") + ")");
+  }
+  if (!failures.empty()) {
+    std::string msg = "lab clean: could not remove";
+    for (const auto& f : failures) msg += "; " + f;
+    return fail(msg);
+  }
+  return lines;
+}
+
+}  // namespace cd

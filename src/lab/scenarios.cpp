@@ -1,0 +1,235 @@
+// The scenario table and each scenario's load. Numbers are chosen so that every failure shows
+// within seconds, with thousands of sockets at most and far below the 20,000-fd hard limit.
+#include "lab/scenarios.h"
+
+#include <optional>
+
+#include "lab/generators.h"
+#include "lab/sock_util.h"
+
+namespace cd {
+
+namespace {
+
+using Mode = ServerConfig::Mode;
+using Close = ClientConfig::Close;
+
+constexpr double kListenWait = 3;  // a server needs well under a second to listen
+constexpr double kLiveWait = 12;   // every failure below shows within a few seconds
+
+const Endpoint kService = v4_endpoint("127.0.0.1", 8080);
+
+Result<std::size_t> start_server(LoadSet& load, ServerConfig cfg, const char* comm = "cdlab-server",
+                                 std::optional<uint64_t> nofile = std::nullopt) {
+  auto w = load.spawn({comm, server_worker(cfg), nofile});
+  if (!w) return w;
+  // Servers whose failure needs a client report ready only once it is live; the others are
+  // ready as soon as they listen.
+  if (cfg.mode == Mode::kCloseAfterPeer || cfg.mode == Mode::kCloseFirst ||
+      cfg.mode == Mode::kNeverAccept) {
+    if (auto r = load.wait_ready(*w, kListenWait); !r) return std::unexpected(r.error());
+  }
+  return w;
+}
+
+Result<void> start_client(LoadSet& load, ClientConfig cfg, bool wait = true) {
+  auto w = load.spawn({"cdlab-client", client_worker(std::move(cfg)), std::nullopt});
+  if (!w) return std::unexpected(w.error());
+  if (!wait) return {};
+  return load.wait_ready(*w, kLiveWait);
+}
+
+// Short connections to one destination, client closes first, paced at 400/s: with 1,000 ports
+// and no TIME_WAIT reuse the pool is gone after 2.5 s; with reuse (tcp_tw_reuse_delay 1 s) the
+// ports younger than the delay (~400) keep the pool at ~40%, far from exhaustion.
+ClientConfig churn_1000_ports() {
+  ClientConfig c;
+  c.destinations = {kService};
+  c.close = Close::kClientFirst;
+  c.rate_per_s = 400;
+  c.max_attempts = 20000;
+  c.ready_on_eaddrnotavail = true;
+  c.counters = {"TcpExt.TWRecycled"};
+  return c;
+}
+
+Result<void> port_exhaustion(LoadSet& load) {
+  auto srv = start_server(load, {.mode = Mode::kCloseAfterPeer, .listen = kService});
+  if (!srv) return std::unexpected(srv.error());
+  ClientConfig c = churn_1000_ports();
+  c.ready_after_successes = 3000;  // with reuse switched on (--set), it keeps succeeding
+  c.ready_timeout_s = 10;
+  return start_client(load, c);
+}
+
+Result<void> tw_reuse_loopback(LoadSet& load) {
+  auto srv = start_server(load, {.mode = Mode::kCloseAfterPeer, .listen = kService});
+  if (!srv) return std::unexpected(srv.error());
+  ClientConfig c = churn_1000_ports();
+  c.ready_after_successes = 1500;  // 1.5 times the pool: ports must have been reused
+  return start_client(load, c);
+}
+
+// 5,000 connections over 20 destinations (127.0.0.2-21:8080, all on loopback) against a
+// 4,000-port range: total TIME_WAIT exceeds the range, no tuple uses more than 250.
+Result<void> port_range_wide_spread(LoadSet& load) {
+  auto srv =
+      start_server(load, {.mode = Mode::kCloseAfterPeer, .listen = v4_endpoint("0.0.0.0", 8080)});
+  if (!srv) return std::unexpected(srv.error());
+  ClientConfig c;
+  for (int i = 2; i <= 21; ++i) {
+    c.destinations.push_back(v4_endpoint(("127.0.0." + std::to_string(i)).c_str(), 8080));
+  }
+  c.close = Close::kClientFirst;
+  c.burst = 5000;
+  c.rate_per_s = 20;
+  c.max_attempts = 8000;
+  c.ready_after_successes = 5000;
+  c.ready_on_eaddrnotavail = true;
+  c.ready_timeout_s = 10;
+  return start_client(load, c);
+}
+
+Result<void> server_close(LoadSet& load) {
+  auto srv = start_server(load, {.mode = Mode::kCloseFirst, .listen = kService});
+  if (!srv) return std::unexpected(srv.error());
+  ClientConfig c;
+  c.destinations = {kService};
+  c.close = Close::kServerFirst;
+  c.burst = 1500;
+  c.rate_per_s = 50;
+  c.max_attempts = 4000;
+  c.ready_after_successes = 1500;
+  return start_client(load, c);
+}
+
+Result<void> fd_exhaustion(LoadSet& load) {
+  auto srv =
+      start_server(load, {.mode = Mode::kAcceptUntilEmfile, .listen = kService, .backlog = 128},
+                   "cdlab-fdhog", 64);
+  if (!srv) return std::unexpected(srv.error());
+  ClientConfig c;
+  c.destinations = {kService};
+  c.close = Close::kHold;
+  c.burst = 100;
+  c.max_attempts = 100;
+  c.ready_after_successes = 100;
+  if (auto r = start_client(load, c); !r) return r;
+  return load.wait_ready(*srv, kLiveWait);
+}
+
+Result<void> close_wait_leak(LoadSet& load) {
+  auto srv = start_server(
+      load, {.mode = Mode::kNeverClose, .listen = kService, .ready_after = 600, .max_conns = 600},
+      "cdlab-server", 4096);
+  if (!srv) return std::unexpected(srv.error());
+  ClientConfig c;
+  c.destinations = {kService};
+  c.close = Close::kClientFirst;
+  c.burst = 600;
+  c.max_attempts = 600;
+  c.ready_after_successes = 600;
+  if (auto r = start_client(load, c, false); !r) return r;
+  return load.wait_ready(*srv, kLiveWait);
+}
+
+Result<void> accept_overflow(LoadSet& load) {
+  auto srv = start_server(load, {.mode = Mode::kNeverAccept, .listen = kService, .backlog = 8});
+  if (!srv) return std::unexpected(srv.error());
+  auto cli = load.spawn({"cdlab-client", syn_worker({.destination = kService}), std::nullopt});
+  if (!cli) return std::unexpected(cli.error());
+  return load.wait_ready(*cli, kLiveWait);
+}
+
+Result<void> tw_bucket_overflow(LoadSet& load) {
+  auto srv = start_server(load, {.mode = Mode::kCloseAfterPeer, .listen = kService});
+  if (!srv) return std::unexpected(srv.error());
+  ClientConfig c;
+  c.destinations = {kService};
+  c.close = Close::kClientFirst;
+  c.rate_per_s = 200;
+  c.max_attempts = 20000;
+  c.ready_after_successes = 300;  // ten times the 32 buckets
+  c.counters = {"TcpExt.TCPTimeWaitOverflow"};
+  return start_client(load, c);
+}
+
+Result<void> service_port_in_range(LoadSet& load) {
+  const Endpoint svc = v4_endpoint("0.0.0.0", 40080);
+  auto srv = start_server(load, {.mode = Mode::kCloseAfterPeer, .listen = svc});
+  if (!srv) return std::unexpected(srv.error());
+  auto cli = load.spawn(
+      {"cdlab-client", port_steal_worker(v4_endpoint("127.0.0.1", 40080)), std::nullopt});
+  if (!cli) return std::unexpected(cli.error());
+  return load.wait_ready(*cli, kLiveWait);
+}
+
+Result<void> idle(LoadSet&) {
+  return {};
+}
+
+}  // namespace
+
+const std::vector<ScenarioInfo>& lab_scenarios() {
+  static const std::vector<ScenarioInfo> table = {
+      {"port-exhaustion",
+       "1,000-port range, one destination, client closes first at 400/s: connect() fails "
+       "with EADDRNOTAVAIL",
+       "ephemeral_ports critical, application layer, names 127.0.0.1:8080",
+       {{"net.ipv4.ip_local_port_range", "40000 40999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
+       port_exhaustion},
+      {"port-range-wide-spread",
+       "5,000 TIME_WAIT over 20 destinations with a 4,000-port range: no tuple near its pool",
+       "no ephemeral_ports warning (total TIME_WAIT > range is not exhaustion)",
+       {{"net.ipv4.ip_local_port_range", "40000 43999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
+       port_range_wide_spread},
+      {"tw-reuse-loopback",
+       "the port-exhaustion churn with tcp_tw_reuse=2 on loopback: connects keep succeeding",
+       "ephemeral_ports not critical: the TIME_WAIT ports are reusable",
+       {{"net.ipv4.ip_local_port_range", "40000 40999"},
+        {"net.ipv4.tcp_tw_reuse", "2"},
+        {"net.ipv4.tcp_timestamps", "1"}},
+       tw_reuse_loopback},
+      {"server-close",
+       "the server closes first (keep-alive off): 1,500 TIME_WAIT on the server side",
+       "time_wait server-side, application layer (keep-alive); no port exhaustion",
+       {},
+       server_close},
+      {"fd-exhaustion",
+       "a server at its own soft fd limit (64): accept() and socket() fail with EMFILE",
+       "file_descriptors critical, names the pid and comm cdlab-fdhog",
+       {},
+       fd_exhaustion},
+      {"close-wait-leak",
+       "a server that never closes after the peer's FIN: 600 sockets in CLOSE_WAIT",
+       "close_wait, application layer, names the server's pid",
+       {},
+       close_wait_leak},
+      {"accept-overflow",
+       "a listener with backlog 8 that never accepts while clients keep connecting",
+       "accept_queue critical, names 127.0.0.1:8080, overflow rate > 0",
+       {},
+       accept_overflow},
+      {"tw-bucket-overflow",
+       "tcp_max_tw_buckets=32 while short connections continue: TIME_WAIT overflows",
+       "time_wait finding from TCPTimeWaitOverflow",
+       {{"net.ipv4.tcp_max_tw_buckets", "32"}},
+       tw_bucket_overflow},
+      {"service-port-in-range",
+       "a service listens on 40080, inside the ephemeral range and not reserved",
+       "config finding: reserve the port",
+       {{"net.ipv4.ip_local_port_range", "32768 60999"}, {"net.ipv4.ip_local_reserved_ports", ""}},
+       service_port_in_range},
+      {"idle", "nothing: only loopback is up", "ok, exit 0", {}, idle},
+  };
+  return table;
+}
+
+const ScenarioInfo* find_scenario(std::string_view name) {
+  for (const ScenarioInfo& s : lab_scenarios()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace cd

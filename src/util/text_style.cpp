@@ -1,0 +1,121 @@
+// ANSI colour, wrapping and number formatting for the text renderers.
+#include "util/text_style.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace cd {
+
+std::string paint(std::string_view text, Tone tone, bool color) {
+  if (!color || tone == Tone::kPlain) return std::string(text);
+  std::string_view code;
+  switch (tone) {
+    case Tone::kOk:
+      code = "32";
+      break;  // green
+    case Tone::kInfo:
+      code = "36";
+      break;  // cyan
+    case Tone::kWarning:
+      code = "1;33";
+      break;  // bold yellow
+    case Tone::kCritical:
+      code = "1;31";
+      break;  // bold red
+    case Tone::kUnknown:
+      code = "1;35";
+      break;  // bold magenta
+    case Tone::kBold:
+      code = "1";
+      break;
+    case Tone::kDim:
+      code = "2";
+      break;
+    case Tone::kPlain:
+      break;
+  }
+  return fmt::format("\x1b[{}m{}\x1b[0m", code, text);
+}
+
+std::string wrap(std::string_view text, std::size_t width, std::string_view first,
+                 std::string_view rest) {
+  std::string out(first);
+  std::size_t col = first.size();
+  bool line_empty = true;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t')) ++i;
+    if (i >= text.size()) break;
+    std::size_t j = i;
+    while (j < text.size() && text[j] != ' ' && text[j] != '\n' && text[j] != '\t') ++j;
+    std::string_view word = text.substr(i, j - i);
+    if (!line_empty && col + 1 + word.size() > width) {
+      out += '\n';
+      out += rest;
+      col = rest.size();
+      line_empty = true;
+    }
+    if (!line_empty) {
+      out += ' ';
+      ++col;
+    }
+    out += word;
+    col += word.size();
+    line_empty = false;
+    i = j;
+  }
+  return out;
+}
+
+std::string wrap_items(const std::vector<std::string>& items, std::string_view sep,
+                       std::size_t width, std::string_view first, std::string_view rest) {
+  std::string out(first);
+  std::size_t col = first.size();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    bool last = i + 1 == items.size();
+    std::size_t need = items[i].size() + (last ? 0 : sep.size());
+    if (i > 0 && col + need > width) {
+      while (!out.empty() && out.back() == ' ') out.pop_back();  // no trailing blanks
+      out += '\n';
+      out += rest;
+      col = rest.size();
+    }
+    out += items[i];
+    if (!last) out += sep;
+    col += need;
+  }
+  return out;
+}
+
+std::string fmt_num(double v, int decimals) {
+  if (!std::isfinite(v)) return "?";
+  std::string s = fmt::format("{:.{}f}", v, decimals);
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  if (s == "-0") s = "0";
+  return s;
+}
+
+std::string fmt_pct(double ratio) {
+  if (!std::isfinite(ratio)) return "?";
+  return fmt::format("{:.1f}%", ratio * 100.0);
+}
+
+std::string fmt_duration(double seconds) {
+  if (!std::isfinite(seconds)) return "?";
+  if (seconds <= 0.5) return "now";
+  auto s = static_cast<int64_t>(std::llround(seconds));
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+  return fmt::format("{}d{:02}h", s / 86400, (s % 86400) / 3600);
+}
+
+std::string fmt_opt(std::optional<int64_t> v) {
+  return v ? std::to_string(*v) : "?";
+}
+
+}  // namespace cd

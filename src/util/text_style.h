@@ -1,0 +1,36 @@
+// Small text helpers shared by the people-facing renderers (report and explain): ANSI
+// colour, word wrapping with a hanging indent, and compact number/duration formatting.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cd {
+
+enum class Tone { kPlain, kOk, kInfo, kWarning, kCritical, kUnknown, kBold, kDim };
+
+// `text` wrapped in the ANSI sequence for `tone` when `color`, else unchanged.
+std::string paint(std::string_view text, Tone tone, bool color);
+
+// Greedy word wrap to `width` columns: the first line starts with `first`, the following
+// lines with `rest`. Words longer than a line are kept whole (commands, addresses).
+std::string wrap(std::string_view text, std::size_t width, std::string_view first,
+                 std::string_view rest);
+
+// Items joined by `sep`, wrapped like wrap() but never inside an item ("LISTEN 2").
+std::string wrap_items(const std::vector<std::string>& items, std::string_view sep,
+                       std::size_t width, std::string_view first, std::string_view rest);
+
+// "12", "3.5", "0.25": at most `decimals` decimals, trailing zeros dropped.
+std::string fmt_num(double v, int decimals = 2);
+// "95.2%" for a ratio of 0.952.
+std::string fmt_pct(double ratio);
+// "now", "45s", "4m10s", "2h05m", "3d04h".
+std::string fmt_duration(double seconds);
+// The value or "?" when unknown.
+std::string fmt_opt(std::optional<int64_t> v);
+
+}  // namespace cd

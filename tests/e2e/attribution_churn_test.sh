@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Attribution end to end: in a namespace of its own, "cd-churner" holds 3 live connections to
+# 127.0.0.1:8080 and storms it with short ones it closes first until connect() fails with
+# EADDRNOTAVAIL, while "cd-idle" holds one connection elsewhere and "cd-sink" serves both.
+# The ephemeral_ports finding for 127.0.0.1:8080 must name the churner (pid and comm) as the
+# inferred owner of its TIME_WAIT, and neither the idle process nor the server.
+set -uo pipefail
+: "${CONNDOCTOR:?path of the conndoctor binary}"
+tools=${TOOLS_DIR:-$(dirname "$CONNDOCTOR")/tools}
+churn=$tools/cdtool-churn
+
+skip() { echo "skipped: $*"; exit 77; }
+[[ -x $churn ]] || skip "load tool $churn is not built"
+[[ $(id -u) -eq 0 ]] || skip "needs root to create a network namespace"
+command -v ip >/dev/null || skip "needs ip (iproute2)"
+command -v python3 >/dev/null || skip "needs python3 to read the JSON report"
+
+ns=cdtest-attr-$$
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  ip netns del "$ns" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
+ip -n "$ns" link set lo up || { echo "FAIL: cannot bring lo up in $ns"; exit 1; }
+# Inside the namespace only: a 64-port pool so that the churn exhausts it in well under a
+# second, and tcp_tw_reuse off (its loopback default 2 would let connect() take TIME_WAIT
+# ports over after tcp_tw_reuse_delay and the pool would never run out).
+ip netns exec "$ns" sh -c 'echo "40000 40063" >/proc/sys/net/ipv4/ip_local_port_range &&
+  echo 0 >/proc/sys/net/ipv4/tcp_tw_reuse' || { echo "FAIL: cannot set namespace sysctls"; exit 1; }
+
+in_ns() { ip netns exec "$ns" "$@"; }
+# `ip netns exec` execs the command in place, so $! is the tool's own pid.
+in_ns "$churn" sink --listen 127.0.0.1:8080 --listen 127.0.0.1:9090 --max-seconds 90 &
+sink_pid=$!
+pids+=("$sink_pid")
+for _ in $(seq 50); do
+  [[ $(in_ns ss -Htln 'sport = :9090' 2>/dev/null) ]] && break
+  sleep 0.1
+done
+in_ns "$churn" idle --to 127.0.0.1:9090 --max-seconds 90 &
+idle_pid=$!
+pids+=("$idle_pid")
+in_ns "$churn" churn --to 127.0.0.1:8080 --hold 3 --rate 200 --status "$tmp/status" \
+  --max-seconds 90 &
+churn_pid=$!
+pids+=("$churn_pid")
+
+# Wait (bounded) until the churner sees EADDRNOTAVAIL: the tuple's pool is then exhausted.
+for _ in $(seq 100); do
+  read -r _ ok _ eaddr _ other _ held <"$tmp/status" 2>/dev/null && ((eaddr > 0)) && break
+  sleep 0.1
+done
+if ! ((${eaddr:-0} > 0)); then
+  echo "FAIL: the churn never exhausted the pool: $(cat "$tmp/status" 2>/dev/null)"
+  exit 1
+fi
+for p in "$sink_pid" "$idle_pid" "$churn_pid"; do
+  kill -0 "$p" 2>/dev/null || { echo "FAIL: a load process ($p) exited early"; exit 1; }
+done
+[[ $(cat "/proc/$churn_pid/comm") == cd-churner ]] ||
+  { echo "FAIL: pid $churn_pid is $(cat "/proc/$churn_pid/comm"), not cd-churner"; exit 1; }
+
+in_ns "$CONNDOCTOR" check --json --interval 1 >"$tmp/report.json" 2>"$tmp/err"
+rc=$?
+if ((rc > 2)); then
+  echo "FAIL: check exited $rc: $(head -c 500 "$tmp/err")"
+  exit 1
+fi
+
+python3 - "$tmp/report.json" "$churn_pid" "$idle_pid" "$sink_pid" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+churn, idle, sink = (int(x) for x in sys.argv[2:5])
+ports = [f for f in report["findings"] if f["resource"] == "ephemeral_ports"
+         and f["evidence"].get("destination") == "127.0.0.1:8080"]
+assert ports, "no ephemeral_ports finding for 127.0.0.1:8080; findings: %r" % [
+    (f["resource"], f["evidence"].get("destination")) for f in report["findings"]]
+f = ports[0]
+ev = f["evidence"]
+assert ev.get("pid") == churn, "owner pid %r, want the churner %d (idle %d, sink %d)" % (
+    ev.get("pid"), churn, idle, sink)
+assert ev.get("comm") == "cd-churner", "owner comm %r, want cd-churner" % ev.get("comm")
+# TIME_WAIT has no owner (inode 0): naming one is an inference and must say so.
+assert ev.get("owner_inferred") is True, "owner_inferred is %r" % ev.get("owner_inferred")
+assert ev.get("confidence") not in (None, ""), "no confidence given for the inferred owner"
+
+def pids_in(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "pid" and isinstance(v, int):
+                yield v
+            else:
+                yield from pids_in(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from pids_in(v)
+
+named = set(pids_in(f))
+assert idle not in named, "the idle process %d is named in the port finding" % idle
+assert sink not in named, "the server %d is named in the port finding" % sink
+print("ok: %s %s names pid %d (%s), confidence %s" % (
+    f["severity"], f["id"], ev["pid"], ev["comm"], ev["confidence"]))
+PY

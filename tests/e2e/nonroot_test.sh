@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Run as an unprivileged user, `check` still reports and names in "missing" what it could
+# not read (other users' /proc/PID/fd and limits).
+set -uo pipefail
+: "${CONNDOCTOR:?path of the conndoctor binary}"
+if [[ $(id -u) -ne 0 ]]; then
+  user_cmd=()  # already unprivileged
+elif command -v setpriv >/dev/null; then
+  user_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all)
+else
+  echo "skipped: needs setpriv (util-linux) to drop privileges"
+  exit 77
+fi
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+if ! "${user_cmd[@]}" test -x "$CONNDOCTOR"; then
+  echo "skipped: the binary $CONNDOCTOR is not reachable by user nobody"
+  exit 77
+fi
+"${user_cmd[@]}" "$CONNDOCTOR" check --json --interval 0 >"$tmp/report.json" 2>"$tmp/err"
+rc=$?
+if [[ $rc -gt 2 ]]; then
+  echo "FAIL: exit $rc as nobody: $(cat "$tmp/err")"
+  exit 1
+fi
+python3 - "$tmp/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["schema"] == "conndoctor/report/v1", r["schema"]
+assert r["status"] in ("ok", "warning", "critical"), r["status"]
+by_state = r["resources"]["sockets"]["by_state"]
+assert isinstance(by_state, dict) and by_state, "socket states missing: TCP dumps need no privilege"
+missing = " ".join(r["missing"])
+assert "fd" in missing or "process" in missing, "missing should name the unreadable process fds: %r" % r["missing"]
+print("ok: status %s, %d missing line(s): %s" % (r["status"], len(r["missing"]), r["missing"][:3]))
+PY

@@ -1,0 +1,385 @@
+// Tests of the collector orchestration (fixture proc trees + a fake socket source + a fake
+// clock) and of `record`, whose directory must replay to the same reading as the live system.
+#include "collect/collector.h"
+
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <sstream>
+
+#include "collect/record.h"
+#include "dump_builder.h"
+#include "fake_sock_source.h"
+#include "temp_proc_tree.h"
+#include "util/unique_fd.h"
+
+namespace cd {
+namespace {
+
+using test::fixture_proc;
+using test::TempProcTree;
+
+constexpr int kEst = int(TcpState::kEstablished);
+constexpr int kCloseWait = int(TcpState::kCloseWait);
+constexpr int kTimeWait = int(TcpState::kTimeWait);
+constexpr int kListen = int(TcpState::kListen);
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& l : v) s += l + "\n";
+  return s;
+}
+
+// The sockets behind the host_6_18 fixture's processes: pid 100 owns listener 5001 and
+// client sockets 6001..6009.
+std::vector<SockRecord> fixture_sockets() {
+  using namespace test;
+  std::vector<SockRecord> v;
+  v.push_back(listener("0.0.0.0:8080", 3, 4096, 5001));
+  for (int i = 1; i <= 6; ++i)
+    v.push_back(tcp(TcpState::kEstablished, "10.0.0.1:" + std::to_string(40000 + i),
+                    "198.18.0.2:443", uint32_t(6000 + i)));
+  v.push_back(tcp(TcpState::kCloseWait, "10.0.0.1:40007", "198.18.0.3:5432", 6007));
+  v.push_back(tcp(TcpState::kCloseWait, "10.0.0.1:40008", "198.18.0.3:5432", 6008));
+  v.push_back(tcp(TcpState::kEstablished, "[2001:db8::1]:41000", "[2001:db8::2]:443", 6009));
+  for (int i = 0; i < 10; ++i)
+    v.push_back(time_wait("10.0.0.1:" + std::to_string(40100 + i), "198.18.0.2:443", 30000));
+  v.push_back(time_wait("10.0.0.1:8080", "198.18.0.9:50000", 30000));  // server side
+  v.push_back(udp("0.0.0.0:45000"));
+  return v;
+}
+
+// A fake clock that lets the test change the proc tree while the collector sleeps.
+class SteppingClock : public FakeClock {
+ public:
+  std::function<void()> on_sleep;
+  int sleeps = 0;
+  void sleep_s(double s) override {
+    FakeClock::sleep_s(s);
+    ++sleeps;
+    if (on_sleep) on_sleep();
+  }
+};
+
+// Rewrites one "Section: names" / "Section: values" counter in a copied proc tree.
+void set_counter(const TempProcTree& t, const std::string& rel, const std::string& section,
+                 const std::string& name, int64_t value) {
+  auto text = ProcFs(t.root()).read(rel);
+  ASSERT_TRUE(text);
+  std::istringstream in(*text);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  for (std::size_t i = 0; i + 1 < lines.size(); i += 2) {
+    if (!lines[i].starts_with(section + ":")) continue;
+    std::istringstream h(lines[i]), v(lines[i + 1]);
+    std::vector<std::string> names, values;
+    for (std::string w; h >> w;) names.push_back(w);
+    for (std::string w; v >> w;) values.push_back(w);
+    auto it = std::find(names.begin(), names.end(), name);
+    ASSERT_NE(it, names.end()) << name;
+    values[std::size_t(it - names.begin())] = std::to_string(value);
+    std::string line;
+    for (const auto& w : values) line += (line.empty() ? "" : " ") + w;
+    lines[i + 1] = line;
+  }
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  t.write(rel, out);
+}
+
+TEST(Collector, OneReadingFillsEverySection) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  test::FakeSockSource socks(fixture_sockets());
+  SteppingClock clock;
+  auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 0});
+  ASSERT_TRUE(snap) << snap.error().message;
+  EXPECT_FALSE(snap->second);
+  EXPECT_EQ(clock.sleeps, 0);
+  EXPECT_TRUE(snap->missing.empty()) << joined(snap->missing);
+  const Reading& r = snap->first;
+  EXPECT_EQ(r.taken_at_s, 1000.0);
+
+  EXPECT_EQ(r.sysctls.ip_local_port_range, (PortRange{32768, 60999}));
+  EXPECT_EQ(counter(r, "Tcp.ActiveOpens"), 45);
+  EXPECT_EQ(counter(r, "TcpExt.TW"), 40);
+  EXPECT_EQ(counter(r, "TcpExt.ListenOverflows"), 0);
+  EXPECT_EQ(r.sockstat.tcp_tw, 40);
+  EXPECT_EQ(r.file_nr.allocated, 694);
+  EXPECT_EQ(r.file_nr.max, 2466170);
+
+  EXPECT_TRUE(r.conntrack.available);
+  EXPECT_EQ(r.conntrack.count, 40);
+  EXPECT_EQ(r.conntrack.max, 262144);
+  EXPECT_EQ(r.conntrack.buckets, 262144);
+  EXPECT_EQ(r.conntrack.stats_source, "procfs");
+  EXPECT_EQ(r.conntrack.stats.at("entries"), 40);
+
+  // Sockets went through the aggregator, LISTEN first, v4 and v6, then UDP.
+  EXPECT_TRUE(r.sockets.complete);
+  EXPECT_EQ(r.sockets.by_state[kEst], 7u);
+  EXPECT_EQ(r.sockets.by_state[kCloseWait], 2u);
+  EXPECT_EQ(r.sockets.by_state[kTimeWait], 11u);
+  EXPECT_EQ(r.sockets.by_state[kListen], 1u);
+  EXPECT_EQ(r.sockets.time_wait_client, 10u);
+  EXPECT_EQ(r.sockets.time_wait_server, 1u);
+  ASSERT_EQ(socks.requests.size(), 6u);
+  EXPECT_EQ(socks.requests[0].states, 1u << kListen);
+
+  // Attribution: the fixture's pid 100 holds the listener and the client sockets.
+  EXPECT_EQ(r.listener_owner, (std::map<uint32_t, int32_t>{{5001, 100}}));
+  auto api = std::find_if(r.processes.begin(), r.processes.end(),
+                          [](const ProcessInfo& p) { return p.pid == 100; });
+  ASSERT_NE(api, r.processes.end());
+  ASSERT_TRUE(api->sockets);
+  EXPECT_EQ(api->sockets->by_state[kEst], 7u);
+  EXPECT_EQ(api->sockets->close_wait, 2u);
+  const TupleKey busiest{test::ep("10.0.0.1:0").addr, test::ep("198.18.0.2:0").addr, 443};
+  auto owner = std::find_if(r.tuple_owners.begin(), r.tuple_owners.end(),
+                            [&](const TupleOwner& o) { return o.key == busiest; });
+  ASSERT_NE(owner, r.tuple_owners.end());
+  EXPECT_EQ(owner->pids, (std::vector<std::pair<int32_t, uint32_t>>{{100, 6}}));
+}
+
+TEST(Collector, TwoReadingsGiveRatesAndACounterResetIsNotNegative) {
+  TempProcTree t("host_6_18");
+  ProcFs proc(t.root());
+  test::FakeSockSource socks(fixture_sockets());
+  SteppingClock clock;
+  clock.on_sleep = [&] {
+    set_counter(t, "net/snmp", "Tcp", "ActiveOpens", 145);  // +100 in 2 s
+    set_counter(t, "net/netstat", "TcpExt", "ListenOverflows", 30);
+    set_counter(t, "net/netstat", "TcpExt", "TW", 10);  // 40 -> 10: the netns was recreated
+    t.write("net/stat/nf_conntrack",
+            "entries drop insert_failed\n00000030 00000004 00000001\n00000030 00000006 00000000\n");
+  };
+  auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 2});
+  ASSERT_TRUE(snap) << snap.error().message;
+  ASSERT_TRUE(snap->second);
+  EXPECT_EQ(clock.sleeps, 1);
+  EXPECT_EQ(snap->first.taken_at_s, 1000.0);
+  EXPECT_EQ(snap->second->taken_at_s, 1002.0);
+  EXPECT_EQ(snap->interval_s(), 2.0);
+  EXPECT_EQ(snap->counter_rate("Tcp.ActiveOpens"), 50.0);
+  EXPECT_EQ(snap->counter_rate("TcpExt.ListenOverflows"), 15.0);
+  EXPECT_EQ(snap->counter_rate("TcpExt.TW"), 5.0);  // reset: 10 since, never -15/s
+  EXPECT_EQ(snap->conntrack_stat_rate("drop"), 5.0);
+  EXPECT_EQ(snap->now().conntrack.stats.at("entries"), 48);
+  EXPECT_EQ(socks.requests.size(), 12u);  // the dump ran once per reading
+}
+
+TEST(Collector, MissingIsDeduplicatedAcrossReadings) {
+  ProcFs proc(fixture_proc("malformed"));
+  test::FakeSockSource socks(fixture_sockets());
+  SteppingClock clock;
+  auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 1});
+  ASSERT_TRUE(snap) << snap.error().message;
+  const auto& m = snap->missing;
+  for (const auto& line : m) EXPECT_EQ(std::count(m.begin(), m.end(), line), 1) << line;
+  auto has = [&](const std::string& s) { return std::find(m.begin(), m.end(), s) != m.end(); };
+  EXPECT_TRUE(has("/proc/net/sockstat: no 'TCP:' line")) << joined(m);
+  EXPECT_TRUE(has(proc.path("net/snmp") + ": 'Tcp:' value line has 3 fields, header has 15"))
+      << joined(m);
+  EXPECT_TRUE(has("/proc/net/stat/nf_conntrack: line 3 has 5 fields, header has 17")) << joined(m);
+  // A malformed file leaves its figures unknown, the rest stands.
+  EXPECT_FALSE(counter(snap->first, "Tcp.ActiveOpens"));
+  EXPECT_EQ(counter(snap->first, "TcpExt.TW"), 40);
+  EXPECT_FALSE(snap->first.sockstat.tcp_tw);
+  EXPECT_TRUE(snap->first.conntrack.stats.empty());
+  EXPECT_EQ(snap->first.conntrack.stats_source, "");
+  // An unknown port range falls back to the kernel default for the aggregation.
+  EXPECT_EQ(snap->first.sockets.time_wait_client, 10u);
+}
+
+TEST(Collector, ConntrackWithoutProcfsStats) {
+  TempProcTree t("host_6_18");
+  t.remove("net/stat");
+  ProcFs proc(t.root());
+  test::FakeSockSource socks;
+  SteppingClock clock;
+  std::vector<std::string> missing;
+  auto r = collect_reading(Sources{proc, socks, clock}, CollectOptions{}, missing);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->conntrack.available);
+  EXPECT_EQ(r->conntrack.count, 40);
+  EXPECT_TRUE(r->conntrack.stats.empty());
+  EXPECT_EQ(missing, std::vector<std::string>{
+                         "conntrack per-CPU stats: " + proc.path("net/stat/nf_conntrack") +
+                         " absent (kernel built without "
+                         "CONFIG_NF_CONNTRACK_PROCFS)"});
+}
+
+TEST(Collector, ConntrackNotLoaded) {
+  TempProcTree t("host_6_18");
+  t.remove("net/stat");
+  t.remove("sys/net/netfilter");
+  ProcFs proc(t.root());
+  test::FakeSockSource socks;
+  SteppingClock clock;
+  std::vector<std::string> missing;
+  auto r = collect_reading(Sources{proc, socks, clock}, CollectOptions{}, missing);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->conntrack.available);
+  EXPECT_FALSE(r->conntrack.count);
+  EXPECT_FALSE(r->conntrack.max);
+  EXPECT_EQ(missing.size(), 1u) << joined(missing);  // only "nf_conntrack not loaded"
+}
+
+TEST(Collector, AnUnusableDumpFailsTheReading) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  test::FakeSockSource socks(fixture_sockets());
+  socks.fail_on_request = 2;
+  SteppingClock clock;
+  auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 0});
+  ASSERT_FALSE(snap);
+  EXPECT_EQ(snap.error().message, "fake sock_diag: truncated netlink message at byte 4096");
+}
+
+TEST(Collector, ProcessesAndAttributionCanBeTurnedOff) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  test::FakeSockSource socks(fixture_sockets());
+  SteppingClock clock;
+  std::vector<std::string> missing;
+  auto none =
+      collect_reading(Sources{proc, socks, clock}, CollectOptions{.processes = false}, missing);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->processes.empty());
+  EXPECT_TRUE(none->listener_owner.empty());
+  auto counts =
+      collect_reading(Sources{proc, socks, clock}, CollectOptions{.attribution = false}, missing);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->processes.size(), 3u);
+  for (const auto& p : counts->processes) EXPECT_FALSE(p.sockets) << p.pid;
+  EXPECT_TRUE(counts->tuple_owners.empty());
+}
+
+// --- record ----------------------------------------------------------------------------------
+
+TEST(Record, RefusesToMergeIntoAnOldRecording) {
+  TempProcTree out;
+  std::filesystem::create_directory(out.path("proc"));
+  test::FakeSockSource socks;
+  auto r = record_state(ProcFs(fixture_proc("host_6_18")), socks, out.root());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, out.path("proc") + ": already exists (record into a new directory)");
+}
+
+TEST(Record, ASourceWithoutNetlinkBytesCannotBeRecorded) {
+  TempProcTree out;
+  test::FakeSockSource socks(fixture_sockets());
+  auto r = record_state(ProcFs(fixture_proc("host_6_18")), socks, out.path("rec"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("sock_diag.bin"), std::string::npos) << r.error().message;
+}
+
+bool loopback_up() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (!s || ::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) return false;
+  ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
+  return ::ioctl(s.get(), SIOCSIFFLAGS, &ifr) == 0;
+}
+
+// Real sockets in a namespace of our own: listener, established pairs, client TIME_WAIT.
+std::string make_sockets(std::vector<UniqueFd>& keep) {
+  UniqueFd lst(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(8080);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(lst.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(lst.get(), 64) != 0)
+    return "listen";
+  for (int i = 0; i < 4; ++i) {
+    UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "connect";
+    UniqueFd s(::accept4(lst.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!s) return "accept";
+    if (i == 0) {
+      c.reset();  // the client closes first: its side goes to TIME_WAIT
+      ::usleep(50000);
+      s.reset();
+    } else {
+      keep.push_back(std::move(c));
+      keep.push_back(std::move(s));
+    }
+  }
+  keep.push_back(std::move(lst));
+  ::usleep(100000);
+  return "";
+}
+
+TEST(Record, ReplayGivesTheSameReadingAsTheLiveNamespace) {
+  auto res = test::run_in_child([]() -> std::string {
+    if (::unshare(CLONE_NEWNET) != 0) return "SKIP";
+    if (!loopback_up()) return "cannot bring lo up";
+    std::vector<UniqueFd> keep;
+    if (auto e = make_sockets(keep); !e.empty()) return e;
+
+    TempProcTree out;
+    ProcFs live_proc("/proc");
+    auto live = open_netlink_sock_source();
+    if (!live) return live.error().message;
+    if (auto r = record_state(live_proc, **live, out.root()); !r) return r.error().message;
+
+    FakeClock clock;
+    CollectOptions opt{.interval_s = 0};
+    std::vector<std::string> live_missing, replay_missing;
+    auto now = collect_reading(Sources{live_proc, **live, clock}, opt, live_missing);
+    if (!now) return now.error().message;
+    ProcFs replay_proc(out.path("proc"));
+    auto rec = open_recorded_sock_source(out.path("sock_diag.bin"));
+    if (!rec) return rec.error().message;
+    auto then = collect_reading(Sources{replay_proc, **rec, clock}, opt, replay_missing);
+    if (!then) return then.error().message;
+
+    std::string f;
+    auto check = [&f](bool ok, const std::string& what) {
+      if (!ok) f += what + "\n";
+    };
+    const Reading& a = *now;
+    const Reading& b = *then;
+    check(a.sockets.by_state == b.sockets.by_state, "by_state differs");
+    check(a.sockets.by_state[kEst] == 6, "expected 6 ESTABLISHED live");
+    check(a.sockets.time_wait_client == 1 && b.sockets.time_wait_client == 1, "client TIME_WAIT");
+    check(a.sockets.listeners.size() == 1 && b.sockets.listeners.size() == 1, "listeners");
+    check(a.sockets.tuples.size() == b.sockets.tuples.size(), "tuples");
+    check(a.sysctls.ip_local_port_range == b.sysctls.ip_local_port_range, "port range");
+    check(a.sysctls.tcp_tw_reuse == b.sysctls.tcp_tw_reuse, "tcp_tw_reuse");
+    check(a.sysctls.conntrack_timeouts == b.sysctls.conntrack_timeouts, "conntrack timeouts");
+    check(counter(a, "Tcp.ActiveOpens") == counter(b, "Tcp.ActiveOpens") &&
+              counter(b, "Tcp.ActiveOpens") == 4,
+          "Tcp.ActiveOpens");
+    check(a.sockstat.tcp_inuse == b.sockstat.tcp_inuse, "sockstat");
+    check(a.conntrack.count == b.conntrack.count, "conntrack count");
+    check(live_missing == replay_missing,
+          "missing: live\n" + joined(live_missing) + "replay\n" + joined(replay_missing));
+    // Only we live in this namespace, in both views, and we own the listener.
+    const int32_t me = ::getpid();
+    check(b.processes.size() == 1 && b.processes[0].pid == me, "replayed processes");
+    check(a.processes.size() == 1 && a.processes[0].pid == me, "live processes");
+    check(a.listener_owner == b.listener_owner && b.listener_owner.size() == 1 &&
+              b.listener_owner.begin()->second == me,
+          "listener owner");
+    if (!b.processes.empty() && b.processes[0].sockets)
+      check(b.processes[0].sockets->by_state[kEst] == 6 &&
+                b.processes[0].sockets->by_state[kListen] == 1,
+            "replayed attribution");
+    else
+      check(false, "no attribution in the replay");
+    return f;
+  });
+  if (res.skipped) GTEST_SKIP() << "cannot create a network namespace here";
+  EXPECT_EQ(res.failure, "");
+}
+
+}  // namespace
+}  // namespace cd

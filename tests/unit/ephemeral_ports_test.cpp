@@ -1,0 +1,241 @@
+// Tests of the ephemeral_ports rule, including the traps of the naive "total TIME_WAIT vs
+// range" rule: per-tuple vs host-wide, tcp_tw_reuse on loopback, mostly-live pools.
+#include <gtest/gtest.h>
+
+#include "analyse/rules.h"
+#include "snapshot_builder.h"
+
+namespace cd {
+namespace {
+
+using test::ep;
+using test::findings_of;
+using test::findings_with_id;
+using test::priorities;
+using test::run_rule;
+using test::SnapshotBuilder;
+using test::tuple_key;
+using test::TupleSpec;
+
+std::vector<Finding> run(const SnapshotBuilder& b) {
+  return run_rule(rule_ephemeral_ports, b.build());
+}
+
+TEST(EphemeralPorts, ThirtyThousandTimeWaitOverHundredDestinationsIsNoPortFinding) {
+  SnapshotBuilder b;  // default range: 28,232 ports
+  for (int d = 0; d < 100; ++d) {
+    std::string dst = "198.18.1." + std::to_string(d + 1);
+    b.tuple(tuple_key("198.18.0.1", dst, 443),
+            {.established = 2, .time_wait = 300, .tw_recent = 50, .tw_expiring = 50});
+  }
+  // connect() tries ports of the range start's parity first: 300 ports per destination from
+  // a hashed offset cover at most the 14,116 even ports host-wide.
+  b.host_ports(14116);
+  Snapshot s = b.build();
+  ASSERT_EQ(s.now().sockets.by_state[int(TcpState::kTimeWait)], 30000u);
+  EXPECT_TRUE(run_rule(rule_ephemeral_ports, s).empty());
+}
+
+TEST(EphemeralPorts, SpreadEvenWhenEveryPortHoldsASocketIsNoHostWideFinding) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  for (int d = 0; d < 50; ++d)
+    b.tuple(tuple_key("198.18.0.1", "198.18.1." + std::to_string(d + 1), 80),
+            {.time_wait = 100, .tw_recent = 10, .tw_expiring = 10});
+  // 5000 sockets on 1000 ports: shared across destinations, as connect() does.
+  b.host_ports(1000);
+  EXPECT_TRUE(run(b).empty());
+}
+
+TEST(EphemeralPorts, TwentyInATwentyPortRangeToOneDestinationIsCriticalApplication) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40019);
+  b.tuple(tuple_key("198.18.0.1", "198.18.0.2", 8080),
+          {.time_wait = 20, .tw_past_delay = 15, .tw_recent = 5, .tw_expiring = 0});
+  b.host_ports(20);
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "ephemeral_ports.tuple");
+  EXPECT_EQ(f[0].severity, Severity::kCritical);
+  EXPECT_EQ(f[0].layer, Layer::kApplication);
+  EXPECT_EQ(f[0].title,
+            "ephemeral ports to 198.18.0.2:8080: 20 of 20 usable in use (100%), exhausted");
+  EXPECT_EQ(f[0].evidence["destination"], "198.18.0.2:8080");
+  EXPECT_EQ(f[0].evidence["source"], "198.18.0.1");
+  EXPECT_EQ(f[0].evidence["usable"], 20);
+  EXPECT_EQ(f[0].evidence["tw_reusable"], 0);
+  EXPECT_EQ(f[0].evidence["seconds_to_exhaustion"], 0.0);
+  EXPECT_EQ(priorities(f[0]), "ABC");
+  // C must actually propose tcp_tw_reuse=1 here (2 does not cover a non-loopback tuple).
+  bool proposes = false;
+  for (const std::string& c : f[0].remediation[2].commands)
+    proposes |= c == "sysctl -w net.ipv4.tcp_tw_reuse=1";
+  EXPECT_TRUE(proposes);
+  // No owner known: null, never a made-up pid.
+  EXPECT_TRUE(f[0].evidence["pid"].is_null());
+  EXPECT_TRUE(f[0].evidence["comm"].is_null());
+}
+
+TEST(EphemeralPorts, TwReuseTwoOnLoopbackIsNotCriticalButTheSameRemoteTupleIs) {
+  TupleSpec churn{.time_wait = 20, .tw_past_delay = 19, .tw_recent = 20, .tw_expiring = 0};
+  SnapshotBuilder loop;
+  loop.port_range(40000, 40019).tw_reuse(2);
+  loop.tuple(tuple_key("127.0.0.1", "127.0.0.1", 8080), churn);
+  for (const Finding& f : run(loop)) EXPECT_NE(f.severity, Severity::kCritical) << f.title;
+
+  SnapshotBuilder remote;
+  remote.port_range(40000, 40019).tw_reuse(2);
+  remote.tuple(tuple_key("198.18.0.1", "198.18.0.2", 8080), churn);
+  auto f = run(remote);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::kCritical);
+}
+
+TEST(EphemeralPorts, HotLoopbackTupleWithTwReuseTwoSaysCIsAlreadyInEffect) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40019).tw_reuse(2);
+  // Too young to be reused yet: connections arrive faster than the 1 s reuse delay frees them.
+  b.tuple(tuple_key("127.0.0.1", "127.0.0.1", 8080),
+          {.time_wait = 20, .tw_past_delay = 0, .tw_recent = 20});
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  ASSERT_EQ(priorities(f[0]), "ABC");
+  const RemediationStep& c = f[0].remediation[2];
+  EXPECT_NE(c.action.find("already in effect"), std::string::npos) << c.action;
+  EXPECT_TRUE(c.commands.empty());
+}
+
+TEST(EphemeralPorts, MostlyLivePoolIsSystemLayerWithPlanBFirst) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  b.tuple(tuple_key("198.18.0.1", "198.18.0.9", 5432), {.established = 950, .time_wait = 10});
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::kCritical);
+  EXPECT_EQ(f[0].layer, Layer::kSystem);
+  ASSERT_FALSE(f[0].remediation.empty());
+  EXPECT_EQ(f[0].remediation[0].priority, 'B');
+  EXPECT_EQ(priorities(f[0]).find('C'), std::string::npos);
+}
+
+TEST(EphemeralPorts, SeventyPercentIsAWarning) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40099);
+  b.tuple(tuple_key("198.18.0.1", "198.18.0.2", 80), {.established = 5, .time_wait = 70});
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::kWarning);
+  EXPECT_EQ(f[0].evidence["utilization"], 0.75);
+}
+
+TEST(EphemeralPorts, ForecastWithinTenMinutesWarnsBelowSeventyPercent) {
+  SnapshotBuilder b;
+  b.port_range(40000, 49999);  // 10,000 ports, 4,000 in use (40%)
+  // 200/s arriving, 100/s leaving: +100/s, demand 12,000 > 10,000, out in 60 s.
+  b.tuple(tuple_key("198.18.0.1", "198.18.0.2", 80),
+          {.time_wait = 4000, .tw_recent = 2000, .tw_expiring = 1000});
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::kCritical);  // within a minute
+  EXPECT_EQ(f[0].evidence["seconds_to_exhaustion"], 60.0);
+  EXPECT_NE(f[0].title.find("runs out in ~60 s"), std::string::npos) << f[0].title;
+
+  SnapshotBuilder slow;
+  slow.port_range(40000, 49999);
+  // +10/s: out in 600 s.
+  slow.tuple(tuple_key("198.18.0.1", "198.18.0.2", 80),
+             {.time_wait = 4000, .tw_recent = 1800, .tw_expiring = 1700});
+  auto g = run(slow);
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].severity, Severity::kWarning);
+}
+
+TEST(EphemeralPorts, OwnerIsInferredFromLiveSocketsWithConfidence) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40019);
+  TupleKey k = tuple_key("198.18.0.1", "198.18.0.2", 8080);
+  b.tuple(k, {.established = 2, .time_wait = 18, .tw_recent = 5});
+  b.process(4242, "loadgen", 10, 1024);
+  b.process(7, "idle", 3, 1024);
+  b.now().tuple_owners.push_back(TupleOwner{k, {{4242, 2}}});
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].evidence["pid"], 4242);
+  EXPECT_EQ(f[0].evidence["comm"], "loadgen");
+  EXPECT_EQ(f[0].evidence["owner_inferred"], true);
+  EXPECT_EQ(f[0].evidence["confidence"], "high");
+
+  b.now().tuple_owners[0].pids = {{7, 1}, {4242, 3}};
+  auto g = run(b);
+  EXPECT_EQ(g[0].evidence["pid"], 4242);
+  EXPECT_EQ(g[0].evidence["confidence"], "medium");
+}
+
+TEST(EphemeralPorts, AtMostFiveTupleFindingsAndTheRestCounted) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40099);
+  for (int d = 0; d < 8; ++d)
+    b.tuple(tuple_key("198.18.0.1", "198.18.1." + std::to_string(d + 1), 80),
+            {.time_wait = uint32_t(91 + d)});
+  b.tuple(tuple_key("198.18.0.1", "198.18.2.1", 80), {.time_wait = 55});  // warm
+  b.tuple(tuple_key("198.18.0.1", "198.18.2.2", 80), {.time_wait = 5});   // cold
+  auto f = run(b);
+  ASSERT_EQ(findings_with_id(f, "ephemeral_ports.tuple").size(), 5u);
+  // Hottest first, and the count of the rest on the first.
+  EXPECT_EQ(f[0].evidence["destination"], "198.18.1.8:80");
+  EXPECT_EQ(f[0].evidence["others_hot_tuples"], 3);
+  EXPECT_EQ(f[0].evidence["other_warm_tuples"], 1);
+}
+
+TEST(EphemeralPorts, BindBeforeConnectExhaustsTheHostWidePool) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  // 950 sockets on 950 distinct ports over 10 destinations: nothing shared, no tuple near its
+  // own pool. The next bind(ip, 0) fails with EADDRINUSE.
+  for (int d = 0; d < 10; ++d)
+    b.tuple(tuple_key("198.18.0.1", "198.18.1." + std::to_string(d + 1), 80),
+            {.established = 45, .time_wait = 50});
+  b.host_ports(950);
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "ephemeral_ports.host_wide");
+  EXPECT_EQ(f[0].severity, Severity::kCritical);
+  EXPECT_EQ(f[0].layer, Layer::kApplication);
+  ASSERT_FALSE(f[0].remediation.empty());
+  EXPECT_NE(f[0].remediation[0].action.find("IP_BIND_ADDRESS_NO_PORT"), std::string::npos);
+}
+
+TEST(EphemeralPorts, HostWideListenersAreNotClientSockets) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40099);
+  // 80 listeners in the range and 6 client sockets on distinct ports: the pool is mostly
+  // bound by services, which is the per-tuple pool's business (usable = 20), not
+  // bind-before-connect.
+  for (uint16_t p = 40000; p < 40080; ++p) b.listener(ep("0.0.0.0", p));
+  for (int d = 2; d <= 4; ++d)
+    b.tuple(tuple_key("198.18.0.1", "198.18.0." + std::to_string(d), 80), {.established = 2});
+  b.host_ports(86);
+  EXPECT_TRUE(findings_with_id(run(b), "ephemeral_ports.host_wide").empty());
+}
+
+TEST(EphemeralPorts, UdpHostWidePool) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40099).host_ports(0, 75);
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "ephemeral_ports.udp");
+  EXPECT_EQ(f[0].severity, Severity::kWarning);
+  b.now().sockets.udp_complete = false;  // unknown: no finding rather than a guess
+  EXPECT_TRUE(run(b).empty());
+}
+
+TEST(EphemeralPorts, IncompleteDumpGivesNoPortFinding) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40019);
+  b.tuple(tuple_key("198.18.0.1", "198.18.0.2", 8080), {.time_wait = 20});
+  b.now().sockets.complete = false;
+  EXPECT_TRUE(findings_of(run(b), Resource::kEphemeralPorts).empty());
+}
+
+}  // namespace
+}  // namespace cd

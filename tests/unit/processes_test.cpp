@@ -1,0 +1,313 @@
+// Tests of the process scan: fd counts against each process's own limit, namespace filtering,
+// processes that vanish or cannot be read, and socket attribution joined with the dump.
+#include "collect/processes.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "collect/netns_filter.h"
+#include "dump_builder.h"
+#include "temp_proc_tree.h"
+#include "util/unique_fd.h"
+
+namespace cd {
+namespace {
+
+using test::ep;
+using test::fixture_proc;
+using test::TempProcTree;
+
+const ProcessInfo* find_pid(const Reading& r, int32_t pid) {
+  for (const auto& p : r.processes)
+    if (p.pid == pid) return &p;
+  return nullptr;
+}
+
+std::vector<int32_t> pids_of(const Reading& r) {
+  std::vector<int32_t> v;
+  for (const auto& p : r.processes) v.push_back(p.pid);
+  return v;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& l : v) s += l + "\n";
+  return s;
+}
+
+constexpr uint8_t kEst = uint8_t(TcpState::kEstablished);
+constexpr uint8_t kCloseWait = uint8_t(TcpState::kCloseWait);
+constexpr uint8_t kListen = uint8_t(TcpState::kListen);
+
+TEST(Processes, FdCountsAgainstEachProcessOwnLimit) {
+  Reading r;
+  std::vector<std::string> missing;
+  scan_processes(ProcFs(fixture_proc("host_6_18")), {.attribution = false}, nullptr, r, missing);
+  EXPECT_TRUE(missing.empty()) << joined(missing);
+  // 555 is in another namespace, 777 vanished (no fd directory), 2 has no open files.
+  EXPECT_EQ(pids_of(r), (std::vector<int32_t>{100, 900, 4242}));
+
+  const ProcessInfo* hog = find_pid(r, 4242);
+  ASSERT_TRUE(hog);
+  EXPECT_EQ(hog->comm, "fdhog");
+  EXPECT_EQ(hog->open_fds, 1024u);       // at its own soft limit...
+  EXPECT_EQ(hog->fd_soft_limit, 1024u);  // ...while fs.file-max in the same tree is 2466170
+  EXPECT_EQ(hog->fd_hard_limit, 4096u);
+  EXPECT_FALSE(hog->sockets);  // no attribution asked
+
+  const ProcessInfo* api = find_pid(r, 100);
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->comm, "api-server");
+  EXPECT_EQ(api->open_fds, 16u);
+  EXPECT_EQ(api->fd_soft_limit, 65536u);
+
+  const ProcessInfo* unl = find_pid(r, 900);
+  ASSERT_TRUE(unl);
+  EXPECT_EQ(unl->open_fds, 2u);
+  EXPECT_FALSE(unl->fd_soft_limit);  // "unlimited"
+  EXPECT_FALSE(unl->fd_hard_limit);
+}
+
+TEST(Processes, NamespaceFilter) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  Reading all;
+  std::vector<std::string> missing;
+  scan_processes(proc, {.attribution = false, .filter_netns = false}, nullptr, all, missing);
+  EXPECT_EQ(pids_of(all), (std::vector<int32_t>{100, 555, 900, 4242}));
+
+  // Our own namespace link unreadable: cannot tell namespaces apart, so nobody is dropped.
+  TempProcTree t("host_6_18");
+  t.remove("self");
+  Reading unfiltered;
+  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, unfiltered, missing);
+  EXPECT_EQ(pids_of(unfiltered), (std::vector<int32_t>{100, 555, 900, 4242}));
+  EXPECT_TRUE(missing.empty()) << joined(missing);
+}
+
+TEST(Processes, VanishingProcessesAreSkippedSilently) {
+  TempProcTree t("host_6_18");
+  // Exited between readdir(/proc) and reading its files, at different steps.
+  t.remove("100/comm");
+  t.remove("900/limits");
+  t.remove("4242/ns");
+  Reading r;
+  std::vector<std::string> missing;
+  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, r, missing);
+  EXPECT_TRUE(r.processes.empty());
+  EXPECT_TRUE(missing.empty()) << joined(missing);
+}
+
+TEST(Processes, UnreadableFdDirectoriesAreSummarisedInOneLine) {
+  TempProcTree t("host_6_18");
+  t.chmod("100/fd", 0700);  // root-owned, like another user's /proc/PID/fd
+  t.chmod("4242/fd", 0700);
+  auto r = test::run_in_child([&]() -> std::string {
+    if (!test::become_nobody()) return "SKIP";
+    Reading reading;
+    std::vector<std::string> missing;
+    scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, reading, missing);
+    if (missing != std::vector<std::string>{
+                       "fd counts of 2 processes not readable (need root or CAP_SYS_PTRACE)"})
+      return "missing: " + joined(missing);
+    const ProcessInfo* hog = find_pid(reading, 4242);
+    if (!hog) return "4242 dropped; it must stay with an unknown fd count";
+    if (hog->open_fds) return "4242 has an fd count it could not read";
+    if (hog->fd_soft_limit != 1024u) return "4242 limit not read";
+    const ProcessInfo* unl = find_pid(reading, 900);
+    if (!unl || unl->open_fds != 2u) return "900 (readable) not counted";
+    return "";
+  });
+  if (r.skipped) GTEST_SKIP() << "cannot switch to uid 65534 here";
+  EXPECT_EQ(r.failure, "");
+}
+
+// A dump's view for the fixture's sockets: listener 5001, client sockets 6001.. of pid 100,
+// 6011 of pid 900, 7003.. of pid 4242.
+struct DumpView {
+  Reading reading;
+  InodeIndex index;
+};
+
+DumpView fixture_dump() {
+  DumpView v;
+  SocketSummary& s = v.reading.sockets;
+  s.listeners.push_back(Listener{ep("0.0.0.0:8080"), 0, 4096, 5001});
+  s.tuples.resize(3);
+  s.tuples[0].key = TupleKey{ep("10.0.0.1:0").addr, ep("198.18.0.2:0").addr, 443};
+  s.tuples[1].key = TupleKey{ep("10.0.0.1:0").addr, ep("198.18.0.3:0").addr, 5432};
+  s.tuples[2].key = TupleKey{ep("10.0.0.2:0").addr, ep("198.18.0.2:0").addr, 443};
+  v.index.add(5001, kListen, kNoTuple);
+  for (uint32_t i = 6001; i <= 6006; ++i) v.index.add(i, kEst, 0);
+  v.index.add(6007, kCloseWait, 1);
+  v.index.add(6008, kCloseWait, 1);
+  v.index.add(6009, kEst, 2);
+  // 6010 is not in the dump (e.g. a UDP or unix socket).
+  v.index.add(6011, kEst, 0);
+  for (uint32_t i = 7003; i <= 7100; ++i) v.index.add(i, kEst, 1);
+  v.index.seal();
+  return v;
+}
+
+TEST(Processes, AttributionJoinsFdInodesWithTheDump) {
+  DumpView v = fixture_dump();
+  std::vector<std::string> missing;
+  scan_processes(ProcFs(fixture_proc("host_6_18")), {}, &v.index, v.reading, missing);
+  EXPECT_TRUE(missing.empty()) << joined(missing);
+  const Reading& r = v.reading;
+
+  const ProcessInfo* api = find_pid(r, 100);
+  ASSERT_TRUE(api && api->sockets);
+  EXPECT_EQ(api->open_fds, 16u);
+  const ProcessSockets& ps = *api->sockets;
+  EXPECT_EQ(ps.by_state[kEst], 7u);
+  EXPECT_EQ(ps.by_state[kCloseWait], 2u);
+  EXPECT_EQ(ps.by_state[kListen], 1u);
+  EXPECT_EQ(ps.close_wait, 2u);
+  // Tuples 0 and 2 differ only in source address: one destination, 7 sockets.
+  ASSERT_EQ(ps.top_destinations.size(), 2u);
+  EXPECT_EQ(ps.top_destinations[0], (std::pair{ep("198.18.0.2:443"), uint32_t{7}}));
+  EXPECT_EQ(ps.top_destinations[1], (std::pair{ep("198.18.0.3:5432"), uint32_t{2}}));
+  EXPECT_EQ(ps.listening, std::vector<Endpoint>{ep("0.0.0.0:8080")});
+
+  // 555 also holds inode 5001 but lives in another namespace: not the owner.
+  EXPECT_EQ(r.listener_owner, (std::map<uint32_t, int32_t>{{5001, 100}}));
+
+  const ProcessInfo* hog = find_pid(r, 4242);
+  ASSERT_TRUE(hog && hog->sockets);
+  EXPECT_EQ(hog->open_fds, 1024u);
+  EXPECT_EQ(hog->sockets->by_state[kEst], 98u);
+  EXPECT_EQ(hog->sockets->top_destinations.size(), 1u);
+
+  ASSERT_EQ(r.tuple_owners.size(), 3u);
+  EXPECT_EQ(r.tuple_owners[0].key, r.sockets.tuples[0].key);
+  EXPECT_EQ(r.tuple_owners[0].pids,
+            (std::vector<std::pair<int32_t, uint32_t>>{{100, 6}, {900, 1}}));
+  EXPECT_EQ(r.tuple_owners[1].pids,
+            (std::vector<std::pair<int32_t, uint32_t>>{{4242, 98}, {100, 2}}));
+  EXPECT_EQ(r.tuple_owners[2].pids, (std::vector<std::pair<int32_t, uint32_t>>{{100, 1}}));
+}
+
+TEST(Processes, NoAttributionWithAnEmptyIndex) {
+  DumpView v = fixture_dump();
+  InodeIndex empty;
+  std::vector<std::string> missing;
+  scan_processes(ProcFs(fixture_proc("host_6_18")), {}, &empty, v.reading, missing);
+  ASSERT_TRUE(find_pid(v.reading, 100));
+  EXPECT_FALSE(find_pid(v.reading, 100)->sockets);
+  EXPECT_TRUE(v.reading.tuple_owners.empty());
+  EXPECT_TRUE(v.reading.listener_owner.empty());
+}
+
+// Live /proc: our own socket is attributed to us, through the real fd links and (since 6.2)
+// the st_size fd count.
+TEST(Processes, LiveProcAttributesOurOwnSocket) {
+  UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));  // never bound or connected
+  ASSERT_TRUE(sock);
+  struct stat st {};
+  ASSERT_EQ(::fstat(sock.get(), &st), 0);
+  Reading r;
+  InodeIndex index;
+  index.add(uint32_t(st.st_ino), kEst, kNoTuple);
+  index.seal();
+  std::vector<std::string> missing;
+  scan_processes(ProcFs("/proc"), {}, &index, r, missing);
+  const ProcessInfo* me = find_pid(r, ::getpid());
+  ASSERT_TRUE(me);
+  ASSERT_TRUE(me->sockets);
+  EXPECT_EQ(me->sockets->by_state[kEst], 1u);
+  ASSERT_TRUE(me->open_fds);
+  EXPECT_GE(*me->open_fds, 4u);  // stdio + this socket
+  EXPECT_TRUE(me->fd_soft_limit);
+  if (::geteuid() == 0) {
+    EXPECT_TRUE(missing.empty()) << joined(missing);
+  }
+}
+
+TEST(Processes, LiveProcAsNobodyReportsWhatItCannotRead) {
+  auto res = test::run_in_child([]() -> std::string {
+    if (!test::become_nobody()) return "SKIP";
+    UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    struct stat st {};
+    if (!sock || ::fstat(sock.get(), &st) != 0) return "socket";
+    Reading r;
+    InodeIndex index;
+    index.add(uint32_t(st.st_ino), kEst, kNoTuple);
+    index.seal();
+    std::vector<std::string> missing;
+    scan_processes(ProcFs("/proc"), {}, &index, r, missing);
+    const ProcessInfo* me = find_pid(r, ::getpid());
+    if (!me || !me->sockets || me->sockets->by_state[kEst] != 1) return "own socket not found";
+    if (missing.size() != 1 ||
+        missing[0].find("not readable (need root or CAP_SYS_PTRACE)") == std::string::npos)
+      return "missing: " + joined(missing);
+    // pid 1 (root) is someone else's: its sockets are unknown, never an empty "none".
+    const ProcessInfo* init = find_pid(r, 1);
+    if (init && init->sockets) return "pid 1's sockets claimed readable";
+    return "";
+  });
+  if (res.skipped) GTEST_SKIP() << "cannot switch to uid 65534 here";
+  EXPECT_EQ(res.failure, "");
+}
+
+TEST(Processes, LiveProcessesExitingDuringTheScanAreSkipped) {
+  // Children that exit while we scan, at whatever step: no error, and nothing more in
+  // `missing` than a quiet scan reports (processes we may not read stay the same).
+  Reading quiet;
+  std::vector<std::string> baseline;
+  InodeIndex index;
+  index.add(1, kEst, kNoTuple);
+  index.seal();
+  scan_processes(ProcFs("/proc"), {}, &index, quiet, baseline);
+  for (int round = 0; round < 5; ++round) {
+    std::vector<pid_t> kids;
+    for (int i = 0; i < 20; ++i) {
+      pid_t pid = ::fork();
+      if (pid == 0) {
+        ::usleep(unsigned(i) * 150);
+        ::_exit(0);
+      }
+      if (pid > 0) kids.push_back(pid);
+    }
+    Reading r;
+    std::vector<std::string> missing;
+    scan_processes(ProcFs("/proc"), {}, &index, r, missing);
+    for (pid_t k : kids) ::waitpid(k, nullptr, 0);
+    EXPECT_EQ(missing, baseline) << joined(missing);
+    EXPECT_TRUE(find_pid(r, ::getpid()));
+  }
+}
+
+// /proc/PID/ns/net needs ptrace access; the scan then tells namespaces apart by the inode of
+// /proc/PID/net/dev, which anyone may stat.
+TEST(NetnsFilter, WithoutPtraceAccessFallsBackToNetDevInode) {
+  const pid_t parent = ::getpid();
+  auto same = test::run_in_child([parent]() -> std::string {
+    if (!test::become_nobody()) return "SKIP";
+    ProcFs proc("/proc");
+    if (proc.readlink(std::to_string(parent) + "/ns/net")) return "SKIP";  // readable anyway
+    NetnsFilter f(proc);
+    if (!f.active()) return "own namespace link unreadable";
+    return f.check(parent) == NetnsVerdict::kSame ? "" : "parent not seen in our namespace";
+  });
+  if (same.skipped) GTEST_SKIP() << "cannot switch to uid 65534 here";
+  EXPECT_EQ(same.failure, "");
+
+  auto other = test::run_in_child([parent]() -> std::string {
+    if (::unshare(CLONE_NEWNET) != 0 || !test::become_nobody()) return "SKIP";
+    ProcFs proc("/proc");
+    NetnsFilter f(proc);
+    return f.check(parent) == NetnsVerdict::kOther ? "" : "parent seen in our new namespace";
+  });
+  if (other.skipped) GTEST_SKIP() << "cannot create a namespace and drop privileges here";
+  EXPECT_EQ(other.failure, "");
+}
+
+}  // namespace
+}  // namespace cd
