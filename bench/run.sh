@@ -75,7 +75,7 @@ run_inner() {
   samples=$out/samples-$n.tsv
   : >"$samples"
 
-  local -a names=("check --no-attribution" "check (attribution)" "ss -tan" "ss -tan | awk | sort | uniq -c" "ss -tanp" "lsof -nP -iTCP")
+  local -a names=("check --no-attribution" "check (attribution)" "ss -tan" "ss -tan \| awk \| sort \| uniq -c" "ss -tanp" "lsof -nP -iTCP")
   local -a cmds=(
     "$conndoctor check --json --interval 0 --no-attribution"
     "$conndoctor check --json --interval 0"

@@ -92,7 +92,7 @@ void append_capped(std::vector<Finding>& kept, std::vector<Finding>& out, std::s
                    [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
   std::size_t others = kept.size() > n ? kept.size() - n : 0;
   kept.resize(std::min(kept.size(), n));
-  kept.front().evidence[fmt::format("others_{}", what)] = others;
+  if (others > 0) kept.front().evidence[fmt::format("others_{}", what)] = others;
   for (Finding& f : kept) out.push_back(std::move(f));
 }
 

@@ -46,7 +46,7 @@ std::string per_second(double rate);
 std::optional<double> ratio(const std::optional<int64_t>& a, const std::optional<int64_t>& b);
 
 // Keeps the `n` most severe findings of one kind (stable: rule order within a severity) and
-// appends them; how many were left out goes into the first kept finding's evidence as
+// appends them; how many were left out (if any) goes into the first kept finding's evidence as
 // "others_<what>", so that a busy host does not flood the report.
 void append_capped(std::vector<Finding>& kept, std::vector<Finding>& out, std::size_t n,
                    std::string_view what);

@@ -544,15 +544,15 @@ Result<Explanation> explain(std::string_view text) {
   });
 
   Explanation ex;
-  ex.query = std::string(text);
+  ex.query = valid_utf8(text);
   for (const Span& sp : kept) {
     bool seen = std::any_of(ex.matches.begin(), ex.matches.end(),
                             [&](const ExplainMatch& m) { return m.entry == sp.entry; });
     if (!seen)
-      ex.matches.push_back({sp.entry, std::string(text.substr(sp.begin, sp.end - sp.begin))});
+      ex.matches.push_back({sp.entry, valid_utf8(text.substr(sp.begin, sp.end - sp.begin))});
   }
   if (ex.matches.empty()) {
-    std::string shown(text.substr(0, 80));
+    std::string shown = printable(valid_utf8(text.substr(0, 80)));
     return fail(
         fmt::format("explain: no known error message or errno in \"{}\" (try e.g. "
                     "EADDRNOTAVAIL, \"too many open files\", errno 24)",

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "analyse/evidence.h"
+#include "analyse/limits.h"
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 
@@ -13,7 +14,6 @@ namespace cd {
 namespace {
 
 constexpr std::size_t kMaxPortFindings = 5;
-constexpr int64_t kMinTwBuckets = 4096;
 
 bool reserved(const Sysctls& s, uint16_t port) {
   if (!s.ip_local_reserved_ports) return false;
@@ -79,13 +79,12 @@ void tw_reuse_paws(const RuleInput& in, std::vector<Finding>& out) {
   out.push_back(std::move(f));
 }
 
-void tw_buckets_lowered(const RuleInput& in, std::vector<Finding>& out) {
+void tw_buckets_cut(const RuleInput& in, std::vector<Finding>& out) {
   const Sysctls& s = in.snap.now().sysctls;
   if (!s.tcp_max_tw_buckets) return;
+  // Both defaults are ehash/2, and tcp_max_orphans keeps its default far more often.
+  if (!tw_buckets_lowered(s)) return;
   int64_t max = *s.tcp_max_tw_buckets;
-  // Both defaults are ehash/2 (tcp_max_orphans keeps its default far more often).
-  bool low = max < kMinTwBuckets || (s.tcp_max_orphans && max < *s.tcp_max_orphans / 8);
-  if (!low) return;
   Finding f;
   f.id = "config.tw_buckets_lowered";
   f.resource = Resource::kConfig;
@@ -109,7 +108,7 @@ void tw_buckets_lowered(const RuleInput& in, std::vector<Finding>& out) {
 void rule_config(const RuleInput& in, std::vector<Finding>& out) {
   listening_ports(in, out);
   tw_reuse_paws(in, out);
-  tw_buckets_lowered(in, out);
+  tw_buckets_cut(in, out);
 }
 
 }  // namespace cd

@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include "analyse/evidence.h"
+#include "analyse/limits.h"
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
-#include "analyse/tcp_pressure.h"
 
 namespace cd {
 

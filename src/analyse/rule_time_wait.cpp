@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "analyse/evidence.h"
+#include "analyse/limits.h"
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 
@@ -15,13 +16,6 @@ constexpr double kWarnFill = 0.80;
 // reading taken between two overflows sees the table a little below the limit.
 constexpr double kFullFill = 0.95;
 constexpr uint64_t kServerSideMin = 1000;
-// Far below the default (ehash/2 = tcp_max_orphans's default): someone lowered it.
-bool buckets_lowered(const Sysctls& s) {
-  if (!s.tcp_max_tw_buckets) return false;
-  int64_t max = *s.tcp_max_tw_buckets;
-  return max < 4096 || (s.tcp_max_orphans && max < *s.tcp_max_orphans / 8);
-}
-
 std::optional<int64_t> time_wait_count(const Reading& r) {
   // sockstat's tw is exactly the figure inet_twsk_alloc() compares with the limit.
   if (r.sockstat.tcp_tw) return r.sockstat.tcp_tw;
@@ -52,7 +46,7 @@ void table_finding(const RuleInput& in, std::vector<Finding>& out) {
   f.id = "time_wait.buckets";
   f.resource = Resource::kTimeWait;
   f.severity = *sev;
-  bool lowered = buckets_lowered(r.sysctls);
+  bool lowered = tw_buckets_lowered(r.sysctls);
   f.layer = lowered ? Layer::kSystem : Layer::kApplication;
   std::string fill_text = count && max
                               ? fmt::format("{} of {} buckets ({})", with_commas(uint64_t(*count)),

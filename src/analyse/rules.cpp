@@ -19,6 +19,13 @@ const std::vector<Rule>& all_rules() {
        rule_accept_queue},
       {"conntrack", "conntrack count vs max; drop, early_drop, insert_failed rates",
        rule_conntrack},
+      {"conntrack_table",
+       "what fills conntrack: closed and idle entries, a hot destination, unevictable ASSURED "
+       "entries, long hash chains",
+       rule_conntrack_table},
+      {"snat_ports",
+       "SNAT ports per (NAT IP, destination, port, protocol) vs the NAT rule's port range",
+       rule_snat_ports},
       {"orphans", "orphaned sockets vs tcp_max_orphans, TCPAbortOnMemory", rule_orphans},
       {"tcp_memory", "TCP buffer pages vs tcp_mem, TCPMemoryPressures", rule_tcp_memory},
       {"config",

@@ -36,5 +36,7 @@ void rule_conntrack(const RuleInput& in, std::vector<Finding>& out);
 void rule_orphans(const RuleInput& in, std::vector<Finding>& out);
 void rule_tcp_memory(const RuleInput& in, std::vector<Finding>& out);
 void rule_config(const RuleInput& in, std::vector<Finding>& out);
+void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out);
+void rule_conntrack_table(const RuleInput& in, std::vector<Finding>& out);
 
 }  // namespace cd

@@ -1,9 +1,14 @@
-// `conndoctor check`: collect -> analyse -> report for the caller's network namespace.
+// `conndoctor check`: collect -> analyse -> report for the caller's network namespace, another
+// one (--netns), or every namespace on the host (--all-netns).
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
+#include "collect/conntrack_collect.h"
 #include "diagnose/diagnose.h"
+#include "diagnose/netns.h"
+#include "render/netns_summary.h"
 #include "render/report.h"
 #include "util/clock.h"
 
@@ -19,6 +24,10 @@ struct CheckArgs {
   double interval_s = 2.0;
   std::string proc_root = "/proc";
   std::string sock_diag_dump;
+  std::string conntrack_dump;
+  std::string snat_port_range;
+  std::string netns;
+  bool all_netns = false;
   ColorMode color = ColorMode::kAuto;
 };
 
@@ -32,15 +41,51 @@ int exit_for(Status s) {
   return kExitUnknown;
 }
 
+// --all-netns: one line (or one report) per namespace, worst first; the exit status is the
+// worst namespace's.
+int run_all_netns(const CheckArgs& a, const DiagnoseOptions& opt, Clock& clock) {
+  auto all = diagnose_all_netns(opt, clock);
+  if (!all) return error_exit(all.error().message);
+  std::string out;
+  if (a.json) {
+    auto doc = netns_summary_json(*all);
+    doc["host"] = host_json();
+    out = doc.dump(2) + "\n";
+  } else {
+    out = netns_summary_text(*all, use_color(a.color));
+  }
+  if (int rc = emit(out); rc != kExitOk) return rc;
+  return exit_for(netns_overall_status(*all));
+}
+
+// --netns NAME|PID: the whole pipeline runs inside that namespace, then the process returns.
+Result<Diagnosis> diagnose_in(const std::string& target, const DiagnoseOptions& opt,
+                              Clock& clock) {
+  auto info = resolve_netns(target);
+  if (!info) return std::unexpected(info.error());
+  auto guard = NetnsGuard::enter(info->path);
+  if (!guard) return std::unexpected(guard.error());
+  auto d = diagnose(opt, clock);
+  if (d) d->snapshot.netns = info->label();
+  return d;
+}
+
 int run_check(const CheckArgs& a) {
   DiagnoseOptions opt;
   opt.proc_root = a.proc_root;
   opt.sock_diag_dump = a.sock_diag_dump;
+  opt.conntrack_dump = a.conntrack_dump;
   opt.collect.interval_s = a.interval_s;
   opt.collect.processes = !a.no_processes;
   opt.collect.attribution = !a.no_processes && !a.no_attribution;
+  if (!a.snat_port_range.empty()) {
+    auto range = parse_snat_port_range(a.snat_port_range);
+    if (!range) return error_exit(range.error().message);
+    opt.collect.snat_port_range = *range;
+  }
   auto clock = make_real_clock();
-  auto d = diagnose(opt, *clock);
+  if (a.all_netns) return run_all_netns(a, opt, *clock);
+  auto d = a.netns.empty() ? diagnose(opt, *clock) : diagnose_in(a.netns, opt, *clock);
   if (!d) return error_exit(d.error().message);
 
   std::string out;
@@ -70,6 +115,17 @@ Handler setup_check(CLI::App& app) {
   app.add_option("--sock-diag-dump", a->sock_diag_dump,
                  "replay this recorded sock_diag dump instead of asking the kernel")
       ->check(CLI::ExistingFile);
+  app.add_option("--conntrack-dump", a->conntrack_dump,
+                 "replay this recorded ctnetlink/nf_tables transcript instead of asking the kernel")
+      ->check(CLI::ExistingFile);
+  app.add_option("--snat-port-range", a->snat_port_range,
+                 "NAT source-port range LO-HI of the masquerade/snat rule (default: read from the "
+                 "nftables ruleset, else 1024-65535)");
+  auto* netns = app.add_option("--netns", a->netns,
+                               "diagnose another network namespace: a /run/netns name or a pid");
+  auto* all = app.add_flag("--all-netns", a->all_netns,
+                           "diagnose every network namespace on the host, worst first");
+  all->excludes(netns);
   app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");

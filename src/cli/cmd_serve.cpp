@@ -23,9 +23,9 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:" + std::to_string(kDefaultServePort);
   double min_interval_s = 5.0;
   std::size_t top = 5;
-  std::size_t threads = 4;
+  std::size_t threads = 8;
   std::size_t max_queued = 64;
-  int read_timeout_s = 5;
+  int read_timeout_s = 3;
   int write_timeout_s = 5;
   std::string auth_file;
   std::string tls_cert, tls_key;

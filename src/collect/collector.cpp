@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "collect/conntrack_collect.h"
 #include "collect/proc_paths.h"
 #include "collect/proc_text.h"
 #include "collect/processes.h"
@@ -56,7 +57,10 @@ void read_file_nr(const ProcFs& proc, Reading& r, std::vector<std::string>& miss
     missing.push_back(parsed.error().message);
 }
 
-void read_conntrack(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
+// `netlink`: a conntrack source follows (collect_conntrack), which takes the stats from
+// ctnetlink when the procfs file is absent and names what is missing itself.
+void read_conntrack(const ProcFs& proc, Reading& r, std::vector<std::string>& missing,
+                    bool netlink) {
   ConntrackStats& ct = r.conntrack;
   const Sysctls& s = r.sysctls;
   // read_sysctls already said so when the module is not loaded.
@@ -66,6 +70,7 @@ void read_conntrack(const ProcFs& proc, Reading& r, std::vector<std::string>& mi
   ct.buckets = s.nf_conntrack_buckets;
   if (!ct.available) return;
   if (!proc.exists(pp::kConntrackStat)) {
+    if (netlink) return;
     missing.push_back("conntrack per-CPU stats: " + proc.path(pp::kConntrackStat) +
                       " absent (kernel built without CONFIG_NF_CONNTRACK_PROCFS)");
     return;
@@ -104,7 +109,9 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
   read_counters(src.proc, r, missing);
   read_sockstat(src.proc, r, missing);
   read_file_nr(src.proc, r, missing);
-  read_conntrack(src.proc, r, missing);
+  read_conntrack(src.proc, r, missing, src.conntrack != nullptr);
+  if (src.conntrack)
+    collect_conntrack(*src.conntrack, {opt.conntrack_table, opt.snat_port_range}, r, missing);
 
   const AggregatorConfig cfg = aggregator_config(r.sysctls, opt);
   SocketAggregator agg(cfg);
@@ -122,7 +129,10 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
 
 Result<Snapshot> collect_snapshot(const Sources& src, const CollectOptions& opt) {
   Snapshot snap;
-  auto first = collect_reading(src, opt, snap.missing);
+  // The conntrack table is dumped once, in the reading the rules look at (the last one).
+  CollectOptions first_opt = opt;
+  if (opt.interval_s > 0) first_opt.conntrack_table = false;
+  auto first = collect_reading(src, first_opt, snap.missing);
   if (!first) return std::unexpected(first.error());
   snap.first = std::move(*first);
   if (opt.interval_s > 0) {

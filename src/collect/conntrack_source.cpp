@@ -2,8 +2,6 @@
 // entries (streamed, never stored), summed per-CPU stats, global stats and NAT rules.
 #include "collect/conntrack_source.h"
 
-#include <netinet/in.h>
-
 #include <array>
 
 #include "collect/conntrack_decode.h"
@@ -74,29 +72,6 @@ std::string_view ct_tcp_state_name(uint8_t state) {
       "NONE",       "SYN_SENT", "SYN_RECV",  "ESTABLISHED", "FIN_WAIT",
       "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE",       "SYN_SENT2"};
   return state < names.size() ? names[state] : "UNKNOWN";
-}
-
-std::string ct_protocol_name(uint8_t protocol) {
-  switch (protocol) {
-    case IPPROTO_TCP:
-      return "tcp";
-    case IPPROTO_UDP:
-      return "udp";
-    case IPPROTO_ICMP:
-      return "icmp";
-    case IPPROTO_ICMPV6:
-      return "icmpv6";
-    case IPPROTO_SCTP:
-      return "sctp";
-    case IPPROTO_DCCP:
-      return "dccp";
-    case IPPROTO_UDPLITE:
-      return "udplite";
-    case IPPROTO_GRE:
-      return "gre";
-    default:
-      return std::to_string(protocol);
-  }
 }
 
 bool CtEntry::source_nat() const {

@@ -39,7 +39,6 @@ enum class CtTcpState : uint8_t {
 };
 inline constexpr int kCtTcpStates = 10;
 std::string_view ct_tcp_state_name(uint8_t state);  // "ESTABLISHED", ...; "UNKNOWN"
-std::string ct_protocol_name(uint8_t protocol);     // "tcp", "udp", "icmp", ...; else the number
 
 // One decoded conntrack entry (struct nf_conn as ctnetlink dumps it).
 struct CtEntry {

@@ -101,8 +101,9 @@ class NetlinkSockSource : public SockSource {
         }
         auto kind = decode_reply(m, req.protocol, rec);
         if (!kind) {
-          // A kernel error ends the dump: record it so that replay fails the same way.
-          if (obs_ && (m.type == NLMSG_ERROR || m.type == NLMSG_DONE))
+          // A kernel error (it carries an errno) ends the dump: record it so that replay fails
+          // the same way. A malformed message is not recorded; the recorder closes the section.
+          if (obs_ && kind.error().err != 0)
             obs_->on_reply(got.subspan(run_start, reader.position() - run_start), true);
           return std::unexpected(kind.error());
         }

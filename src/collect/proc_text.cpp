@@ -282,36 +282,31 @@ Result<std::map<std::string, int64_t>> parse_conntrack_stat(std::string_view tex
 Result<NofileLimit> parse_limits_nofile(std::string_view text) {
   static constexpr std::string_view kSrc = "/proc/PID/limits";
   static constexpr std::string_view kName = "Max open files";
-  std::optional<Result<NofileLimit>> found;
-  std::vector<std::string_view> f;
-
-  for_each_line(text, [&](std::string_view line, int) {
-    if (found || !line.starts_with(kName)) return;
-    split_fields(line.substr(kName.size()), f);
-    if (f.size() < 2) {
-      found = fail(std::string(kSrc) + ": 'Max open files' line has " + std::to_string(f.size()) +
-                   " values, expected soft and hard");
-      return;
-    }
-    auto limit = [](std::string_view s) -> std::optional<std::optional<uint64_t>> {
-      if (s == "unlimited") return std::optional<uint64_t>{};
-      uint64_t v = 0;
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-      return std::optional<uint64_t>{v};
-    };
-    auto soft = limit(f[0]);
-    auto hard = limit(f[1]);
-    if (!soft || !hard) {
-      found = fail(std::string(kSrc) + ": 'Max open files' limits " + quote(f[0]) + " " +
-                   quote(f[1]) + " are not numbers");
-      return;
-    }
-    found = NofileLimit{*soft, *hard};
+  std::optional<std::string_view> line;
+  for_each_line(text, [&](std::string_view l, int) {
+    if (!line && l.starts_with(kName)) line = l;
   });
+  if (!line) return fail(std::string(kSrc) + ": no 'Max open files' line");
 
-  if (!found) return fail(std::string(kSrc) + ": no 'Max open files' line");
-  return *found;
+  std::vector<std::string_view> f;
+  split_fields(line->substr(kName.size()), f);
+  if (f.size() < 2)
+    return fail(std::string(kSrc) + ": 'Max open files' line has " + std::to_string(f.size()) +
+                " values, expected soft and hard");
+  // "unlimited" is RLIM_INFINITY (proc_pid_limits() prints the word, not the number).
+  auto limit = [](std::string_view s, std::optional<uint64_t>& out) {
+    if (s == "unlimited") return true;
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return false;
+    out = v;
+    return true;
+  };
+  NofileLimit lim;
+  if (!limit(f[0], lim.soft) || !limit(f[1], lim.hard))
+    return fail(std::string(kSrc) + ": 'Max open files' limits " + quote(f[0]) + " " + quote(f[1]) +
+                " are not numbers");
+  return lim;
 }
 
 Result<PortRange> parse_port_range(std::string_view text) {

@@ -70,7 +70,8 @@ Result<std::unique_ptr<SockSource>> open_netlink_sock_source();
 // kernel's answers up to NLMSG_DONE, as raw netlink bytes.
 Result<std::unique_ptr<SockSource>> open_recorded_sock_source(const std::string& path);
 
-// Passes a live dump through and appends the transcript to a file (`conndoctor record`).
+// Passes a live dump through and appends the transcript to a file (`conndoctor record`). The
+// file is truncated when opened; each dump() then appends its section.
 Result<std::unique_ptr<SockSource>> open_recording_sock_source(std::unique_ptr<SockSource> inner,
                                                               const std::string& path);
 

@@ -171,7 +171,11 @@ Result<LabNetns> LabNetns::create(const std::string& name) {
   ns.original_.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!ns.original_) return fail_errno("open /proc/self/ns/net");
 
-  if (auto r = prepare_run_dir(); !r) return std::unexpected(r.error());
+  if (auto r = prepare_run_dir(); !r) {
+    Error e = r.error();
+    if (e.err == EPERM || e.err == EACCES) e.message += " (the lab needs root: CAP_SYS_ADMIN)";
+    return std::unexpected(e);
+  }
   std::string path = ns.path();
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
   if (!file) return fail_errno("create " + path);

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "render/conntrack_table_json.h"
 #include "render/report.h"
+#include "util/text_style.h"
 
 namespace cd {
 
@@ -243,6 +245,7 @@ json conntrack_json(const Snapshot& snap, const Reading& r) {
   j["stats_source"] = c.stats_source.empty() ? json(nullptr) : json(c.stats_source);
   for (const char* name : {"drop", "early_drop", "insert_failed"})
     j[std::string(name) + "_per_s"] = num(snap.conntrack_stat_rate(name), 2);
+  j["table"] = conntrack_table_json(r.conntrack_table);  // null unless dumped over ctnetlink
   return j;
 }
 
@@ -297,6 +300,28 @@ json sysctls_json(const Sysctls& s) {
   return j;
 }
 
+// Every string valid UTF-8: comm and paths are bytes, and dump() would throw on the document.
+void make_valid_utf8(json& j) {
+  if (j.is_string()) {
+    const auto& s = j.get_ref<const std::string&>();
+    std::string v = valid_utf8(s);
+    if (v != s) j = std::move(v);
+  } else if (j.is_array()) {
+    for (json& e : j) make_valid_utf8(e);
+  } else if (j.is_object()) {
+    bool bad_key = false;
+    for (auto& [k, v] : j.items()) {
+      make_valid_utf8(v);
+      bad_key = bad_key || valid_utf8(k) != k;
+    }
+    if (bad_key) {
+      json copy = json::object();
+      for (auto& [k, v] : j.items()) copy[valid_utf8(k)] = std::move(v);
+      j = std::move(copy);
+    }
+  }
+}
+
 }  // namespace
 
 nlohmann::ordered_json report_json(const Snapshot& snap, const Analysis& a) {
@@ -325,6 +350,7 @@ nlohmann::ordered_json report_json(const Snapshot& snap, const Analysis& a) {
   j["findings"] = findings_json(a);
   j["resources"] = std::move(res);
   j["missing"] = snap.missing;
+  make_valid_utf8(j);
   return j;
 }
 

@@ -147,7 +147,7 @@ void fds_section(const Reading& r, bool verbose, std::string& out) {
   std::size_t shown = verbose ? procs.size() : std::min(procs.size(), kTopProcesses);
   for (std::size_t i = 0; i < shown; ++i) {
     const ProcessInfo& p = *procs[i].second;
-    items.push_back(fmt::format("{}[{}] {} of {} ({})", p.comm, p.pid, *p.open_fds,
+    items.push_back(fmt::format("{}[{}] {} of {} ({})", printable(p.comm), p.pid, *p.open_fds,
                                 *p.fd_soft_limit, fmt_pct(procs[i].first)));
   }
   out += wrap_items(items, "; ", kWidth, label("fds"), kLabelPad) + "\n";
@@ -193,7 +193,7 @@ void accept_section(const Snapshot& snap, const Reading& r, bool verbose, std::s
     std::string owner;
     if (auto it = r.listener_owner.find(l.inode); it != r.listener_owner.end()) {
       const ProcessInfo* p = process_of(r, it->second);
-      owner = fmt::format(" {}[{}]", p ? p->comm : "?", it->second);
+      owner = fmt::format(" {}[{}]", p ? printable(p->comm) : "?", it->second);
     }
     items.push_back(
         fmt::format("{}{} queue {}/{}", l.local.to_string(), owner, l.queue_len, l.queue_limit));
@@ -215,7 +215,7 @@ void memory_section(const Snapshot& snap, const Reading& r, std::string& out) {
 // "key: value" for one evidence entry; strings unquoted, unknowns spelled out.
 std::string evidence_value(const std::string& key, const nlohmann::ordered_json& v) {
   if (v.is_null()) return "unknown";
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return printable(v.get<std::string>());
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
   if (v.is_number_float()) {
     double d = v.get<double>();
@@ -244,7 +244,7 @@ void finding_section(const Finding& f, bool color, std::string& out) {
   std::string tag = fmt::format("[{}]", to_string(f.severity));
   for (char& c : tag) c = char(std::toupper(static_cast<unsigned char>(c)));
   // Wrap with the plain tag so that the width is right, then colour the tag alone.
-  std::string head = wrap(f.title, kWidth, tag + " ", std::string(tag.size() + 1, ' '));
+  std::string head = wrap(printable(f.title), kWidth, tag + " ", std::string(tag.size() + 1, ' '));
   out += paint(tag, tone_of(f.severity), color) + head.substr(tag.size()) + "\n";
   out += fmt::format("    layer: {}   resource: {}   id: {}\n", to_string(f.layer),
                      to_string(f.resource), f.id);
@@ -286,7 +286,7 @@ void finding_section(const Finding& f, bool color, std::string& out) {
 std::string report_text(const Snapshot& snap, const Analysis& a, const TextOptions& opt) {
   const Reading& r = snap.now();
   std::string out;
-  std::string verdict = a.summary.empty() ? std::string(to_string(a.status)) : a.summary;
+  std::string verdict = a.summary.empty() ? std::string(to_string(a.status)) : printable(a.summary);
   out += paint(verdict, tone_of(a.status), opt.color) + "\n\n";
 
   std::string when = snap.interval_s()
@@ -314,7 +314,8 @@ std::string report_text(const Snapshot& snap, const Analysis& a, const TextOptio
   }
   if (!snap.missing.empty()) {
     out += "\n" + paint("missing:", Tone::kBold, opt.color) + "\n";
-    for (const std::string& m : snap.missing) out += wrap(m, kWidth, "  - ", "    ") + "\n";
+    for (const std::string& m : snap.missing)
+      out += wrap(printable(m), kWidth, "  - ", "    ") + "\n";
   }
   return out;
 }

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,8 +31,16 @@ std::string ListenAddress::to_string() const {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+// The text as an error message may quote it: control characters would break the one line.
+static std::string quotable(std::string_view text) {
+  std::string out(text.substr(0, 80));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
 Result<ListenAddress> parse_listen_address(std::string_view text) {
-  const std::string what = "--listen '" + std::string(text) + "'";
+  const std::string what = "--listen '" + quotable(text) + "'";
   std::string_view host, port;
   if (!text.empty() && text.front() == '[') {
     std::size_t close = text.find(']');
@@ -50,7 +59,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
   if (host.empty())
     return fail(what + ": the address is required (0.0.0.0 or [::] for every interface)");
   auto ip = IpAddr::parse(host);
-  if (!ip) return fail(what + ": '" + std::string(host) + "' is not an IP address");
+  if (!ip) return fail(what + ": '" + quotable(host) + "' is not an IP address");
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535)
@@ -213,11 +222,19 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::create(const ServeOptions&
   s.set_address_family(opt.listen.host.find(':') != std::string::npos ? AF_INET6 : AF_INET);
   // httplib's default sets SO_REUSEPORT, which lets a second exporter bind the same port and
   // silently take half the scrapes. SO_REUSEADDR alone still allows a quick restart.
-  s.set_socket_options([](int sock) {
+  // TCP_DEFER_ACCEPT: a client that connects and sends nothing is not handed to a worker (the
+  // kernel completes the accept only when data arrives or the period ends), so a flood of
+  // empty connections does not occupy the pool.
+  int defer_s = opt.read_timeout_s;
+  s.set_socket_options([defer_s](int sock) {
     int one = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(sock, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
     ::fcntl(sock, F_SETFD, FD_CLOEXEC);
   });
+  // httplib writes the headers and the body separately; with Nagle on, the body waits for the
+  // client's delayed ACK of the headers (~40 ms on Linux) on every kept-alive request.
+  s.set_tcp_nodelay(true);
   impl->routes();
 
   errno = 0;

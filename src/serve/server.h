@@ -34,10 +34,10 @@ inline constexpr uint16_t kDefaultServePort = 9877;
 
 struct ServeOptions {
   ListenAddress listen{"127.0.0.1", kDefaultServePort};
-  std::size_t threads = 4;         // workers answering requests
+  std::size_t threads = 8;         // workers answering requests
   std::size_t max_queued = 64;     // accepted connections waiting for a worker
   int listen_backlog = 128;        // kernel accept queue beyond that
-  int read_timeout_s = 5;          // a client that sends nothing for this long is dropped
+  int read_timeout_s = 3;          // a client that sends nothing for this long is dropped
   int write_timeout_s = 5;         // a client that reads nothing for this long is dropped
   int keep_alive_timeout_s = 5;    // an idle kept-alive connection holds a worker this long
   int keep_alive_max = 20;         // requests per connection

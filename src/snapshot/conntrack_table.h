@@ -94,6 +94,9 @@ struct ConntrackTable {
   std::vector<NatRule> nat_rules;
 };
 
+// "tcp", "udp", "icmp", "icmpv6", ...; other protocols by number.
+std::string ct_protocol_name(uint8_t protocol);
+
 inline constexpr std::size_t kTopDestinationsKept = 20;
 inline constexpr std::size_t kSnatGroupsKept = 50;
 

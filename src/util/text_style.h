@@ -30,6 +30,14 @@ std::string fmt_num(double v, int decimals = 2);
 std::string fmt_pct(double ratio);
 // "now", "45s", "4m10s", "2h05m", "3d04h".
 std::string fmt_duration(double seconds);
+// `s` with every invalid UTF-8 sequence replaced by U+FFFD: process names and paths are bytes,
+// and a JSON document must be valid UTF-8 (nlohmann's dump() throws on invalid input).
+std::string valid_utf8(std::string_view s);
+
+// `s` with control characters (escape sequences a process name could smuggle into a
+// terminal) replaced by '?'.
+std::string printable(std::string_view s);
+
 // The value or "?" when unknown.
 std::string fmt_opt(std::optional<int64_t> v);
 

@@ -37,25 +37,26 @@ ip netns exec "$ns" sh -c 'echo "40000 40063" >/proc/sys/net/ipv4/ip_local_port_
   echo 0 >/proc/sys/net/ipv4/tcp_tw_reuse' || { echo "FAIL: cannot set namespace sysctls"; exit 1; }
 
 in_ns() { ip netns exec "$ns" "$@"; }
-# `ip netns exec` execs the command in place, so $! is the tool's own pid.
-in_ns "$churn" sink --listen 127.0.0.1:8080 --listen 127.0.0.1:9090 --max-seconds 90 &
+# `ip netns exec` execs the command in place, so $! is the tool's own pid (not so through a
+# shell function, which would fork a subshell).
+ip netns exec "$ns" "$churn" sink --listen 127.0.0.1:8080 --listen 127.0.0.1:9090 --max-seconds 90 &
 sink_pid=$!
 pids+=("$sink_pid")
 for _ in $(seq 50); do
   [[ $(in_ns ss -Htln 'sport = :9090' 2>/dev/null) ]] && break
   sleep 0.1
 done
-in_ns "$churn" idle --to 127.0.0.1:9090 --max-seconds 90 &
+ip netns exec "$ns" "$churn" idle --to 127.0.0.1:9090 --max-seconds 90 &
 idle_pid=$!
 pids+=("$idle_pid")
-in_ns "$churn" churn --to 127.0.0.1:8080 --hold 3 --rate 200 --status "$tmp/status" \
+ip netns exec "$ns" "$churn" churn --to 127.0.0.1:8080 --hold 3 --rate 200 --status "$tmp/status" \
   --max-seconds 90 &
 churn_pid=$!
 pids+=("$churn_pid")
 
 # Wait (bounded) until the churner sees EADDRNOTAVAIL: the tuple's pool is then exhausted.
 for _ in $(seq 100); do
-  read -r _ ok _ eaddr _ other _ held <"$tmp/status" 2>/dev/null && ((eaddr > 0)) && break
+  read -r _ ok _ eaddr _ other _ held 2>/dev/null <"$tmp/status" && ((eaddr > 0)) && break
   sleep 0.1
 done
 if ! ((${eaddr:-0} > 0)); then

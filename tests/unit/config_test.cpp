@@ -22,7 +22,8 @@ TEST(Config, ListeningPortInsideTheRangeMustBeReserved) {
   b.reserved({{45000, 45000}});
   b.process(9, "svc", 10, 1024);
   b.now().listener_owner[77] = 9;
-  auto f = findings_with_id(run_rule(rule_config, b.build()), "config.listen_port_in_range");
+  auto all = run_rule(rule_config, b.build());
+  auto f = findings_with_id(all, "config.listen_port_in_range");
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0]->severity, Severity::kWarning);
   EXPECT_EQ(f[0]->layer, Layer::kSystem);
@@ -39,7 +40,8 @@ TEST(Config, TwReuseOneWithPawsRejectsRising) {
   SnapshotBuilder b;
   b.tw_reuse(1).counter("TcpExt.PAWSActive", 10);
   b.then(2.0).counter("TcpExt.PAWSActive", 30);
-  auto f = findings_with_id(run_rule(rule_config, b.build()), "config.tw_reuse_paws");
+  auto all = run_rule(rule_config, b.build());
+  auto f = findings_with_id(all, "config.tw_reuse_paws");
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0]->layer, Layer::kNetwork);
   EXPECT_EQ(f[0]->evidence["paws_active_per_s"], 10.0);

@@ -215,7 +215,8 @@ TEST(EphemeralPorts, HostWideListenersAreNotClientSockets) {
   for (int d = 2; d <= 4; ++d)
     b.tuple(tuple_key("198.18.0.1", "198.18.0." + std::to_string(d), 80), {.established = 2});
   b.host_ports(86);
-  EXPECT_TRUE(findings_with_id(run(b), "ephemeral_ports.host_wide").empty());
+  auto f = run(b);
+  EXPECT_TRUE(findings_with_id(f, "ephemeral_ports.host_wide").empty());
 }
 
 TEST(EphemeralPorts, UdpHostWidePool) {
@@ -234,7 +235,8 @@ TEST(EphemeralPorts, IncompleteDumpGivesNoPortFinding) {
   b.port_range(40000, 40019);
   b.tuple(tuple_key("198.18.0.1", "198.18.0.2", 8080), {.time_wait = 20});
   b.now().sockets.complete = false;
-  EXPECT_TRUE(findings_of(run(b), Resource::kEphemeralPorts).empty());
+  auto f = run(b);
+  EXPECT_TRUE(findings_of(f, Resource::kEphemeralPorts).empty());
 }
 
 }  // namespace

@@ -244,6 +244,17 @@ TEST(Explain, TextOutput) {
   EXPECT_NE(explain_text(*e, true).find('\x1b'), std::string::npos);
 }
 
+TEST(Explain, InvalidUtf8QueryStillGivesValidJson) {
+  auto e = explain("\xff\xfe EMFILE \xc3");
+  ASSERT_TRUE(e);
+  std::string text;
+  ASSERT_NO_THROW(text = explain_json(*e).dump());
+  EXPECT_EQ(nlohmann::json::parse(text)["matches"][0]["id"], "emfile");
+  auto bad = explain("\x1b[2J\xff nothing known here");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message.find('\x1b'), std::string::npos);
+}
+
 TEST(Explain, JsonOutput) {
   auto e = explain("connect() failed: EADDRNOTAVAIL");
   ASSERT_TRUE(e);

@@ -37,9 +37,9 @@ TEST(FileDescriptors, ProcessAtItsOwnLimitWhileFileMaxIsFarAway) {
 
 TEST(FileDescriptors, ThresholdsAgainstTheOwnSoftLimit) {
   SnapshotBuilder b;
-  b.process(1, "below", 818, 1024);     // 79.9%
-  b.process(2, "warn", 820, 1024);      // 80.1%
-  b.process(3, "crit", 973, 1024);      // 95.0%
+  b.process(1, "below", 818, 1024);  // 79.9%
+  b.process(2, "warn", 820, 1024);   // 80.1%
+  b.process(3, "crit", 973, 1024);   // 95.0%
   b.process(4, "unlimited", 900000, std::nullopt);
   b.process(5, "unknown", 0, 1024).open_fds.reset();
   auto f = run_rule(rule_file_descriptors, b.build());

@@ -323,5 +323,31 @@ TEST(ReportJson, ValidAndRoundTrips) {
   EXPECT_EQ(j["resources"]["netns"], "cdlab-1-port-exhaustion");
 }
 
+// comm is whatever bytes a process put there (prctl PR_SET_NAME): the document must stay
+// valid UTF-8, or dump() throws and `check --json` prints nothing.
+TEST(ReportJson, InvalidUtf8FromTheSystemIsReplaced) {
+  Fixture fx;
+  fx.snap.second->processes[2].comm =
+      "w\xff\xfe"
+      "eb";
+  fx.snap.missing.push_back("/proc/1/\xc3(fd: permission denied");
+  fx.a.findings[0].evidence["comm"] = "w\xff" "eb";
+  json j = report_json(fx.snap, fx.a);
+  std::string text;
+  ASSERT_NO_THROW(text = j.dump());
+  json back = json::parse(text);
+  EXPECT_EQ(back["resources"]["file_descriptors"]["processes"][0]["comm"],
+            "w\xef\xbf\xbd\xef\xbf\xbd"
+            "eb");
+  EXPECT_EQ(back["missing"][1], "/proc/1/\xef\xbf\xbd(fd: permission denied");
+  EXPECT_EQ(back["findings"][0]["evidence"]["comm"],
+            "w\xef\xbf\xbd"
+            "eb");
+  // Valid multi-byte text is kept as it is.
+  fx.snap.second->processes[2].comm = "caf\xc3\xa9";
+  EXPECT_EQ(report_json(fx.snap, fx.a)["resources"]["file_descriptors"]["processes"][0]["comm"],
+            "caf\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace cd

@@ -121,6 +121,17 @@ TEST(ReportText, NoEscapesWithoutColour) {
   EXPECT_EQ(out.find('\x1b'), std::string::npos);
 }
 
+// A process name is attacker-controlled bytes: it must not smuggle escapes into a terminal.
+TEST(ReportText, ControlCharactersFromTheSystemAreNeutralised) {
+  Fixture fx;
+  fx.snap.first.processes[0].comm = "\x1b]0;pwned\x07";
+  fx.snap.missing.push_back("bad\x1b[2Jname");
+  std::string out = report_text(fx.snap, fx.a, {.color = false});
+  EXPECT_EQ(out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(out.find('\x07'), std::string::npos);
+  EXPECT_NE(out.find("?]0;pwned?[4242]"), std::string::npos);
+}
+
 TEST(ReportText, VerdictColouredByStatus) {
   Fixture fx;
   std::string crit = lines_of(report_text(fx.snap, fx.a, {.color = true}))[0];

@@ -16,8 +16,12 @@
 
 namespace cd::test {
 
-inline IpAddr ip(std::string_view text) { return *IpAddr::parse(text); }
-inline Endpoint ep(std::string_view text, uint16_t port) { return Endpoint{ip(text), port}; }
+inline IpAddr ip(std::string_view text) {
+  return *IpAddr::parse(text);
+}
+inline Endpoint ep(std::string_view text, uint16_t port) {
+  return Endpoint{ip(text), port};
+}
 inline TupleKey tuple_key(std::string_view src, std::string_view dst, uint16_t dport) {
   return TupleKey{ip(src), ip(dst), dport};
 }
@@ -61,11 +65,11 @@ class SnapshotBuilder {
     r.sockstat.tcp_mem_pages = 5;
     r.file_nr.allocated = 2000;
     r.file_nr.max = s.file_max;
-    r.counters = {{"Tcp.ActiveOpens", 1000},          {"Tcp.PassiveOpens", 500},
-                  {"TcpExt.ListenOverflows", 0},      {"TcpExt.ListenDrops", 0},
-                  {"TcpExt.TCPTimeWaitOverflow", 0},  {"TcpExt.TCPAbortOnMemory", 0},
-                  {"TcpExt.TCPMemoryPressures", 0},   {"TcpExt.PAWSActive", 0},
-                  {"TcpExt.PAWSEstab", 0},            {"TcpExt.TWRecycled", 0}};
+    r.counters = {{"Tcp.ActiveOpens", 1000},         {"Tcp.PassiveOpens", 500},
+                  {"TcpExt.ListenOverflows", 0},     {"TcpExt.ListenDrops", 0},
+                  {"TcpExt.TCPTimeWaitOverflow", 0}, {"TcpExt.TCPAbortOnMemory", 0},
+                  {"TcpExt.TCPMemoryPressures", 0},  {"TcpExt.PAWSActive", 0},
+                  {"TcpExt.PAWSEstab", 0},           {"TcpExt.TWRecycled", 0}};
     r.sockets.complete = true;
     r.sockets.udp_complete = true;
   }
@@ -198,6 +202,9 @@ inline std::vector<const Finding*> findings_with_id(const std::vector<Finding>& 
     if (f.id == id) out.push_back(&f);
   return out;
 }
+// The pointers would dangle: keep the findings in a variable first.
+std::vector<const Finding*> findings_of(std::vector<Finding>&&, Resource) = delete;
+std::vector<const Finding*> findings_with_id(std::vector<Finding>&&, std::string_view) = delete;
 
 // Every piece of text a finding carries (title, evidence, plan), for "never says X" checks.
 inline std::string all_text(const Finding& f) {

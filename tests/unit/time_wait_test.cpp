@@ -47,8 +47,8 @@ TEST(TimeWait, ServerSideNeedsVolumeAndMajority) {
   SnapshotBuilder minority;
   minority.server_time_wait(2000);
   minority.tuple(tuple_key("198.18.0.1", "198.18.0.2", 443), {.time_wait = 3000});
-  EXPECT_TRUE(findings_with_id(run_rule(rule_time_wait, minority.build()), "time_wait.server_side")
-                  .empty());
+  auto f = run_rule(rule_time_wait, minority.build());
+  EXPECT_TRUE(findings_with_id(f, "time_wait.server_side").empty());
 }
 
 TEST(TimeWait, TableAtEightyPercentWarns) {

@@ -1,0 +1,127 @@
+// Rule snat_ports: source-NAT port pools per (NAT IP, destination IP, destination port,
+// protocol), the unit nf_nat_l4proto_unique_tuple() exhausts, against the rule's port range.
+// A network-layer problem of the gateway: every client behind it shares the pool.
+#include <fmt/format.h>
+
+#include "analyse/evidence.h"
+#include "analyse/remediation.h"
+#include "analyse/rules.h"
+
+namespace cd {
+
+namespace {
+
+constexpr double kWarn = 0.70;
+constexpr double kCrit = 0.90;
+constexpr std::size_t kMaxFindings = 5;
+
+std::string proto_of(const SnatGroup& g) { return ct_protocol_name(g.protocol); }
+
+// The article's remedies, in the plan's order after connection reuse (A): more NAT addresses,
+// a wider port range, fully random port choice.
+RemediationStep step_more_nat_ips(const SnatGroup& g) {
+  return RemediationStep{
+      'D',
+      fmt::format("Add NAT addresses: every NAT IP is a separate pool of {} ports towards {}",
+                  with_commas(g.port_range.size()), g.dst.to_string()),
+      {fmt::format("nft add rule ip nat postrouting oifname \"<interface>\" snat to {}-<last "
+                   "address>   # a range of NAT IPs instead of masquerade to one",
+                   g.nat_ip.to_string()),
+       "iptables -t nat -A POSTROUTING -o <interface> -j SNAT --to-source <first>-<last> "
+       "--random-fully"},
+      "The extra addresses must be routed back to this gateway (and allowed by the peer's "
+      "allow-lists); a cloud NAT gateway has its own per-IP limit to raise instead."};
+}
+
+RemediationStep step_widen_nat_ports(const SnatGroup& g) {
+  return RemediationStep{
+      'D',
+      fmt::format("Widen the NAT port range from {}-{} ({} ports) to the default 1024-65535",
+                  g.port_range.lo, g.port_range.hi, with_commas(g.port_range.size())),
+      {fmt::format("nft list ruleset | grep -n ':{}-{}'   # then drop 'to :{}-{}' from that "
+                   "masquerade/snat rule",
+                   g.port_range.lo, g.port_range.hi, g.port_range.lo, g.port_range.hi),
+       "iptables: remove --to-ports from the MASQUERADE/SNAT rule"},
+      "Ports below 32768 may then be taken as NAT source ports: keep services that this gateway "
+      "itself listens on out of the range (or list them first in a dedicated accept rule)."};
+}
+
+RemediationStep step_random_fully() {
+  return RemediationStep{
+      'D',
+      "Pick NAT ports fully at random (--random-fully), so that concurrent new flows do not race "
+      "for the same port and fail with insert_failed before the pool is really empty",
+      {"nft: masquerade fully-random   (or: snat to <address> fully-random)",
+       "iptables -t nat -A POSTROUTING -o <interface> -j MASQUERADE --random-fully"},
+      "It only changes how a free port is chosen: it adds no ports, so an exhausted pool stays "
+      "exhausted."};
+}
+
+}  // namespace
+
+void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out) {
+  const Reading& r = in.snap.now();
+  const ConntrackTable& t = r.conntrack_table;
+  if (!t.dumped || t.snat.empty()) return;
+  const std::optional<double> insert_failed = in.snap.conntrack_stat_rate("insert_failed");
+  const bool clashing = insert_failed && *insert_failed > 0;
+
+  std::vector<Finding> kept;
+  for (const SnatGroup& g : t.snat) {
+    const uint64_t size = g.port_range.size();
+    if (size == 0) continue;
+    const double util = g.utilization();
+    // insert_failed rising while a pool is well used: nf_nat_l4proto_unique_tuple() already
+    // gives up on some flows before the last port is taken.
+    Severity sev;
+    if (util >= kCrit || (clashing && util >= kWarn))
+      sev = Severity::kCritical;
+    else if (util >= kWarn)
+      sev = Severity::kWarning;
+    else
+      continue;
+    const uint64_t left = g.entries >= size ? 0 : size - g.entries;
+
+    Finding f;
+    f.id = "snat_ports.destination";
+    f.resource = Resource::kSnatPorts;
+    f.severity = sev;
+    f.layer = Layer::kNetwork;
+    f.title = fmt::format("SNAT ports to {} ({}) through {}: {} of {} in use ({}), {}",
+                          g.dst.to_string(), proto_of(g), g.nat_ip.to_string(),
+                          with_commas(g.entries), with_commas(size), percent(util),
+                          left == 0 ? std::string("exhausted")
+                                    : fmt::format("{} left", with_commas(left)));
+    Evidence& ev = f.evidence;
+    ev["destination"] = g.dst.to_string();
+    ev["nat_ip"] = g.nat_ip.to_string();
+    ev["protocol"] = proto_of(g);
+    ev["in_use"] = g.entries;
+    ev["usable"] = size;
+    ev["ports_left"] = left;
+    ev["utilization"] = rounded(util, 4);
+    ev["port_range"] = Evidence::array({g.port_range.lo, g.port_range.hi});
+    ev["range_source"] = g.range_source;
+    ev["rule"] = g.rule.empty() ? Evidence(nullptr) : Evidence(g.rule);
+    ev["random_fully"] = g.random_fully;
+    ev["nat_ports_seen"] = Evidence::array({g.nat_port_lo, g.nat_port_hi});
+    ev["closing_entries"] = g.closing;
+    put_rate(ev, "insert_failed_per_s", in.snap, insert_failed);
+    ev["snat_groups_total"] = t.snat_groups_total;
+    ev["note"] =
+        "each (NAT IP, destination IP, destination port, protocol) is its own pool of NAT source "
+        "ports; entries of closed connections keep their port until conntrack expires them";
+
+    f.remediation.push_back(step_client_reuse());
+    f.remediation.push_back(step_more_nat_ips(g));
+    if (size < kDefaultSnatPorts.size()) f.remediation.push_back(step_widen_nat_ports(g));
+    if (!g.random_fully) f.remediation.push_back(step_random_fully());
+    // Closed connections holding ports for tcp_timeout_time_wait (120 s) are churn: shorter
+    // conntrack timeouts free their ports sooner.
+    if (g.closing * 2 >= g.entries) f.remediation.push_back(step_conntrack_timeouts(r.sysctls));
+    kept.push_back(std::move(f));
+  }
+  append_capped(kept, out, kMaxFindings, "snat_groups");
+}
+
+}  // namespace cd

@@ -1,0 +1,18 @@
+// The network-layer lab scenarios: a conntrack table filled with flows early_drop() cannot
+// evict (conntrack-full), and a NAT router whose masquerade port range runs out for one
+// destination (snat-exhaustion). Rows for the table in lab/scenarios.cpp.
+#pragma once
+
+#include "lab/scenarios.h"
+
+namespace cd {
+
+ScenarioInfo conntrack_full_scenario();
+ScenarioInfo snat_exhaustion_scenario();
+
+// The most entries conntrack-full will create: nf_conntrack_max is global and read-only in
+// the lab's namespace, so the lab fills up to it; above this the kernel memory (~320 B an
+// entry) and the time are out of a lab's bounds, and the scenario refuses.
+inline constexpr int64_t kConntrackFullMaxEntries = 1 << 20;
+
+}  // namespace cd

@@ -1,0 +1,107 @@
+// The per-namespace summary of `check --all-netns`, as text and JSON. Reads only the results.
+#include "render/netns_summary.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "render/report.h"
+#include "util/text_style.h"
+
+namespace cd {
+
+namespace {
+
+Status status_of(const NetnsResult& r) {
+  return r.diagnosis ? r.diagnosis->analysis.status : Status::kUnknown;
+}
+
+int severity_rank(Status s) {
+  switch (s) {
+    case Status::kCritical: return 3;
+    case Status::kWarning: return 2;
+    case Status::kUnknown: return 1;
+    case Status::kOk: return 0;
+  }
+  return 0;
+}
+
+Tone tone_of(Status s) {
+  switch (s) {
+    case Status::kOk: return Tone::kOk;
+    case Status::kWarning: return Tone::kWarning;
+    case Status::kCritical: return Tone::kCritical;
+    case Status::kUnknown: return Tone::kUnknown;
+  }
+  return Tone::kPlain;
+}
+
+std::string verdict(const NetnsResult& r) {
+  if (!r.diagnosis) return "could not diagnose: " + r.error;
+  return r.diagnosis->analysis.summary;
+}
+
+std::string label(const NetnsResult& r) {
+  return r.ns.label() + (r.ns.current ? " (current)" : "");
+}
+
+}  // namespace
+
+Status netns_overall_status(const std::vector<NetnsResult>& results) {
+  Status worst = Status::kOk;
+  for (const NetnsResult& r : results)
+    if (severity_rank(status_of(r)) > severity_rank(worst)) worst = status_of(r);
+  return worst;
+}
+
+nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& results) {
+  using json = nlohmann::ordered_json;
+  json doc;
+  doc["schema"] = kNetnsSummarySchema;
+  const Status overall = netns_overall_status(results);
+  doc["status"] = std::string(to_string(overall));
+  std::size_t bad = 0;
+  for (const NetnsResult& r : results) bad += status_of(r) != Status::kOk;
+  doc["summary"] = fmt::format("{} network namespaces, {} not ok", results.size(), bad);
+  json list = json::array();
+  for (const NetnsResult& r : results) {
+    json n;
+    n["netns"] = r.ns.label();
+    n["inode"] = r.ns.inode;
+    n["name"] = r.ns.name.empty() ? json(nullptr) : json(r.ns.name);
+    n["pid"] = r.ns.pid > 0 ? json(r.ns.pid) : json(nullptr);
+    n["comm"] = r.ns.pid > 0 ? json(r.ns.comm) : json(nullptr);
+    n["current"] = r.ns.current;
+    n["status"] = std::string(to_string(status_of(r)));
+    n["summary"] = verdict(r);
+    n["report"] = r.diagnosis ? report_json(r.diagnosis->snapshot, r.diagnosis->analysis)
+                              : json(nullptr);
+    n["error"] = r.diagnosis ? json(nullptr) : json(r.error);
+    list.push_back(std::move(n));
+  }
+  doc["namespaces"] = std::move(list);
+  return doc;
+}
+
+std::string netns_summary_text(const std::vector<NetnsResult>& results, bool color) {
+  const Status overall = netns_overall_status(results);
+  std::size_t bad = 0;
+  for (const NetnsResult& r : results) bad += status_of(r) != Status::kOk;
+  std::string out = paint(fmt::format("{}: {} network namespaces, {} not ok", to_string(overall),
+                                      results.size(), bad),
+                          tone_of(overall), color) +
+                    "\n";
+  std::size_t width = 9;
+  for (const NetnsResult& r : results) width = std::max(width, label(r).size());
+  width = std::min<std::size_t>(width, 40);
+  out += fmt::format("{:<9} {:<{}} {}\n", "STATUS", "NAMESPACE", width, "VERDICT");
+  for (const NetnsResult& r : results) {
+    const Status s = status_of(r);
+    const std::string st = fmt::format("{:<9}", to_string(s));
+    out += paint(st, tone_of(s), color) + " " + fmt::format("{:<{}}", label(r), width) + " " +
+           verdict(r) + "\n";
+  }
+  return out;
+}
+
+}  // namespace cd

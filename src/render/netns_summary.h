@@ -1,0 +1,27 @@
+// Renderers for `check --all-netns`: one line per network namespace, worst first, for people;
+// and a JSON document holding every namespace's full report with its label, for machines.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "analyse/analysis.h"
+#include "diagnose/netns.h"
+
+namespace cd {
+
+inline constexpr const char* kNetnsSummarySchema = "conndoctor/netns-summary/v1";
+
+// The overall status: the worst namespace's (critical > warning > unknown > ok).
+Status netns_overall_status(const std::vector<NetnsResult>& results);
+
+// {"schema", "status", "summary", "namespaces": [{"netns", "inode", "name", "pid", "comm",
+//  "current", "status", "summary", "report" (conndoctor/report/v1, or null), "error"}]}
+nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& results);
+
+// A header line with the overall verdict, then "STATUS  NAMESPACE  VERDICT" per namespace in
+// the order given (diagnose_all_netns sorts worst first).
+std::string netns_summary_text(const std::vector<NetnsResult>& results, bool color);
+
+}  // namespace cd

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The deployment files hold what they claim.
+# - The capabilities in the systemd unit are the ones needed, and both of them are needed:
+#   as nobody, with setpriv, `check` attributes another user's listener to its process only
+#   with CAP_DAC_READ_SEARCH plus CAP_SYS_PTRACE. Fd counts need neither.
+# - The unit passes `systemd-analyze verify`.
+# - The DaemonSet asks for the same capabilities, the host namespaces, limits and probes.
+# - The Grafana dashboard is valid JSON.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/serve_lib.sh"
+SOURCE_DIR=${SOURCE_DIR:-$(cd "$here/../.." && pwd)}
+TOOLS_DIR=${TOOLS_DIR:-$(dirname "$CONNDOCTOR")/tools}
+unit=$SOURCE_DIR/deploy/systemd/conndoctor.service
+daemonset=$SOURCE_DIR/deploy/kubernetes/conndoctor-daemonset.yaml
+dashboard=$SOURCE_DIR/deploy/grafana/conndoctor-dashboard.json
+command -v setpriv >/dev/null || serve_skip "no setpriv (util-linux)"
+command -v python3 >/dev/null || serve_skip "python3 is needed to read the JSON report"
+[[ -x "$TOOLS_DIR/cdtool-portfill" ]] || serve_skip "cdtool-portfill not built"
+serve_in_netns "$@"
+
+# The unit's capabilities, e.g. "dac_read_search sys_ptrace net_admin".
+unit_caps=$(sed -n 's/^AmbientCapabilities=//p' "$unit" | tr 'A-Z' 'a-z' | sed 's/cap_//g')
+[[ "$unit_caps" == *dac_read_search* && "$unit_caps" == *sys_ptrace* ]] ||
+  serve_fail "the unit does not grant what attribution needs: $unit_caps"
+
+# Another user's process with a listening socket and its connections.
+echo "40000 40009" >/proc/sys/net/ipv4/ip_local_port_range
+mkdir -m 1777 "$SERVE_TMP/shared"
+chmod 755 "$SERVE_TMP"
+setpriv --reuid=1000 --regid=1000 --clear-groups "$TOOLS_DIR/cdtool-portfill" \
+  --target 127.0.0.1:8080 --hold 60 --ready-file "$SERVE_TMP/shared/ready" >/dev/null 2>&1 &
+SERVE_PIDS+=($!)
+owner=$!
+for _ in $(seq 50); do [[ -s "$SERVE_TMP/shared/ready" ]] && break; sleep 0.1; done
+[[ -s "$SERVE_TMP/shared/ready" ]] || serve_fail "the other user's process did not start"
+
+# check_as CAPS: `check --json` as nobody with exactly these ambient capabilities; prints
+# "<pid owning 127.0.0.1:8080 or None> <open fds of that process or None>".
+check_as() {
+  local caps=() c
+  for c in $1; do caps+=("+$c"); done
+  local list
+  list=$(IFS=,; echo "${caps[*]}")
+  local opts=()
+  [[ -n "$list" ]] && opts=(--inh-caps="$list" --ambient-caps="$list")
+  setpriv --reuid=65534 --regid=65534 --clear-groups "${opts[@]}" \
+    "$CONNDOCTOR" check --json --interval 0 >"$SERVE_TMP/check.json" 2>"$SERVE_TMP/check.err"
+  python3 - "$SERVE_TMP/check.json" "$owner" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+pid = None
+for l in d["resources"]["accept_queue"]["listeners"]:
+    if l["listen"] == "127.0.0.1:8080":
+        pid = l["pid"]
+fds = None
+for p in d["resources"]["file_descriptors"]["processes"]:
+    if p["pid"] == int(sys.argv[2]):
+        fds = p["open"]
+print(pid, fds)
+EOF
+}
+
+for caps in "" "sys_ptrace" "dac_read_search" "dac_read_search sys_ptrace" "$unit_caps"; do
+  got=$(check_as "$caps") || serve_fail "check as nobody (+${caps:-none}) failed: $(cat "$SERVE_TMP/check.err")"
+  read -r pid fds <<<"$got"
+  echo "nobody +${caps:-no capabilities}: listener owner=$pid, owner's open fds=$fds"
+  [[ "$fds" != None && "$fds" -gt 0 ]] || serve_fail "fd count unreadable with +${caps:-none}"
+  if [[ "$caps" == *dac_read_search* && "$caps" == *sys_ptrace* ]]; then
+    [[ "$pid" == "$owner" ]] || serve_fail "attribution failed with +$caps"
+  else
+    [[ "$pid" == None ]] || serve_fail "attribution worked with only +${caps:-none}: the unit grants more than needed"
+  fi
+done
+
+# The unit is well formed (where systemd's analyzer exists).
+if command -v systemd-analyze >/dev/null; then
+  sed "s#/usr/local/bin/conndoctor#$CONNDOCTOR#" "$unit" >"$SERVE_TMP/conndoctor.service"
+  if ! out=$(systemd-analyze verify "$SERVE_TMP/conndoctor.service" 2>&1) || [[ -n "$out" ]]; then
+    serve_fail "systemd-analyze verify: $out"
+  fi
+fi
+
+# The DaemonSet and the dashboard.
+python3 - "$daemonset" "$dashboard" "$unit_caps" <<'EOF' || serve_fail "deployment files"
+import json, sys
+json.load(open(sys.argv[2]))
+try:
+    import yaml
+except ImportError:
+    print("(no python3-yaml: DaemonSet not checked)")
+    sys.exit(0)
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+ds = next(d for d in docs if d["kind"] == "DaemonSet")
+spec = ds["spec"]["template"]["spec"]
+assert spec["hostNetwork"] is True and spec["hostPID"] is True, "host namespaces"
+c = spec["containers"][0]
+sc = c["securityContext"]
+assert sc["capabilities"]["drop"] == ["ALL"], "drop ALL"
+want = sorted(x.upper() for x in sys.argv[3].split())
+assert sorted(sc["capabilities"]["add"]) == want, f"caps {sc['capabilities']['add']} != unit {want}"
+assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+assert c["resources"]["limits"]["memory"] and c["resources"]["limits"]["cpu"]
+assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+assert c["readinessProbe"]["httpGet"]["path"] == "/healthz"
+assert spec["volumes"][0]["secret"]["defaultMode"] == 0o400
+print("DaemonSet ok")
+EOF
+echo "ok: capabilities measured, unit and manifests consistent"
