@@ -49,32 +49,33 @@ die() { echo "bench: $*" >&2; exit 1; }
 # Inner half: runs inside the namespace, so that no command pays for `ip netns exec`.
 # ---------------------------------------------------------------------------------------------
 
-# One timed run: "wall_s peak_rss_kib exit_status". Every command goes through the same
+# One timed run: "wall_s cpu_s peak_rss_kib" (the exit status is in GNU time's file). Every command goes through the same
 # timeout + GNU time wrappers, so their (~2 ms) overhead is the same on both sides of a ratio.
+# CPU = user + sys of the command and its children (bash's `time`, ms resolution): on a shared
+# machine the wall time also counts waiting for a CPU, the CPU time does not.
 measure() {
-  local cmd=$1 tmp=$2 t0 t1 rc rss
+  local cmd=$1 tmp=$2 rc rss real user sys
   local -a argv
   if [[ $cmd == *'|'* ]]; then argv=(bash -c "$cmd"); else read -ra argv <<<"$cmd"; fi
-  t0=$EPOCHREALTIME
-  timeout --kill-after=10 "$slow_limit" /usr/bin/time -f %M -o "$tmp/rss" "${argv[@]}" \
-    >/dev/null 2>"$tmp/stderr"
-  rc=$?
-  t1=$EPOCHREALTIME
+  local TIMEFORMAT='%3R %3U %3S'
+  rm -f "$tmp/rss"
+  # GNU time outside timeout: a command stopped at the limit is still reaped by timeout, so its
+  # CPU time and RSS reach GNU time and bash's `time` (the other way round they are lost).
+  { time /usr/bin/time -f %M -o "$tmp/rss" timeout --kill-after=10 "$slow_limit" "${argv[@]}" \
+      >/dev/null 2>"$tmp/stderr"; } 2>"$tmp/time"
+  read -r real user sys <"$tmp/time"
   rss=$(tail -n 1 "$tmp/rss" 2>/dev/null)
   [[ $rss =~ ^[0-9]+$ ]] || rss=0
-  awk -v a="$t0" -v b="$t1" -v r="$rss" -v c="$rc" 'BEGIN { printf "%.4f %s %s\n", b - a, r, c }'
+  printf '%s %s %s\n' "$real" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')" "$rss"
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
-  else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 run_inner() {
   local n=$1 tmp samples
   tmp=$(mktemp -d /tmp/cdbench-inner.XXXXXX)
-  trap 'rm -rf "$tmp"' RETURN
   samples=$out/samples-$n.tsv
   : >"$samples"
 
+  # Pair order matters to summarize.awk: ss -tanp is the 5th, lsof the 6th.
   local -a names=("check --no-attribution" "check (attribution)" "ss -tan" "ss -tan \| awk \| sort \| uniq -c" "ss -tanp" "lsof -nP -iTCP")
   local -a cmds=(
     "$conndoctor check --json --interval 0 --no-attribution"
@@ -88,20 +89,29 @@ run_inner() {
 
   # Warm-up (not timed): page cache for the binaries, /proc dentries for the fd scan.
   $floor >/dev/null
-  $conndoctor check --json --interval 0 >"$tmp/check.json" 2>/dev/null
+  $conndoctor check --json --interval 0 >"$out/check-$n.json" 2>/dev/null
   local population
   population=$($floor)
 
-  local i r x f max_reps wall rss rc
+  local i r max_reps wall cpu rss rc
   for i in "${!names[@]}"; do
     max_reps=$reps
     for ((r = 1; r <= max_reps; r++)); do
-      read -r wall rss rc < <(measure "$floor" "$tmp")
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$i" floor "$r" "$wall" "$rss" "$rc" >>"$samples"
-      read -r wall rss rc < <(measure "${cmds[$i]}" "$tmp")
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$i" cmd "$r" "$wall" "$rss" "$rc" >>"$samples"
-      if [[ ${cmds[$i]} == "$conndoctor"* && $rc -ge 3 ]]; then
+      for kind in floor cmd; do
+        local c=$floor
+        [[ $kind == cmd ]] && c=${cmds[$i]}
+        read -r wall cpu rss < <(measure "$c" "$tmp")
+        # `time` reports the status of the pipeline's last command: take it from GNU time.
+        rc=0
+        grep -q 'exited with non-zero status\|Command terminated by signal' "$tmp/rss" 2>/dev/null &&
+          rc=$(grep -o '[0-9]\+' <<<"$(grep 'status\|signal' "$tmp/rss")" | head -n 1)
+        grep -q 'Command terminated by signal' "$tmp/rss" 2>/dev/null && rc=$((128 + rc))
+        [[ -s $tmp/rss ]] || rc=124
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$kind" "$r" "$wall" "$cpu" "$rss" "$rc" >>"$samples"
+      done
+      if [[ ${cmds[$i]} == "$conndoctor"* ]] && ((rc >= 3)); then
         echo "bench: '${names[$i]}' failed (exit $rc): $(head -c 300 "$tmp/stderr")" >&2
+        rm -rf "$tmp"
         return 1
       fi
       if ((rc == 124 || rc == 137)); then
@@ -115,62 +125,34 @@ run_inner() {
     echo "bench: N=$n ${names[$i]}: done" >&2
   done
 
-  # Summary per command: median wall, floor median in its own pair, ratio, peak RSS.
-  local -a med fmed runs peak status
-  for i in "${!names[@]}"; do
-    med[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "cmd" { print $4 }' "$samples" | median)
-    fmed[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "floor" { print $4 }' "$samples" | median)
-    runs[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "cmd"' "$samples" | wc -l)
-    peak[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "cmd" && $5 > m { m = $5 } END { printf "%.1f", m / 1024 }' "$samples")
-    status[i]=$(awk -F'\t' -v i="$i" '$1 == i && $2 == "cmd" && ($6 == 124 || $6 == 137) { t = 1 } END { print t ? "timeout" : "" }' "$samples")
-  done
-  local floor_all floor_rss
-  floor_all=$(awk -F'\t' '$2 == "floor" { print $4 }' "$samples" | median)
-  floor_rss=$(awk -F'\t' '$2 == "floor" && $5 > m { m = $5 } END { printf "%.1f", m / 1024 }' "$samples")
-  local sstanp=${med[4]} lsof=${med[5]}
-
+  local joined
+  joined=$(printf '%s\t' "${names[@]}")
   {
     echo "### N = $n established sockets"
     echo
-    echo "Population (cdtool-rawdump): \`$population\`; $(cat "$out/procs-$n" 2>/dev/null || echo '?') popgen processes;"
-    echo "kernel $(uname -r), $(nproc) CPUs; conndoctor $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet 2>/dev/null || echo '+dirty')."
+    echo "Population (cdtool-rawdump): \`$population\`; $(cat "$out/procs-$n" 2>/dev/null || echo '?') popgen processes."
+    echo "Kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end;"
+    echo "conndoctor $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet 2>/dev/null || echo '+dirty'), $(date -u +%Y-%m-%dT%H:%MZ)."
     echo
-    echo "| command | runs | median wall (s) | floor, same pair (s) | × floor | ss -tanp ÷ this | lsof ÷ this | peak RSS (MiB) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-    printf '| raw sock_diag dump (floor) | %s | %s | — | 1.00 | %s | %s | %s |\n' \
-      "$(awk -F'\t' '$2 == "floor"' "$samples" | wc -l)" "$floor_all" \
-      "$(awk -v a="$sstanp" -v b="$floor_all" 'BEGIN { printf "%.1f", a / b }')" \
-      "$(awk -v a="$lsof" -v b="$floor_all" 'BEGIN { printf "%.1f", a / b }')" "$floor_rss"
-    for i in "${!names[@]}"; do
-      local rsscol=${peak[i]}
-      [[ ${cmds[$i]} == *'|'* ]] && rsscol="—"
-      printf '| `%s`%s | %s | %s | %s | %s | %s | %s | %s |\n' "${names[$i]}" \
-        "${status[i]:+ (stopped at ${slow_limit} s)}" "${runs[i]}" "${med[i]}" "${fmed[i]}" \
-        "$(awk -v a="${med[i]}" -v b="${fmed[i]}" 'BEGIN { printf "%.2f", a / b }')" \
-        "$(awk -v a="$sstanp" -v b="${med[i]}" 'BEGIN { printf "%.1f", a / b }')" \
-        "$(awk -v a="$lsof" -v b="${med[i]}" 'BEGIN { printf "%.1f", a / b }')" "$rsscol"
-    done
-    echo
-    echo "Targets (issue 4):"
-    echo
-    local v
-    v=$(awk -v a="${med[0]}" -v b="${fmed[0]}" 'BEGIN { printf "%.2f", a / b }')
-    echo "- check without attribution ≤ 1.25× floor: ${v}× — $(awk -v v="$v" 'BEGIN { print (v <= 1.25) ? "holds" : "does NOT hold" }')"
-    echo "- check peak RSS < 64 MiB: ${peak[0]} MiB without attribution, ${peak[1]} MiB with — $(awk -v a="${peak[0]}" -v b="${peak[1]}" 'BEGIN { print (a < 64 && b < 64) ? "holds" : (a < 64 ? "holds without attribution only" : "does NOT hold") }')"
-    v=$(awk -v a="$sstanp" -v b="${med[1]}" 'BEGIN { printf "%.1f", a / b }')
-    echo "- check with attribution ≥ 15× faster than ss -tanp: ${v}× — $(awk -v v="$v" 'BEGIN { print (v >= 15) ? "holds" : "does NOT hold" }')${status[4]:+ (ss -tanp was stopped: a lower bound)}"
-    v=$(awk -v a="$lsof" -v b="${med[1]}" 'BEGIN { printf "%.1f", a / b }')
-    echo "- check with attribution ≥ 5× faster than lsof -nP -iTCP: ${v}× — $(awk -v v="$v" 'BEGIN { print (v >= 5) ? "holds" : "does NOT hold" }')${status[5]:+ (lsof was stopped: a lower bound)}"
+    awk -v names="${joined%$'\t'}" -v limit="$slow_limit" -f "$here/summarize.awk" "$samples"
     echo
   } >"$out/results-$n.md"
 
   if ((perf)) && command -v perf >/dev/null; then
     # cpu-clock: hardware counters are not exposed in this VM (perf stat -e instructions fails).
-    perf record -q -e cpu-clock -F 2000 -g -o "$out/perf-$n.data" -- \
-      "$conndoctor" check --json --interval 0 >/dev/null 2>&1
-    perf report -i "$out/perf-$n.data" --stdio --no-children --percent-limit 1 \
-      --sort symbol 2>/dev/null | grep -v '^$' | head -120 >"$out/perf-$n.txt"
+    local mode
+    for mode in no-attribution attribution; do
+      local extra=()
+      [[ $mode == no-attribution ]] && extra=(--no-attribution)
+      perf record -q -e cpu-clock -F 4000 -o "$out/perf-$n-$mode.data" -- \
+        "$conndoctor" check --json --interval 0 "${extra[@]}" >/dev/null 2>&1
+      perf report -i "$out/perf-$n-$mode.data" --stdio --no-children --percent-limit 0.5 \
+        --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | cut -c1-120 \
+        >"$out/perf-$n-$mode.txt"
+    done
   fi
+  rm -rf "$tmp"
+  return 0
 }
 
 if ((inner)); then

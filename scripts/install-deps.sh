@@ -17,8 +17,8 @@ packages=(
   prometheus
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  # reference tools the benchmark compares against
-  packages+=(lsof conntrack)
+  # reference tools the benchmark compares against; GNU time for peak RSS (bench/run.sh)
+  packages+=(lsof conntrack time)
 fi
 
 missing=()

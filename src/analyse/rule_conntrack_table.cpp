@@ -15,12 +15,12 @@ namespace cd {
 
 namespace {
 
-constexpr double kBusyFill = 0.50;     // below half full, what fills it is not urgent
+constexpr double kBusyFill = 0.50;  // below half full, what fills it is not urgent
 constexpr double kFullFill = 0.90;
-constexpr double kStaleShare = 0.30;   // closed-connection entries worth a finding
-constexpr double kIdleShare = 0.10;    // idle ESTABLISHED entries worth a finding
+constexpr double kStaleShare = 0.30;  // closed-connection entries worth a finding
+constexpr double kIdleShare = 0.10;   // idle ESTABLISHED entries worth a finding
 constexpr uint64_t kIdleMin = 1000;
-constexpr double kHotShare = 0.30;     // one destination's share of the table
+constexpr double kHotShare = 0.30;  // one destination's share of the table
 constexpr double kAssuredShare = 0.90;
 
 struct Fill {
@@ -49,7 +49,9 @@ Finding base(std::string id, Severity sev, const Fill& fill) {
   return f;
 }
 
-double share(uint64_t part, uint64_t whole) { return whole ? double(part) / double(whole) : 0.0; }
+double share(uint64_t part, uint64_t whole) {
+  return whole ? double(part) / double(whole) : 0.0;
+}
 
 int64_t timeout(const Sysctls& s, const std::string& key, int64_t def) {
   auto it = s.conntrack_timeouts.find(key);
@@ -79,8 +81,7 @@ void closed_entries(const RuleInput& in, const Fill& fill, std::vector<Finding>&
   f.evidence["note"] =
       "short connections: each leaves an entry for nf_conntrack_tcp_timeout_time_wait after it "
       "closed";
-  f.remediation = {step_client_reuse(), step_conntrack_timeouts(r.sysctls),
-                   step_conntrack_size(r)};
+  f.remediation = {step_client_reuse(), step_conntrack_timeouts(r.sysctls), step_conntrack_size(r)};
   out.push_back(std::move(f));
 }
 
@@ -91,7 +92,8 @@ void idle_established(const RuleInput& in, const Fill& fill, std::vector<Finding
   if (idle < kIdleMin || share(idle, t.entries) < kIdleShare) return;
   const bool busy = fill.ratio && *fill.ratio >= kBusyFill;
   Finding f = base("conntrack.idle_established", busy ? Severity::kWarning : Severity::kInfo, fill);
-  const int64_t est = t.established_timeout_s.value_or(timeout(r.sysctls, "tcp_timeout_established", 432000));
+  const int64_t est =
+      t.established_timeout_s.value_or(timeout(r.sysctls, "tcp_timeout_established", 432000));
   f.title = fmt::format(
       "conntrack: {} ESTABLISHED entries idle for over an hour (longest {}); the established "
       "timeout of {} keeps dead connections that long",
@@ -179,9 +181,10 @@ void long_chains(const RuleInput& in, const Fill& fill, std::vector<Finding>& ou
   Finding f = base("conntrack.chain_too_long", Severity::kWarning, fill);
   const std::optional<int64_t> buckets =
       r.conntrack.buckets ? r.conntrack.buckets : r.sysctls.nf_conntrack_buckets;
-  f.title = fmt::format("conntrack hash chains too long: {} inserts refused (chaintoolong) with "
-                        "{} buckets",
-                        per_second(*rate), buckets ? with_commas(uint64_t(*buckets)) : "?");
+  f.title = fmt::format(
+      "conntrack hash chains too long: {} inserts refused (chaintoolong) with "
+      "{} buckets",
+      per_second(*rate), buckets ? with_commas(uint64_t(*buckets)) : "?");
   f.evidence["buckets"] = or_null(buckets);
   put_rate(f.evidence, "chaintoolong_per_s", in.snap, rate);
   put_rate(f.evidence, "clash_resolve_per_s", in.snap, in.snap.conntrack_stat_rate("clashres"));

@@ -33,7 +33,14 @@ std::optional<Severity> tuple_severity(const TupleStat& t) {
 }
 
 std::string forecast_text(const TupleStat& t) {
-  if (!t.seconds_to_exhaustion) return "stable";
+  if (!t.seconds_to_exhaustion) {
+    // Not growing, yet the churn needs more ports than the pool has: connect() takes every
+    // port the moment it is freed (or fails). That is saturation, not "stable".
+    if (t.steady_state_demand && t.new_per_s && *t.steady_state_demand > double(t.usable))
+      return fmt::format("saturated: needs ~{} at {}",
+                         with_commas(uint64_t(*t.steady_state_demand)), per_second(*t.new_per_s));
+    return "stable";
+  }
   if (*t.seconds_to_exhaustion <= 0) return "exhausted";
   return fmt::format("runs out in ~{:.0f} s", *t.seconds_to_exhaustion);
 }

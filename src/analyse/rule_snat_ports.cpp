@@ -15,7 +15,9 @@ constexpr double kWarn = 0.70;
 constexpr double kCrit = 0.90;
 constexpr std::size_t kMaxFindings = 5;
 
-std::string proto_of(const SnatGroup& g) { return ct_protocol_name(g.protocol); }
+std::string proto_of(const SnatGroup& g) {
+  return ct_protocol_name(g.protocol);
+}
 
 // The article's remedies, in the plan's order after connection reuse (A): more NAT addresses,
 // a wider port range, fully random port choice.
@@ -87,11 +89,10 @@ void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out) {
     f.resource = Resource::kSnatPorts;
     f.severity = sev;
     f.layer = Layer::kNetwork;
-    f.title = fmt::format("SNAT ports to {} ({}) through {}: {} of {} in use ({}), {}",
-                          g.dst.to_string(), proto_of(g), g.nat_ip.to_string(),
-                          with_commas(g.entries), with_commas(size), percent(util),
-                          left == 0 ? std::string("exhausted")
-                                    : fmt::format("{} left", with_commas(left)));
+    f.title = fmt::format(
+        "SNAT ports to {} ({}) through {}: {} of {} in use ({}), {}", g.dst.to_string(),
+        proto_of(g), g.nat_ip.to_string(), with_commas(g.entries), with_commas(size), percent(util),
+        left == 0 ? std::string("exhausted") : fmt::format("{} left", with_commas(left)));
     Evidence& ev = f.evidence;
     ev["destination"] = g.dst.to_string();
     ev["nat_ip"] = g.nat_ip.to_string();

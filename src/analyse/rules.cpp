@@ -17,15 +17,17 @@ const std::vector<Rule>& all_rules() {
       {"close_wait", "CLOSE_WAIT piling up in a process: it never calls close()", rule_close_wait},
       {"accept_queue", "listeners at their accept-queue limit, ListenOverflows/ListenDrops",
        rule_accept_queue},
+      // Before conntrack: an exhausted SNAT pool is the specific cause of the insert_failed
+      // drops that rule reports, so its verdict should lead among equally severe findings.
+      {"snat_ports",
+       "SNAT ports per (NAT IP, destination, port, protocol) vs the NAT rule's port range",
+       rule_snat_ports},
       {"conntrack", "conntrack count vs max; drop, early_drop, insert_failed rates",
        rule_conntrack},
       {"conntrack_table",
        "what fills conntrack: closed and idle entries, a hot destination, unevictable ASSURED "
        "entries, long hash chains",
        rule_conntrack_table},
-      {"snat_ports",
-       "SNAT ports per (NAT IP, destination, port, protocol) vs the NAT rule's port range",
-       rule_snat_ports},
       {"orphans", "orphaned sockets vs tcp_max_orphans, TCPAbortOnMemory", rule_orphans},
       {"tcp_memory", "TCP buffer pages vs tcp_mem, TCPMemoryPressures", rule_tcp_memory},
       {"config",

@@ -2,6 +2,7 @@
 #include "collect/collector.h"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_set>
 
 #include "collect/conntrack_collect.h"
@@ -17,50 +18,55 @@ namespace {
 
 namespace pp = proc_paths;
 
-// Reads a file and parses it; the read error (which names the path) or the parse error.
-// (libstdc++ 12 has no std::expected::and_then yet.)
+// A file that cannot be read (absent, no permission) leaves its figures unknown and is named
+// in `missing`; a file that reads but does not parse is bad input (a kernel format we do not
+// know, or a broken fixture) and fails the reading, so `check` says so and exits 3 rather
+// than diagnosing on half-parsed numbers.
 template <typename Parse>
-auto read_parsed(const ProcFs& proc, std::string_view rel, Parse&& parse)
-    -> decltype(parse(std::string{})) {
+auto read_parsed(const ProcFs& proc, std::string_view rel, std::vector<std::string>& missing,
+                 Parse&& parse) -> Result<std::optional<typename decltype(parse(
+                                    std::string{}))::value_type>> {
   auto text = proc.read(rel);
-  if (!text) return std::unexpected(text.error());
-  return parse(*text);
-}
-
-void read_counters(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
-  for (std::string_view rel : {pp::kSnmp, pp::kNetstat}) {
-    auto parsed = read_parsed(
-        proc, rel, [&](const std::string& text) { return parse_snmp_pairs(text, proc.path(rel)); });
-    if (!parsed) {
-      missing.push_back(parsed.error().message);
-      continue;
-    }
-    r.counters.merge(*parsed);
+  if (!text) {
+    missing.push_back(text.error().message);
+    return std::nullopt;
   }
+  auto parsed = parse(*text);
+  if (!parsed) return std::unexpected(parsed.error());
+  return std::move(*parsed);
 }
 
-void read_sockstat(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
-  auto parsed =
-      read_parsed(proc, pp::kSockstat, [](const std::string& t) { return parse_sockstat(t); });
-  if (parsed)
-    r.sockstat = *parsed;
-  else
-    missing.push_back(parsed.error().message);
+Result<void> read_counters(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
+  for (std::string_view rel : {pp::kSnmp, pp::kNetstat}) {
+    auto parsed = read_parsed(proc, rel, missing, [&](const std::string& text) {
+      return parse_snmp_pairs(text, proc.path(rel));
+    });
+    if (!parsed) return std::unexpected(parsed.error());
+    if (*parsed) r.counters.merge(**parsed);
+  }
+  return {};
 }
 
-void read_file_nr(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
-  auto parsed =
-      read_parsed(proc, pp::kFileNr, [](const std::string& t) { return parse_file_nr(t); });
-  if (parsed)
-    r.file_nr = *parsed;
-  else
-    missing.push_back(parsed.error().message);
+Result<void> read_sockstat(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
+  auto parsed = read_parsed(proc, pp::kSockstat, missing,
+                            [](const std::string& t) { return parse_sockstat(t); });
+  if (!parsed) return std::unexpected(parsed.error());
+  if (*parsed) r.sockstat = **parsed;
+  return {};
+}
+
+Result<void> read_file_nr(const ProcFs& proc, Reading& r, std::vector<std::string>& missing) {
+  auto parsed = read_parsed(proc, pp::kFileNr, missing,
+                            [](const std::string& t) { return parse_file_nr(t); });
+  if (!parsed) return std::unexpected(parsed.error());
+  if (*parsed) r.file_nr = **parsed;
+  return {};
 }
 
 // `netlink`: a conntrack source follows (collect_conntrack), which takes the stats from
 // ctnetlink when the procfs file is absent and names what is missing itself.
-void read_conntrack(const ProcFs& proc, Reading& r, std::vector<std::string>& missing,
-                    bool netlink) {
+Result<void> read_conntrack(const ProcFs& proc, Reading& r, std::vector<std::string>& missing,
+                            bool netlink) {
   ConntrackStats& ct = r.conntrack;
   const Sysctls& s = r.sysctls;
   // read_sysctls already said so when the module is not loaded.
@@ -68,21 +74,20 @@ void read_conntrack(const ProcFs& proc, Reading& r, std::vector<std::string>& mi
   ct.count = s.nf_conntrack_count;
   ct.max = s.nf_conntrack_max;
   ct.buckets = s.nf_conntrack_buckets;
-  if (!ct.available) return;
+  if (!ct.available) return {};
   if (!proc.exists(pp::kConntrackStat)) {
-    if (netlink) return;
+    if (netlink) return {};
     missing.push_back("conntrack per-CPU stats: " + proc.path(pp::kConntrackStat) +
                       " absent (kernel built without CONFIG_NF_CONNTRACK_PROCFS)");
-    return;
+    return {};
   }
-  auto parsed = read_parsed(proc, pp::kConntrackStat,
+  auto parsed = read_parsed(proc, pp::kConntrackStat, missing,
                             [](const std::string& t) { return parse_conntrack_stat(t); });
-  if (!parsed) {
-    missing.push_back(parsed.error().message);
-    return;
-  }
-  ct.stats = std::move(*parsed);
+  if (!parsed) return std::unexpected(parsed.error());
+  if (!*parsed) return {};
+  ct.stats = std::move(**parsed);
   ct.stats_source = "procfs";
+  return {};
 }
 
 AggregatorConfig aggregator_config(const Sysctls& s, const CollectOptions& opt) {
@@ -106,10 +111,10 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
   Reading r;
   r.taken_at_s = src.clock.now_s();
   r.sysctls = read_sysctls(src.proc, missing);
-  read_counters(src.proc, r, missing);
-  read_sockstat(src.proc, r, missing);
-  read_file_nr(src.proc, r, missing);
-  read_conntrack(src.proc, r, missing, src.conntrack != nullptr);
+  for (auto step : {read_counters, read_sockstat, read_file_nr})
+    if (auto ok = step(src.proc, r, missing); !ok) return std::unexpected(ok.error());
+  if (auto ok = read_conntrack(src.proc, r, missing, src.conntrack != nullptr); !ok)
+    return std::unexpected(ok.error());
   if (src.conntrack)
     collect_conntrack(*src.conntrack, {opt.conntrack_table, opt.snat_port_range}, r, missing);
 

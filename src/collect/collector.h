@@ -31,8 +31,9 @@ struct Sources {
   ConntrackSource* conntrack = nullptr;  // ctnetlink + nf_tables; none: procfs figures only
 };
 
-// One reading. Fails only when the socket dump is unusable (truncated, malformed): every
-// other unreadable figure is left unknown and named in `missing`.
+// One reading. Fails when the socket dump is unusable (truncated, malformed) or a /proc file
+// reads but does not parse (bad input); a figure that cannot be read at all (absent, no
+// permission) is left unknown and named in `missing`.
 Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
                                 std::vector<std::string>& missing);
 

@@ -1,8 +1,8 @@
 // Conntrack over netlink for one reading, turning refusals into `missing` lines.
 #include "collect/conntrack_collect.h"
 
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 
 #include "collect/conntrack_aggregator.h"
 
@@ -36,7 +36,8 @@ void collect_conntrack(ConntrackSource& src, const ConntrackCollectOptions& opt,
     } else {
       missing.push_back(
           "conntrack per-CPU stats (drop, early_drop, insert_failed, clashres, chainlength): "
-          "no /proc/net/stat/nf_conntrack and " + why(s.error()));
+          "no /proc/net/stat/nf_conntrack and " +
+          why(s.error()));
     }
   }
   if (!opt.table) return;

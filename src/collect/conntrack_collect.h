@@ -14,7 +14,7 @@
 namespace cd {
 
 struct ConntrackCollectOptions {
-  bool table = true;  // dump the table (one reading of a snapshot is enough)
+  bool table = true;                    // dump the table (one reading of a snapshot is enough)
   std::optional<PortRange> snat_ports;  // --snat-port-range: overrides the ruleset
 };
 

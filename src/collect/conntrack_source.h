@@ -42,14 +42,14 @@ std::string_view ct_tcp_state_name(uint8_t state);  // "ESTABLISHED", ...; "UNKN
 
 // One decoded conntrack entry (struct nf_conn as ctnetlink dumps it).
 struct CtEntry {
-  uint8_t family = 0;    // AF_INET / AF_INET6
-  uint8_t protocol = 0;  // IPPROTO_*
+  uint8_t family = 0;                // AF_INET / AF_INET6
+  uint8_t protocol = 0;              // IPPROTO_*
   std::optional<uint8_t> tcp_state;  // CtTcpState, TCP only
-  Endpoint orig_src;  // original direction: who started it, and to whom
+  Endpoint orig_src;                 // original direction: who started it, and to whom
   Endpoint orig_dst;
   Endpoint reply_src;  // reply direction: after NAT, reply_dst is the NAT IP and port
   Endpoint reply_dst;
-  uint32_t status = 0;  // IPS_* bits
+  uint32_t status = 0;                // IPS_* bits
   std::optional<uint32_t> timeout_s;  // seconds left before the entry expires
 
   bool source_nat() const;  // IPS_SRC_NAT, or the reply goes to another address than the source

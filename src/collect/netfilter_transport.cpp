@@ -53,7 +53,8 @@ bool module_present(const std::string& name) {
   std::ifstream builtin(std::string("/lib/modules/") + u.release + "/modules.builtin");
   const std::string suffix = "/" + name + ".ko";
   for (std::string line; std::getline(builtin, line);)
-    if (line.size() >= suffix.size() && line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0)
+    if (line.size() >= suffix.size() &&
+        line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0)
       return true;
   return false;
 }

@@ -48,8 +48,10 @@ Result<void> write_file(const std::string& path, std::string_view data) {
   return {};
 }
 
-Result<void> write_link(const std::string& path, const std::string& target) {
-  if (auto ok = make_parent_dirs(path); !ok) return ok;
+Result<void> write_link(const std::string& path, const std::string& target,
+                        bool make_parents = true) {
+  if (make_parents)
+    if (auto ok = make_parent_dirs(path); !ok) return ok;
   if (::symlink(target.c_str(), path.c_str()) != 0) return fail_errno(path);
   return {};
 }
@@ -90,20 +92,14 @@ Result<void> record_sockets(SockSource& live, const std::string& path) {
 }
 
 // The namespace link as the scan would conclude it: when the link itself is unreadable (no
-// ptrace access) but NetnsFilter can still tell, write our own link or a different one.
+// ptrace access) but NetnsFilter can tell the process shares our namespace, write our link.
 Result<void> record_netns(const ProcFs& proc, const NetnsFilter& netns, int32_t pid,
                           const std::string& out_root) {
   const std::string rel = std::to_string(pid) + "/" + std::string(pp::kNetns);
   if (auto target = proc.readlink(rel)) return write_link(out_root + "/" + rel, *target);
   if (!netns.active()) return {};
-  switch (netns.check(pid)) {
-    case NetnsVerdict::kSame:
-      return write_link(out_root + "/" + rel, *netns.self_link());
-    case NetnsVerdict::kOther:
-      return write_link(out_root + "/" + rel, "net:[another namespace]");
-    default:
-      return {};
-  }
+  if (netns.check(pid) != NetnsVerdict::kSame) return {};
+  return write_link(out_root + "/" + rel, *netns.self_link());
 }
 
 // One process: comm, limits, its namespace link and its fd links (targets only).
@@ -121,7 +117,8 @@ Result<void> record_process(const ProcFs& proc, const NetnsFilter& netns, int32_
   for (const std::string& fd : *fds) {
     auto target = proc.readlink(fd_rel + "/" + fd);
     if (!target) continue;  // closed meanwhile
-    if (auto ok = write_link(out_root + "/" + fd_rel + "/" + fd, *target); !ok) return ok;
+    // The directory exists: one symlink() per fd (a host can have 10^5 of them).
+    if (auto ok = write_link(out_root + "/" + fd_rel + "/" + fd, *target, false); !ok) return ok;
   }
   return {};
 }
@@ -146,9 +143,14 @@ Result<void> record_state(const ProcFs& proc, SockSource& live, const std::strin
   if (auto ok = record_sockets(live, dir + "/sock_diag.bin"); !ok) return ok;
 
   if (auto ok = copy_link(proc, pp::kSelfNetns, out_root); !ok) return ok;
+  // Processes of other namespaces are left out: the scan would drop them anyway, and on a
+  // host running containers they can hold most of the machine's fds.
   const NetnsFilter netns(proc);
-  for (int32_t pid : proc.pids())
+  for (int32_t pid : proc.pids()) {
+    NetnsVerdict v = netns.check(pid);
+    if (v == NetnsVerdict::kOther || v == NetnsVerdict::kGone) continue;
     if (auto ok = record_process(proc, netns, pid, out_root); !ok) return ok;
+  }
   return {};
 }
 

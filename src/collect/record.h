@@ -13,6 +13,7 @@
 namespace cd {
 
 // DIR may exist but DIR/proc must not (a recording is never merged into an older one).
+// Only processes of the caller's network namespace are recorded (the scan keeps no others).
 // Files and processes that cannot be read are left out, as a replay would then report them;
 // without root other users' fd links are unreadable, so record as root for a full copy.
 Result<void> record_state(const ProcFs& proc, SockSource& live, const std::string& dir);

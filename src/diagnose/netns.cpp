@@ -56,7 +56,9 @@ std::string read_comm(const std::string& proc, int32_t pid) {
 
 // A /run/netns entry is a bind mount of an nsfs file; a leftover plain file (the namespace's
 // mount is gone) has the device of the directory, not of nsfs.
-bool same_dev(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev; }
+bool same_dev(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev;
+}
 
 }  // namespace
 
@@ -199,10 +201,14 @@ namespace {
 int rank(const NetnsResult& r) {
   if (!r.diagnosis) return 2;
   switch (r.diagnosis->analysis.status) {
-    case Status::kCritical: return 0;
-    case Status::kWarning: return 1;
-    case Status::kUnknown: return 2;
-    case Status::kOk: return 3;
+    case Status::kCritical:
+      return 0;
+    case Status::kWarning:
+      return 1;
+    case Status::kUnknown:
+      return 2;
+    case Status::kOk:
+      return 3;
   }
   return 3;
 }

@@ -178,7 +178,10 @@ Result<LabNetns> LabNetns::create(const std::string& name) {
   }
   std::string path = ns.path();
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
-  if (!file) return fail_errno("create " + path);
+  if (!file) {
+    if (errno == EEXIST) return fail(path + " exists: a leftover? `conndoctor lab clean`");
+    return fail_errno("create " + path);
+  }
   ns.file_created_ = true;  // from here on the destructor undoes what was done
 
   if (::unshare(CLONE_NEWNET) != 0) {

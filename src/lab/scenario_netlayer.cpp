@@ -331,16 +331,16 @@ Result<void> conntrack_full(LoadSet& load) {
   // A veth whose peer stays down swallows the packets after POSTROUTING, where conntrack has
   // already confirmed their entries; a permanent neighbour keeps ARP out of the way. The
   // ruleset's ct expression makes conntrack hook this namespace (nf_ct_netns_get()).
-  if (auto r = run_all({{"ip", "link", "add", "cdlab-ct0", "type", "veth", "peer", "name",
-                         "cdlab-ct1"},
-                        {"ip", "addr", "add", "198.18.0.1/24", "dev", "cdlab-ct0"},
-                        {"ip", "link", "set", "cdlab-ct0", "up"},
-                        {"ip", "route", "add", "198.18.1.0/24", "via", "198.18.0.2", "dev",
-                         "cdlab-ct0", "onlink"},
-                        {"ip", "route", "add", "198.19.0.0/16", "via", "198.18.0.2", "dev",
-                         "cdlab-ct0", "onlink"},
-                        {"ip", "neigh", "replace", "198.18.0.2", "lladdr", "02:00:00:00:00:02",
-                         "dev", "cdlab-ct0", "nud", "permanent"}});
+  if (auto r =
+          run_all({{"ip", "link", "add", "cdlab-ct0", "type", "veth", "peer", "name", "cdlab-ct1"},
+                   {"ip", "addr", "add", "198.18.0.1/24", "dev", "cdlab-ct0"},
+                   {"ip", "link", "set", "cdlab-ct0", "up"},
+                   {"ip", "route", "add", "198.18.1.0/24", "via", "198.18.0.2", "dev", "cdlab-ct0",
+                    "onlink"},
+                   {"ip", "route", "add", "198.19.0.0/16", "via", "198.18.0.2", "dev", "cdlab-ct0",
+                    "onlink"},
+                   {"ip", "neigh", "replace", "198.18.0.2", "lladdr", "02:00:00:00:00:02", "dev",
+                    "cdlab-ct0", "nud", "permanent"}});
       !r)
     return r;
   if (auto r = run_tool({"nft", "-f", "-"}, kConntrackRuleset); !r) return r;
@@ -458,10 +458,10 @@ int snat_client(WorkerLink& link) {
       est += c.established;
       stuck += !c.established && WorkerLink::now() - c.started > 1.5;
     }
-    const std::string state = std::to_string(conns.size()) +
-                              " connects through the NAT router to 198.19.0.2:80: " +
-                              std::to_string(est) + " established, " + std::to_string(stuck) +
-                              " unanswered after 1.5 s";
+    const std::string state =
+        std::to_string(conns.size()) +
+        " connects through the NAT router to 198.19.0.2:80: " + std::to_string(est) +
+        " established, " + std::to_string(stuck) + " unanswered after 1.5 s";
     if (!ready && conns.size() == kConnects && est > 0 && stuck >= 3) {
       ready = true;
       link.ready(state + " (their SYNs die at the router: no NAT port left)");
@@ -482,10 +482,10 @@ Result<void> snat_exhaustion(LoadSet& load) {
   if (!srv) return std::unexpected(srv.error());
   if (auto r = load.wait_ready(*srv, 5); !r) return r;
   const std::string spid = std::to_string(load.pid(*srv));
-  if (auto r = run_all({{"ip", "link", "add", "cdr-srv", "type", "veth", "peer", "name", "eth0",
-                         "netns", spid},
-                        {"ip", "addr", "add", "198.19.0.1/24", "dev", "cdr-srv"},
-                        {"ip", "link", "set", "cdr-srv", "up"}});
+  if (auto r = run_all(
+          {{"ip", "link", "add", "cdr-srv", "type", "veth", "peer", "name", "eth0", "netns", spid},
+           {"ip", "addr", "add", "198.19.0.1/24", "dev", "cdr-srv"},
+           {"ip", "link", "set", "cdr-srv", "up"}});
       !r)
     return r;
   if (auto r = run_in(load.pid(*srv), {{"ip", "link", "set", "lo", "up"},
@@ -498,17 +498,16 @@ Result<void> snat_exhaustion(LoadSet& load) {
   if (!cli) return std::unexpected(cli.error());
   if (auto r = wait_own_netns(load.pid(*cli)); !r) return r;
   const std::string cpid = std::to_string(load.pid(*cli));
-  if (auto r = run_all({{"ip", "link", "add", "cdr-cli", "type", "veth", "peer", "name", "eth0",
-                         "netns", cpid},
-                        {"ip", "addr", "add", "198.18.1.1/24", "dev", "cdr-cli"},
-                        {"ip", "link", "set", "cdr-cli", "up"}});
+  if (auto r = run_all(
+          {{"ip", "link", "add", "cdr-cli", "type", "veth", "peer", "name", "eth0", "netns", cpid},
+           {"ip", "addr", "add", "198.18.1.1/24", "dev", "cdr-cli"},
+           {"ip", "link", "set", "cdr-cli", "up"}});
       !r)
     return r;
-  if (auto r = run_in(load.pid(*cli),
-                      {{"ip", "link", "set", "lo", "up"},
-                       {"ip", "addr", "add", "198.18.1.2/24", "dev", "eth0"},
-                       {"ip", "link", "set", "eth0", "up"},
-                       {"ip", "route", "add", "default", "via", "198.18.1.1"}});
+  if (auto r = run_in(load.pid(*cli), {{"ip", "link", "set", "lo", "up"},
+                                       {"ip", "addr", "add", "198.18.1.2/24", "dev", "eth0"},
+                                       {"ip", "link", "set", "eth0", "up"},
+                                       {"ip", "route", "add", "default", "via", "198.18.1.1"}});
       !r)
     return r;
   return load.wait_ready(*cli, 15);

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "lab/generators.h"
+#include "lab/scenario_netlayer.h"
 #include "lab/sock_util.h"
 
 namespace cd {
@@ -15,7 +16,7 @@ using Mode = ServerConfig::Mode;
 using Close = ClientConfig::Close;
 
 constexpr double kListenWait = 3;  // a server needs well under a second to listen
-constexpr double kLiveWait = 20;  // every failure below shows within seconds, even on a busy host
+constexpr double kLiveWait = 20;   // every failure below shows within seconds, even on a busy host
 
 const Endpoint kService = v4_endpoint("127.0.0.1", 8080);
 
@@ -58,7 +59,7 @@ Result<void> port_exhaustion(LoadSet& load) {
   if (!srv) return std::unexpected(srv.error());
   ClientConfig c = churn_1000_ports();
   c.ready_after_successes = 3000;  // with reuse switched on (--set), it keeps succeeding
-  c.ready_timeout_s = 10;
+  c.ready_timeout_s = 15;
   return start_client(load, c);
 }
 
@@ -86,7 +87,7 @@ Result<void> port_range_wide_spread(LoadSet& load) {
   c.max_attempts = 8000;
   c.ready_after_successes = 5000;
   c.ready_on_eaddrnotavail = true;
-  c.ready_timeout_s = 10;
+  c.ready_timeout_s = 15;
   return start_client(load, c);
 }
 
@@ -220,6 +221,8 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
        "config finding: reserve the port",
        {{"net.ipv4.ip_local_port_range", "32768 60999"}, {"net.ipv4.ip_local_reserved_ports", ""}},
        service_port_in_range},
+      conntrack_full_scenario(),   // lab/scenario_netlayer.cpp
+      snat_exhaustion_scenario(),  // lab/scenario_netlayer.cpp
       {"idle", "nothing: only loopback is up", "ok, exit 0", {}, idle},
   };
   return table;

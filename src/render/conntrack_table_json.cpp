@@ -59,9 +59,10 @@ nlohmann::ordered_json conntrack_table_json(const ConntrackTable& t) {
     json jr;
     jr["rule"] = r.where;
     jr["masquerade"] = r.masquerade;
-    jr["addresses"] = r.addr_min ? json::array({r.addr_min->to_string(),
-                                                (r.addr_max ? *r.addr_max : *r.addr_min).to_string()})
-                                 : json(nullptr);
+    jr["addresses"] = r.addr_min
+                          ? json::array({r.addr_min->to_string(),
+                                         (r.addr_max ? *r.addr_max : *r.addr_min).to_string()})
+                          : json(nullptr);
     jr["ports"] = r.ports ? json::array({r.ports->lo, r.ports->hi}) : json(nullptr);
     jr["ports_from_map"] = r.ports_from_map;
     jr["random_fully"] = r.random_fully;

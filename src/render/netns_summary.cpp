@@ -18,20 +18,28 @@ Status status_of(const NetnsResult& r) {
 
 int severity_rank(Status s) {
   switch (s) {
-    case Status::kCritical: return 3;
-    case Status::kWarning: return 2;
-    case Status::kUnknown: return 1;
-    case Status::kOk: return 0;
+    case Status::kCritical:
+      return 3;
+    case Status::kWarning:
+      return 2;
+    case Status::kUnknown:
+      return 1;
+    case Status::kOk:
+      return 0;
   }
   return 0;
 }
 
 Tone tone_of(Status s) {
   switch (s) {
-    case Status::kOk: return Tone::kOk;
-    case Status::kWarning: return Tone::kWarning;
-    case Status::kCritical: return Tone::kCritical;
-    case Status::kUnknown: return Tone::kUnknown;
+    case Status::kOk:
+      return Tone::kOk;
+    case Status::kWarning:
+      return Tone::kWarning;
+    case Status::kCritical:
+      return Tone::kCritical;
+    case Status::kUnknown:
+      return Tone::kUnknown;
   }
   return Tone::kPlain;
 }
@@ -74,8 +82,8 @@ nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& result
     n["current"] = r.ns.current;
     n["status"] = std::string(to_string(status_of(r)));
     n["summary"] = verdict(r);
-    n["report"] = r.diagnosis ? report_json(r.diagnosis->snapshot, r.diagnosis->analysis)
-                              : json(nullptr);
+    n["report"] =
+        r.diagnosis ? report_json(r.diagnosis->snapshot, r.diagnosis->analysis) : json(nullptr);
     n["error"] = r.diagnosis ? json(nullptr) : json(r.error);
     list.push_back(std::move(n));
   }

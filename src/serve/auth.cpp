@@ -47,6 +47,14 @@ bool printable_no_space(std::string_view s) {
   return true;
 }
 
+// Quoted in a one-line error: control characters become '?'.
+std::string quotable(std::string_view text) {
+  std::string out(text.substr(0, 40));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
 std::string mode_text(mode_t m) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", unsigned(m & 07777));
@@ -140,7 +148,7 @@ Result<AuthConfig> load_auth_file(const std::string& path) {
       cfg.kind = AuthConfig::Kind::kBasic;
       cfg.credentials = base64_encode(value);
     } else {
-      return fail(where + ": unknown scheme '" + std::string(scheme) +
+      return fail(where + ": unknown scheme '" + quotable(scheme) +
                   "' (expected 'bearer' or 'basic')");
     }
     found = std::move(cfg);

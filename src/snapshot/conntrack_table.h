@@ -30,8 +30,8 @@ struct ConntrackDestination {
 // A source-NAT rule read from the namespace's nf_tables ruleset (nft `snat`/`masquerade`
 // expressions, or iptables-nft's xt SNAT/MASQUERADE targets), or given by the user.
 struct NatRule {
-  uint8_t family = 0;     // NFPROTO_IPV4 / NFPROTO_IPV6 / NFPROTO_INET (0: any)
-  bool masquerade = false;  // NAT IP = the outgoing interface's address
+  uint8_t family = 0;              // NFPROTO_IPV4 / NFPROTO_IPV6 / NFPROTO_INET (0: any)
+  bool masquerade = false;         // NAT IP = the outgoing interface's address
   std::optional<IpAddr> addr_min;  // snat to ADDR[-ADDR]; unset for masquerade
   std::optional<IpAddr> addr_max;
   std::optional<PortRange> ports;  // unset: kDefaultSnatPorts
@@ -46,8 +46,8 @@ struct SnatGroup {
   IpAddr nat_ip;
   Endpoint dst;
   uint8_t protocol = 0;
-  uint64_t entries = 0;  // each holds one NAT source port of the group
-  uint64_t closing = 0;  // TCP entries past ESTABLISHED (TIME_WAIT, CLOSE, FIN_WAIT...): churn
+  uint64_t entries = 0;      // each holds one NAT source port of the group
+  uint64_t closing = 0;      // TCP entries past ESTABLISHED (TIME_WAIT, CLOSE, FIN_WAIT...): churn
   uint16_t nat_port_lo = 0;  // lowest and highest NAT source port seen
   uint16_t nat_port_hi = 0;
   PortRange port_range = kDefaultSnatPorts;  // the pool the rule allows
@@ -64,7 +64,7 @@ struct ConntrackStale {
   uint64_t tcp_time_wait = 0;  // closed connections kept for tcp_timeout_time_wait (120 s)
   uint64_t tcp_close = 0;      // RST-closed, kept for tcp_timeout_close (10 s)
   uint64_t tcp_close_wait = 0;
-  uint64_t tcp_fin_wait = 0;   // FIN_WAIT + LAST_ACK
+  uint64_t tcp_fin_wait = 0;  // FIN_WAIT + LAST_ACK
   // ESTABLISHED entries idle (no packet) for long: idle = tcp_timeout_established - time
   // left, as every packet refreshes the timeout. A peer that vanished without FIN/RST keeps
   // its entry for the whole 5-day default.
@@ -75,7 +75,7 @@ struct ConntrackStale {
 };
 
 struct ConntrackTable {
-  bool dumped = false;  // the ctnetlink dump ran to completion
+  bool dumped = false;       // the ctnetlink dump ran to completion
   bool interrupted = false;  // NLM_F_DUMP_INTR: the table changed during the dump
   uint64_t entries = 0;
   std::map<std::string, uint64_t> by_protocol;   // "tcp", "udp", "icmp", ...
@@ -85,8 +85,8 @@ struct ConntrackTable {
   uint64_t snat_entries = 0;
   uint64_t dnat_entries = 0;
   ConntrackStale stale;
-  std::optional<int64_t> established_timeout_s;  // the timeout the idle times were taken from
-  uint64_t destinations_total = 0;  // distinct (destination, protocol)
+  std::optional<int64_t> established_timeout_s;        // the timeout the idle times were taken from
+  uint64_t destinations_total = 0;                     // distinct (destination, protocol)
   std::vector<ConntrackDestination> top_destinations;  // most entries first
   uint64_t snat_groups_total = 0;
   std::vector<SnatGroup> snat;  // most utilised first (top kSnatGroupsKept)

@@ -20,8 +20,9 @@ SERVE_TEST_TIMEOUT=160 serve_in_netns "$@"
 echo "40000 40999" >/proc/sys/net/ipv4/ip_local_port_range
 echo 0 >/proc/sys/net/ipv4/tcp_tw_reuse
 
-# 1. The failure, live: 1000 ports towards 127.0.0.1:8080, 300 of them in client TIME_WAIT.
-"$portfill" --target 127.0.0.1:8080 --close-first 300 --max 1200 --hold 140 \
+# 1. The failure, live: 1000 ports towards 127.0.0.1:8080, 100 of them in client TIME_WAIT.
+# The other 900 stay ESTABLISHED, so the tuple stays above 90 % after TIME_WAIT ends (60 s).
+"$portfill" --target 127.0.0.1:8080 --close-first 100 --max 1200 --hold 140 \
   --ready-file "$SERVE_TMP/ready" >"$SERVE_TMP/portfill.out" 2>&1 &
 SERVE_PIDS+=($!)
 for _ in $(seq 100); do [[ -s "$SERVE_TMP/ready" ]] && break; sleep 0.1; done
@@ -36,12 +37,13 @@ SERVE_PIDS+=($!)
 serve_pid=$!
 wait_for_http /healthz 20 || serve_fail "serve did not come up: $(cat "$SERVE_TMP/serve.err")"
 
-# 3. Prometheus on loopback, scraping every second, with the alert rules (short `for:`).
+# 3. Prometheus on loopback, scraping every 3 s (a failed scrape would reset a pending alert),
+# evaluating every second, with the alert rules (short `for:`).
 sed -E 's/^( *for:).*/\1 3s/' "$SOURCE_DIR/deploy/prometheus/conndoctor-rules.yml" >"$SERVE_TMP/rules.yml"
 cat >"$SERVE_TMP/prometheus.yml" <<EOF
 global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
+  scrape_interval: 3s
+  scrape_timeout: 3s
   evaluation_interval: 1s
 rule_files: [$SERVE_TMP/rules.yml]
 scrape_configs:
@@ -71,13 +73,13 @@ dest='destination="127.0.0.1:8080"'
 out=$(query "conndoctor_ephemeral_ports_utilization_ratio{$dest} >= 0.9" 60) ||
   serve_fail "no utilisation series for 127.0.0.1:8080 in Prometheus; log: $(tail -5 "$SERVE_TMP/prometheus.log"); serve: $(tail -3 "$SERVE_TMP/serve.err")"
 echo "utilisation: $out"
-out=$(query "conndoctor_ephemeral_ports_time_wait{$dest} >= 300" 10) ||
+out=$(query "conndoctor_ephemeral_ports_time_wait{$dest} >= 100" 10) ||
   serve_fail "the client TIME_WAIT of the tuple is not exported"
 out=$(query 'conndoctor_finding{resource="ephemeral_ports",severity="critical"}' 10) ||
   serve_fail "no critical ephemeral_ports finding in Prometheus"
 echo "finding: $out"
-out=$(query "ALERTS{alertname=\"ConndoctorEphemeralPortsExhausted\",alertstate=\"firing\",$dest}" 30) ||
-  serve_fail "ConndoctorEphemeralPortsExhausted did not fire"
+out=$(query "ALERTS{alertname=\"ConndoctorEphemeralPortsExhausted\",alertstate=\"firing\",$dest}" 45) ||
+  serve_fail "ConndoctorEphemeralPortsExhausted did not fire; alerts: $(timeout 5 promtool query instant http://127.0.0.1:9090 ALERTS 2>&1 | head -5); up: $(timeout 5 promtool query instant http://127.0.0.1:9090 'up' 2>&1); collection s: $(timeout 5 promtool query instant http://127.0.0.1:9090 'conndoctor_scrape_duration_seconds' 2>&1)"
 echo "alert: $out"
 out=$(query 'up{job="conndoctor"} == 1' 5) || serve_fail "Prometheus does not see the target up"
 

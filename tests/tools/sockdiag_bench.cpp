@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -94,16 +95,36 @@ uint64_t raw_dump(uint8_t family, uint32_t states, std::vector<uint8_t>& buf) {
   }
 }
 
-double seconds(const std::function<void()>& f) {
-  auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// CPU seconds (user, system) of this process and its waited-for children so far.
+std::pair<double, double> cpu() {
+  double u = 0, s = 0;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    rusage r{};
+    ::getrusage(who, &r);
+    u += double(r.ru_utime.tv_sec) + double(r.ru_utime.tv_usec) / 1e6;
+    s += double(r.ru_stime.tv_sec) + double(r.ru_stime.tv_usec) / 1e6;
+  }
+  return {u, s};
 }
 
-void report(const char* what, std::vector<double> t, uint64_t sockets) {
+// Wall seconds of one run; adds its user and system CPU to `user`/`sys`. The machine may be
+// shared: CPU time says what the run cost even when the wall clock waited for a core.
+double seconds(const std::function<void()>& f, double* user = nullptr, double* sys = nullptr) {
+  auto c0 = cpu();
+  auto t0 = std::chrono::steady_clock::now();
+  f();
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto c1 = cpu();
+  if (user) *user += c1.first - c0.first;
+  if (sys) *sys += c1.second - c0.second;
+  return wall;
+}
+
+void report(const char* what, std::vector<double> t, double user, double sys, uint64_t sockets) {
   std::sort(t.begin(), t.end());
-  std::printf("%-46s best %.3f s  median %.3f s  (%llu sockets)\n", what, t.front(),
-              t[t.size() / 2], (unsigned long long)sockets);
+  const double n = double(t.size());
+  std::printf("%-46s wall best %.3f median %.3f | cpu/run user %.3f sys %.3f  (%llu sockets)\n",
+              what, t.front(), t[t.size() / 2], user / n, sys / n, (unsigned long long)sockets);
 }
 
 }  // namespace
@@ -130,40 +151,49 @@ int main(int argc, char** argv) {
   for (std::size_t bufsize : {std::size_t(32 * 1024), std::size_t(256 * 1024)}) {
     std::vector<uint8_t> buf(bufsize);
     std::vector<double> t;
+    double user = 0, sys = 0;
     uint64_t n = 0;
     for (int r = 0; r < runs; ++r)
-      t.push_back(seconds([&] {
-        n = raw_dump(AF_INET, listen, buf) + raw_dump(AF_INET6, listen, buf) +
-            raw_dump(AF_INET, all & ~listen, buf) + raw_dump(AF_INET6, all & ~listen, buf);
-      }));
+      t.push_back(seconds(
+          [&] {
+            n = raw_dump(AF_INET, listen, buf) + raw_dump(AF_INET6, listen, buf) +
+                raw_dump(AF_INET, all & ~listen, buf) + raw_dump(AF_INET6, all & ~listen, buf);
+          },
+          &user, &sys));
     report(bufsize == 32 * 1024 ? "raw netlink loop, 32 KiB buffer (floor)"
                                 : "raw netlink loop, 256 KiB buffer (floor)",
-           t, n);
+           t, user, sys, n);
   }
 
   {
     auto src = cd::open_netlink_sock_source();
     if (!src) die(src.error().message.c_str());
     std::vector<double> t;
+    double user = 0, sys = 0;
     uint64_t n = 0;
     for (int r = 0; r < runs; ++r)
-      t.push_back(seconds([&] {
-        cd::AggregatorConfig cfg;
-        cfg.index_inodes = true;
-        cd::SocketAggregator agg(cfg);
-        if (!cd::dump_all(**src, agg)) die("dump_all");
-        cd::InodeIndex idx = agg.take_inode_index();
-        n = agg.finish().total;
-      }));
-    report("conndoctor dump_all + aggregate + inode index", t, n);
+      t.push_back(seconds(
+          [&] {
+            cd::AggregatorConfig cfg;
+            cfg.index_inodes = true;
+            cd::SocketAggregator agg(cfg);
+            if (!cd::dump_all(**src, agg)) die("dump_all");
+            cd::InodeIndex idx = agg.take_inode_index();
+            n = agg.finish().total;
+          },
+          &user, &sys));
+    report("conndoctor dump_all + aggregate + inode index", t, user, sys, n);
   }
   {
     std::vector<double> t;
+    double user = 0, sys = 0;
     for (int r = 0; r < runs; ++r)
-      t.push_back(seconds([] {
-        if (std::system("ss -tan | wc -l > /dev/null") != 0) die("ss");
-      }));
-    report("ss -tan | wc -l", t, 0);
+      t.push_back(seconds(
+          [] {
+            if (std::system("ss -tan | wc -l > /dev/null") != 0) die("ss");
+          },
+          &user, &sys));
+    report("ss -tan | wc -l", t, user, sys, 0);
   }
   for (pid_t p : kids) ::kill(p, SIGKILL);
   for (pid_t p : kids) ::waitpid(p, nullptr, 0);

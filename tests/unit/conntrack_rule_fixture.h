@@ -20,8 +20,8 @@ inline constexpr uint32_t kCtAssured = 1u << 2;
 inline constexpr uint32_t kCtSrcNat = 1u << 4;
 
 inline CtEntry ct_tcp(const std::string& src, uint16_t sport, const std::string& dst,
-                      uint16_t dport, CtTcpState st,
-                      uint32_t status = kCtSeenReply | kCtAssured, uint32_t timeout = 431999) {
+                      uint16_t dport, CtTcpState st, uint32_t status = kCtSeenReply | kCtAssured,
+                      uint32_t timeout = 431999) {
   CtEntry e;
   e.family = AF_INET;
   e.protocol = IPPROTO_TCP;

@@ -156,7 +156,8 @@ TEST(CtTranscript, TruncatedTranscriptIsAnErrorNamingTheSection) {
 
 TEST(CtTranscript, RefusedDumpKeepsTheErrno) {
   NlBuilder b;
-  test::section(b, NfQuery::kTable, [](NlBuilder&) {}, EPERM);
+  test::section(
+      b, NfQuery::kTable, [](NlBuilder&) {}, EPERM);
   auto src = test::source_of(b);
   ASSERT_TRUE(src);
   ConntrackAggregator agg({});
@@ -190,11 +191,11 @@ TEST(CtTranscript, NthQueryReplaysNthSection) {
 // What ctnetlink_ct_stat_cpu_fill_info() sends on 6.18, per CPU.
 std::vector<std::pair<uint16_t, uint32_t>> cpu618(uint32_t drop, uint32_t insert_failed,
                                                   uint32_t early_drop) {
-  return {{CTA_STATS_FOUND, 5},          {CTA_STATS_INVALID, 1},
-          {CTA_STATS_INSERT, 0},         {CTA_STATS_INSERT_FAILED, insert_failed},
-          {CTA_STATS_DROP, drop},        {CTA_STATS_EARLY_DROP, early_drop},
-          {CTA_STATS_ERROR, 0},          {CTA_STATS_SEARCH_RESTART, 2},
-          {CTA_STATS_CLASH_RESOLVE, 3},  {CTA_STATS_CHAIN_TOOLONG, 0}};
+  return {{CTA_STATS_FOUND, 5},         {CTA_STATS_INVALID, 1},
+          {CTA_STATS_INSERT, 0},        {CTA_STATS_INSERT_FAILED, insert_failed},
+          {CTA_STATS_DROP, drop},       {CTA_STATS_EARLY_DROP, early_drop},
+          {CTA_STATS_ERROR, 0},         {CTA_STATS_SEARCH_RESTART, 2},
+          {CTA_STATS_CLASH_RESOLVE, 3}, {CTA_STATS_CHAIN_TOOLONG, 0}};
 }
 
 std::vector<std::string> header_names(const std::string& procfs_text) {
@@ -230,11 +231,18 @@ TEST(CtStats, OlderKernelAttributesMatchTheOlderHeader) {
   NlBuilder b;
   test::section(b, NfQuery::kCpuStats, [](NlBuilder& m) {
     test::put_cpu_stats(m, 0,
-                        {{CTA_STATS_SEARCHED, 0}, {CTA_STATS_FOUND, 16}, {CTA_STATS_NEW, 0},
-                         {CTA_STATS_INVALID, 2}, {CTA_STATS_IGNORE, 4096}, {CTA_STATS_DELETE, 0},
-                         {CTA_STATS_DELETE_LIST, 0}, {CTA_STATS_INSERT, 0},
-                         {CTA_STATS_INSERT_FAILED, 1}, {CTA_STATS_DROP, 0},
-                         {CTA_STATS_EARLY_DROP, 0}, {CTA_STATS_ERROR, 0},
+                        {{CTA_STATS_SEARCHED, 0},
+                         {CTA_STATS_FOUND, 16},
+                         {CTA_STATS_NEW, 0},
+                         {CTA_STATS_INVALID, 2},
+                         {CTA_STATS_IGNORE, 4096},
+                         {CTA_STATS_DELETE, 0},
+                         {CTA_STATS_DELETE_LIST, 0},
+                         {CTA_STATS_INSERT, 0},
+                         {CTA_STATS_INSERT_FAILED, 1},
+                         {CTA_STATS_DROP, 0},
+                         {CTA_STATS_EARLY_DROP, 0},
+                         {CTA_STATS_ERROR, 0},
                          {CTA_STATS_SEARCH_RESTART, 4}});
   });
   auto s = test::source_of(b)->cpu_stats();
@@ -286,9 +294,9 @@ Reading reading_with_conntrack(bool procfs_stats) {
 NlBuilder full_transcript(int err = 0) {
   NlBuilder b;
   test::section(
-      b, NfQuery::kCpuStats,
-      [](NlBuilder& m) { test::put_cpu_stats(m, 0, cpu618(1, 2, 3)); }, err);
-  test::section(b, NfQuery::kNatRules, [](NlBuilder&) {}, err);
+      b, NfQuery::kCpuStats, [](NlBuilder& m) { test::put_cpu_stats(m, 0, cpu618(1, 2, 3)); }, err);
+  test::section(
+      b, NfQuery::kNatRules, [](NlBuilder&) {}, err);
   test::section(
       b, NfQuery::kTable,
       [](NlBuilder& m) {
@@ -386,12 +394,13 @@ TEST(CtAggregate, StatesStaleEntriesAndIdleTimes) {
   cfg.established_timeout_s = 432000;
   ConntrackAggregator agg(cfg);
   agg.on_entry(tcp("10.0.0.5", 1, "10.0.0.9", 80, CtTcpState::kEstablished, kAssured | kSeenReply,
-                   432000 - 10));                       // busy
+                   432000 - 10));  // busy
   agg.on_entry(tcp("10.0.0.5", 2, "10.0.0.9", 80, CtTcpState::kEstablished, kAssured | kSeenReply,
-                   432000 - 7200));                     // idle 2 h
+                   432000 - 7200));  // idle 2 h
   agg.on_entry(tcp("10.0.0.5", 3, "10.0.0.9", 80, CtTcpState::kEstablished, kAssured | kSeenReply,
-                   432000 - 3 * 86400));                // idle 3 days
-  agg.on_entry(tcp("10.0.0.5", 4, "10.0.0.9", 80, CtTcpState::kTimeWait, kAssured | kSeenReply, 100));
+                   432000 - 3 * 86400));  // idle 3 days
+  agg.on_entry(
+      tcp("10.0.0.5", 4, "10.0.0.9", 80, CtTcpState::kTimeWait, kAssured | kSeenReply, 100));
   agg.on_entry(tcp("10.0.0.5", 5, "10.0.0.8", 22, CtTcpState::kClose, kSeenReply, 5));
   agg.on_entry(tcp("10.0.0.5", 6, "10.0.0.8", 22, CtTcpState::kSynSent, 0, 100));
   CtEntry udp;
@@ -446,8 +455,8 @@ TEST(CtAggregate, SnatGroupsArePerNatIpDestinationPortAndProtocol) {
   for (uint16_t i = 0; i < 3; ++i)
     agg.on_entry(snat(tcp("198.18.1.3", 52000 + i, "198.19.0.2", 80, CtTcpState::kTimeWait),
                       "198.18.0.7", 40005 + i));
-  CtEntry u = snat(tcp("198.18.1.2", 53, "198.19.0.2", 80, CtTcpState::kEstablished), "198.18.0.1",
-                   40000);
+  CtEntry u =
+      snat(tcp("198.18.1.2", 53, "198.19.0.2", 80, CtTcpState::kEstablished), "198.18.0.1", 40000);
   u.protocol = IPPROTO_UDP;
   u.tcp_state.reset();
   agg.on_entry(u);
@@ -544,7 +553,9 @@ TEST(NatRules, MasqueradeToPortsFromImmediates) {
                                {{NFTA_MASQ_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED},
                                 {NFTA_MASQ_REG_PROTO_MIN, NFT_REG32_00},
                                 {NFTA_MASQ_REG_PROTO_MAX, NFT_REG32_01}},
-                               {}, {}, {}}});
+                               {},
+                               {},
+                               {}}});
     test::put_rule(m, 2, "filter", "input",
                    {test::immediate(NFT_REG_1, test::be16_bytes(22)),
                     test::Expr{"cmp", {{1, 1}}, {}, {}, {}}});
@@ -579,12 +590,14 @@ TEST(NatRules, SnatToAddressRangeFullyRandom) {
                      {NFTA_NAT_REG_PROTO_MIN, NFT_REG_3},
                      {NFTA_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED |
                                           NF_NAT_RANGE_PROTO_RANDOM_FULLY}},
-                    {}, {}, {}}});
+                    {},
+                    {},
+                    {}}});
     // DNAT rules are not ours.
-    test::put_rule(m, 1, "nat", "pre",
-                   {test::immediate(NFT_REG_1, addr("10.0.0.1")),
-                    test::Expr{"nat", {{NFTA_NAT_TYPE, 1}, {NFTA_NAT_REG_ADDR_MIN, NFT_REG_1}},
-                               {}, {}, {}}});
+    test::put_rule(
+        m, 1, "nat", "pre",
+        {test::immediate(NFT_REG_1, addr("10.0.0.1")),
+         test::Expr{"nat", {{NFTA_NAT_TYPE, 1}, {NFTA_NAT_REG_ADDR_MIN, NFT_REG_1}}, {}, {}, {}}});
   });
   auto rules = rules_of(b);
   ASSERT_EQ(rules.size(), 1u);
@@ -661,6 +674,38 @@ TEST(CtRecord, RecordingReplaysTheSameTable) {
   EXPECT_EQ(t.entries, 1u);
   EXPECT_EQ(t.top_destinations.at(0).dst.to_string(), "203.0.113.7:443");
   EXPECT_EQ(src->cpu_stats()->sums.at("early_drop"), 3);
+}
+
+// A real transcript, recorded in the router namespace of `lab run snat-exhaustion --keep` by
+// tests/tools/ct_record.cpp: ten connections masqueraded to 40000-40009.
+TEST(CtRealTranscript, SnatRouterReplaysItsRuleAndTenSnatEntries) {
+  auto t =
+      open_recorded_transport(std::string(CONNDOCTOR_FIXTURES) + "/conntrack/snat_router.nfdump");
+  ASSERT_TRUE(t) << t.error().message;
+  auto src = make_conntrack_source(std::move(*t));
+  auto rules = src->nat_rules();
+  ASSERT_TRUE(rules) << rules.error().message;
+  ASSERT_EQ(rules->size(), 1u);
+  EXPECT_TRUE((*rules)[0].masquerade);
+  EXPECT_EQ((*rules)[0].ports, (PortRange{40000, 40009}));
+  EXPECT_EQ((*rules)[0].where, "nft ip table cdlab_nat chain post");
+  ConntrackAggregatorConfig cfg;
+  cfg.nat_rules = *rules;
+  cfg.nat_rules_read = true;
+  ConntrackAggregator agg(cfg);
+  ASSERT_TRUE(src->dump(agg));
+  ConntrackTable table = agg.finish(true, false);
+  EXPECT_EQ(table.entries, 10u);
+  ASSERT_EQ(table.snat.size(), 1u);
+  EXPECT_EQ(table.snat[0].nat_ip.to_string(), "198.19.0.1");
+  EXPECT_EQ(table.snat[0].dst.to_string(), "198.19.0.2:80");
+  EXPECT_EQ(table.snat[0].entries, 10u);
+  EXPECT_EQ(table.snat[0].nat_port_lo, 40000);
+  EXPECT_EQ(table.snat[0].nat_port_hi, 40009);
+  EXPECT_DOUBLE_EQ(table.snat[0].utilization(), 1.0);
+  auto stats = src->cpu_stats();
+  ASSERT_TRUE(stats);
+  EXPECT_GE(stats->cpus, 1);
 }
 
 // --- live, in a namespace this test creates -------------------------------------------------
@@ -824,7 +869,8 @@ TEST(CtLive, WithoutCapNetAdminTheDumpIsRefusedWithEperm) {
     rd.conntrack.count = 0;
     std::vector<std::string> missing;
     collect_conntrack(**src, {}, rd, missing);
-    if (missing.size() != 2) return "expected 2 missing lines, got " + std::to_string(missing.size());
+    if (missing.size() != 2)
+      return "expected 2 missing lines, got " + std::to_string(missing.size());
     for (const auto& m : missing)
       if (m.find("CAP_NET_ADMIN") == std::string::npos) return "no CAP_NET_ADMIN in: " + m;
     if (rd.conntrack_table.dumped) return "table dumped without CAP_NET_ADMIN";

@@ -130,8 +130,7 @@ inline void put_entry(NlBuilder& b, const CtEntry& e) {
 // One CPU's IPCTNL_MSG_CT_GET_STATS_CPU answer: (CTA_STATS_*, value) pairs.
 inline void put_cpu_stats(NlBuilder& b, uint16_t cpu,
                           const std::vector<std::pair<uint16_t, uint32_t>>& values) {
-  b.begin((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_MULTI, AF_UNSPEC,
-          cpu);
+  b.begin((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_MULTI, AF_UNSPEC, cpu);
   for (auto [type, v] : values) b.put_be32(type, v);
   b.end();
 }
@@ -148,7 +147,9 @@ struct Expr {
 inline Expr immediate(uint32_t reg, std::vector<uint8_t> value) {
   return Expr{"immediate", {{NFTA_IMMEDIATE_DREG, reg}}, std::move(value), {}, {}};
 }
-inline std::vector<uint8_t> be16_bytes(uint16_t v) { return {uint8_t(v >> 8), uint8_t(v)}; }
+inline std::vector<uint8_t> be16_bytes(uint16_t v) {
+  return {uint8_t(v >> 8), uint8_t(v)};
+}
 
 inline void put_rule(NlBuilder& b, uint8_t family, const std::string& table,
                      const std::string& chain, const std::vector<Expr>& exprs) {
@@ -197,6 +198,8 @@ inline std::unique_ptr<ConntrackSource> source_of(NlBuilder& b) {
   return make_conntrack_source(std::move(*t));
 }
 
-inline Endpoint ep(const char* ip, uint16_t port) { return Endpoint{*IpAddr::parse(ip), port}; }
+inline Endpoint ep(const char* ip, uint16_t port) {
+  return Endpoint{*IpAddr::parse(ip), port};
+}
 
 }  // namespace cd::test

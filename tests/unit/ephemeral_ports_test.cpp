@@ -239,5 +239,19 @@ TEST(EphemeralPorts, IncompleteDumpGivesNoPortFinding) {
   EXPECT_TRUE(findings_of(f, Resource::kEphemeralPorts).empty());
 }
 
+TEST(EphemeralPorts, FullButNotGrowingIsSaturatedNotStable) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  TupleKey k = tuple_key("198.18.0.1", "198.18.0.2", 8080);
+  TupleSpec churn{.established = 5, .time_wait = 940, .tw_recent = 900, .tw_expiring = 900};
+  b.tuple(k, churn).then(2.0).tuple(k, churn);  // as full in both readings
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::kCritical);
+  EXPECT_TRUE(f[0].evidence["seconds_to_exhaustion"].is_null());
+  EXPECT_EQ(f[0].evidence["forecast"], "saturated: needs ~5,405 at 90/s");
+  EXPECT_EQ(f[0].title.find("stable"), std::string::npos) << f[0].title;
+}
+
 }  // namespace
 }  // namespace cd

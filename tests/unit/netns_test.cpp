@@ -224,8 +224,7 @@ TEST(NetnsResults, WorstFirst) {
   sort_worst_first(v);
   std::vector<std::string> order;
   for (auto& r : v) order.push_back(r.ns.label());
-  EXPECT_EQ(order,
-            (std::vector<std::string>{"e-crit3", "d-crit1", "c-warn", "b-broken", "a-ok"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"e-crit3", "d-crit1", "c-warn", "b-broken", "a-ok"}));
   EXPECT_EQ(netns_overall_status(v), Status::kCritical);
 }
 

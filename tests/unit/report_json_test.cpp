@@ -331,7 +331,9 @@ TEST(ReportJson, InvalidUtf8FromTheSystemIsReplaced) {
       "w\xff\xfe"
       "eb";
   fx.snap.missing.push_back("/proc/1/\xc3(fd: permission denied");
-  fx.a.findings[0].evidence["comm"] = "w\xff" "eb";
+  fx.a.findings[0].evidence["comm"] =
+      "w\xff"
+      "eb";
   json j = report_json(fx.snap, fx.a);
   std::string text;
   ASSERT_NO_THROW(text = j.dump());

@@ -30,8 +30,7 @@ ConntrackAggregatorConfig rules(std::vector<NatRule> r) {
 
 // `n` connections from the client through NAT IP `nat` to dst:dport, NAT ports from 40000.
 void connections(ConntrackSnapshot& s, int n, const std::string& dst, uint16_t dport,
-                 const std::string& nat = "198.18.0.1",
-                 CtTcpState st = CtTcpState::kEstablished) {
+                 const std::string& nat = "198.18.0.1", CtTcpState st = CtTcpState::kEstablished) {
   for (int i = 0; i < n; ++i)
     s.add(ct_snat(ct_tcp("198.18.1.2", uint16_t(50000 + i), dst, dport, st), nat,
                   uint16_t(40000 + i)));
