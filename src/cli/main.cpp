@@ -27,6 +27,14 @@ int main(int argc, char** argv) {
     handlers.emplace_back(sub, c.setup(*sub));
   }
 
+  // CLI11 only says "a subcommand is required" for a misspelt one: name it.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const Command& c : commands()) known = known || c.name == argv[1];
+    if (!known)
+      return error_exit(std::string("unknown subcommand '") + argv[1] + "' (see conndoctor --help)");
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

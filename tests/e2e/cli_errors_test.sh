@@ -24,7 +24,7 @@ expect_error() {
 }
 
 proc=$FIXTURES/proc/host_6_18
-dump=$(ls "$FIXTURES"/dumps/*.bin 2>/dev/null | head -1)
+dump=$FIXTURES/dumps/ports_exhausted.nldump
 
 expect_error unknown-flag 'bogus' -- check --bogus
 expect_error unknown-subcommand 'frobnicate' -- frobnicate
@@ -40,7 +40,7 @@ expect_error lab-unknown-scenario 'scenario|no-such' -- lab run no-such-scenario
 mkdir -p "$tmp/bad"
 cp -r "$proc"/. "$tmp/bad/"
 printf 'Tcp: RtoAlgorithm RtoMin\nTcp: 1\n' >"$tmp/bad/net/snmp"
-if [[ -n "$dump" ]]; then
+if [[ -f "$dump" ]]; then
   expect_error malformed-snmp 'snmp' -- check --interval 0 --proc-root "$tmp/bad" --sock-diag-dump "$dump"
   # Not a dump at all, and a real dump cut in the middle of a message.
   head -c 1000 /dev/urandom >"$tmp/garbage.bin"
