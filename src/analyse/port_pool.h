@@ -12,15 +12,15 @@ namespace cd {
 
 struct TupleStat {
   TupleKey key;
-  uint32_t in_use = 0;       // sockets holding a port of this tuple, TIME_WAIT included
-  uint32_t live = 0;         // not TIME_WAIT
+  uint32_t in_use = 0;  // sockets holding a port of this tuple, TIME_WAIT included
+  uint32_t live = 0;    // not TIME_WAIT
   uint32_t time_wait = 0;
-  uint32_t tw_reusable = 0;  // TIME_WAIT that tcp_tw_reuse lets connect() take over now
-  uint32_t usable = 0;       // pool of this tuple: range - reserved - bound ports in range
-  uint32_t effective_in_use = 0;  // in_use - tw_reusable: what actually blocks connect()
-  double utilization = 0;         // effective_in_use / usable
+  uint32_t tw_reusable = 0;         // TIME_WAIT that tcp_tw_reuse lets connect() take over now
+  uint32_t usable = 0;              // pool of this tuple: range - reserved - bound ports in range
+  uint32_t effective_in_use = 0;    // in_use - tw_reusable: what actually blocks connect()
+  double utilization = 0;           // effective_in_use / usable
   std::optional<double> new_per_s;  // connections started per second to this tuple
-  std::optional<double> steady_state_demand;  // ports needed at this rate: live + rate x 60 s
+  std::optional<double> steady_state_demand;    // ports needed at this rate: live + rate x 60 s
   std::optional<double> seconds_to_exhaustion;  // 0 = exhausted now; nullopt = stable/unknown
   bool tw_reuse_applies = false;
 };

@@ -33,10 +33,14 @@ struct CheckArgs {
 
 int exit_for(Status s) {
   switch (s) {
-    case Status::kOk: return kExitOk;
-    case Status::kWarning: return kExitWarning;
-    case Status::kCritical: return kExitCritical;
-    case Status::kUnknown: return kExitUnknown;
+    case Status::kOk:
+      return kExitOk;
+    case Status::kWarning:
+      return kExitWarning;
+    case Status::kCritical:
+      return kExitCritical;
+    case Status::kUnknown:
+      return kExitUnknown;
   }
   return kExitUnknown;
 }
@@ -59,8 +63,7 @@ int run_all_netns(const CheckArgs& a, const DiagnoseOptions& opt, Clock& clock) 
 }
 
 // --netns NAME|PID: the whole pipeline runs inside that namespace, then the process returns.
-Result<Diagnosis> diagnose_in(const std::string& target, const DiagnoseOptions& opt,
-                              Clock& clock) {
+Result<Diagnosis> diagnose_in(const std::string& target, const DiagnoseOptions& opt, Clock& clock) {
   auto info = resolve_netns(target);
   if (!info) return std::unexpected(info.error());
   auto guard = NetnsGuard::enter(info->path);

@@ -25,9 +25,10 @@ struct LabArgs {
 };
 
 int status_exit(Status s) {
-  return s == Status::kOk ? kExitOk : s == Status::kWarning ? kExitWarning
-                                  : s == Status::kCritical  ? kExitCritical
-                                                            : kExitUnknown;
+  return s == Status::kOk         ? kExitOk
+         : s == Status::kWarning  ? kExitWarning
+         : s == Status::kCritical ? kExitCritical
+                                  : kExitUnknown;
 }
 
 int run_list(bool json) {
@@ -87,8 +88,7 @@ Handler setup_lab(CLI::App& app) {
   CLI::App* list = app.add_subcommand("list", "the scenarios, one line each");
   list->add_flag("--json", *list_json, "print the list as JSON");
   CLI::App* run = app.add_subcommand("run", "run one scenario and diagnose it while it is live");
-  run->add_option("scenario", a->scenario, "scenario name (see `conndoctor lab list`)")
-      ->required();
+  run->add_option("scenario", a->scenario, "scenario name (see `conndoctor lab list`)")->required();
   run->add_flag("--json", a->json, "print the report as JSON, with a \"lab\" object");
   run->add_flag("--keep", a->keep,
                 "leave the namespace behind for inspection (then `conndoctor lab clean`)");

@@ -20,10 +20,10 @@ Handler setup_record(CLI::App& app) {
     if (!live) return error_exit(live.error().message);
     ProcFs proc("/proc");
     if (auto r = record_state(proc, **live, *dir); !r) return error_exit(r.error().message);
-    return emit(fmt::format(
-        "recorded to {0}\nreplay: conndoctor check --interval 0 --proc-root {0}/proc "
-        "--sock-diag-dump {0}/sock_diag.bin\n",
-        *dir));
+    return emit(
+        fmt::format("recorded to {0}\nreplay: conndoctor check --interval 0 --proc-root {0}/proc "
+                    "--sock-diag-dump {0}/sock_diag.bin\n",
+                    *dir));
   };
 }
 

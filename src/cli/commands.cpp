@@ -6,14 +6,12 @@ namespace cd {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"check", "diagnose this host's (or a namespace's) connection resources", setup_check},
-      {"explain", "map an error message or errno to the resource and what to check",
-       setup_explain},
+      {"explain", "map an error message or errno to the resource and what to check", setup_explain},
       {"lab", "reproduce an exhaustion for real in a throwaway network namespace", setup_lab},
       {"record", "save this host's state (sockets and /proc figures) for offline analysis",
        setup_record},
       {"rules", "list the diagnosis rules", setup_rules},
-      {"serve", "export the diagnosis to Prometheus (/metrics) and as JSON (/report)",
-       setup_serve},
+      {"serve", "export the diagnosis to Prometheus (/metrics) and as JSON (/report)", setup_serve},
   };
   return table;
 }

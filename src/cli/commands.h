@@ -36,6 +36,6 @@ int error_exit(const std::string& message);  // "conndoctor: message" on stderr;
 int emit(const std::string& output);         // whole document to stdout; 0, or 3 on failure
 bool use_color(ColorMode mode);              // auto: a terminal, no NO_COLOR, TERM != dumb
 void add_color_option(CLI::App& app, ColorMode& mode);
-nlohmann::ordered_json host_json();          // hostname, kernel, generated_at, version
+nlohmann::ordered_json host_json();  // hostname, kernel, generated_at, version
 
 }  // namespace cd

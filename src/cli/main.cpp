@@ -9,7 +9,6 @@
 
 #include "cli/commands.h"
 
-
 int main(int argc, char** argv) {
   using namespace cd;
   CLI::App app{"conndoctor: which connection resource is running out, why, and what to do"};
@@ -32,7 +31,8 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const Command& c : commands()) known = known || c.name == argv[1];
     if (!known)
-      return error_exit(std::string("unknown subcommand '") + argv[1] + "' (see conndoctor --help)");
+      return error_exit(std::string("unknown subcommand '") + argv[1] +
+                        "' (see conndoctor --help)");
   }
 
   try {

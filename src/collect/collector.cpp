@@ -24,8 +24,8 @@ namespace pp = proc_paths;
 // than diagnosing on half-parsed numbers.
 template <typename Parse>
 auto read_parsed(const ProcFs& proc, std::string_view rel, std::vector<std::string>& missing,
-                 Parse&& parse) -> Result<std::optional<typename decltype(parse(
-                                    std::string{}))::value_type>> {
+                 Parse&& parse)
+    -> Result<std::optional<typename decltype(parse(std::string{}))::value_type>> {
   auto text = proc.read(rel);
   if (!text) {
     missing.push_back(text.error().message);

@@ -16,10 +16,10 @@
 namespace cd {
 
 struct CollectOptions {
-  double interval_s = 2.0;   // 0: one reading
-  bool processes = true;     // per-process fd counts and limits
-  bool attribution = true;   // join /proc/PID/fd socket inodes with the dump
-  bool filter_netns = true;  // only processes in the same network namespace as the caller
+  double interval_s = 2.0;      // 0: one reading
+  bool processes = true;        // per-process fd counts and limits
+  bool attribution = true;      // join /proc/PID/fd socket inodes with the dump
+  bool filter_netns = true;     // only processes in the same network namespace as the caller
   bool conntrack_table = true;  // dump the conntrack table (in the last reading only)
   std::optional<PortRange> snat_port_range;  // --snat-port-range: overrides the ruleset's
 };

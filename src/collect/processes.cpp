@@ -76,7 +76,8 @@ struct Unreadable {
     add(socket_owners, "socket owners");
     add(netns, "network namespaces");
     if (parts.empty()) return {};
-    std::string line = parts + " not readable (need root, or CAP_SYS_PTRACE with CAP_DAC_READ_SEARCH)";
+    std::string line =
+        parts + " not readable (need root, or CAP_SYS_PTRACE with CAP_DAC_READ_SEARCH)";
     if (netns != 0) line += "; processes of unknown namespace were kept";
     return line;
   }

@@ -22,8 +22,8 @@ struct SockRecord {
   Endpoint remote;
   uint32_t inode = 0;  // 0 for TIME_WAIT: it belongs to no process
   uint32_t uid = 0;
-  uint32_t rqueue = 0;  // LISTEN: accept-queue length
-  uint32_t wqueue = 0;  // LISTEN: accept-queue limit
+  uint32_t rqueue = 0;      // LISTEN: accept-queue length
+  uint32_t wqueue = 0;      // LISTEN: accept-queue limit
   uint32_t expires_ms = 0;  // TIME_WAIT: time left
 };
 
@@ -73,6 +73,6 @@ Result<std::unique_ptr<SockSource>> open_recorded_sock_source(const std::string&
 // Passes a live dump through and appends the transcript to a file (`conndoctor record`). The
 // file is truncated when opened; each dump() then appends its section.
 Result<std::unique_ptr<SockSource>> open_recording_sock_source(std::unique_ptr<SockSource> inner,
-                                                              const std::string& path);
+                                                               const std::string& path);
 
 }  // namespace cd

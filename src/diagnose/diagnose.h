@@ -14,8 +14,8 @@ namespace cd {
 
 struct DiagnoseOptions {
   std::string proc_root = "/proc";
-  std::string sock_diag_dump;  // replay this recorded dump instead of asking the kernel
-  std::string record_dump;     // also write the live dump's transcript here
+  std::string sock_diag_dump;         // replay this recorded dump instead of asking the kernel
+  std::string record_dump;            // also write the live dump's transcript here
   std::string conntrack_dump;         // replay this ctnetlink/nf_tables transcript
   std::string record_conntrack_dump;  // also write the live ctnetlink transcript here
   CollectOptions collect;

@@ -67,8 +67,8 @@ std::string Endpoint::to_string() const {
 }
 
 static constexpr std::string_view kStateNames[kTcpStateSlots] = {
-    "UNKNOWN",   "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",  "TIME_WAIT",
-    "CLOSE",     "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV", "UNKNOWN"};
+    "UNKNOWN", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+    "CLOSE",   "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV", "UNKNOWN"};
 
 std::string_view tcp_state_name(int state) {
   if (state <= 0 || state >= 13) return "UNKNOWN";

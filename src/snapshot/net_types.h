@@ -23,7 +23,7 @@ struct IpAddr {
   static IpAddr v6(const uint8_t (&b)[16]);
   static std::optional<IpAddr> parse(std::string_view text);  // "1.2.3.4" or "::1"
 
-  bool is_loopback() const;   // 127/8, ::1, ::ffff:127.0.0.0/104
+  bool is_loopback() const;  // 127/8, ::1, ::ffff:127.0.0.0/104
   bool is_unspecified() const;
   std::string to_string() const;
   auto operator<=>(const IpAddr&) const = default;
@@ -52,7 +52,7 @@ enum class TcpState : uint8_t {
   kClosing,
   kNewSynRecv,
 };
-inline constexpr int kTcpStateSlots = 14;  // index by the state number; slot 0 unused
+inline constexpr int kTcpStateSlots = 14;    // index by the state number; slot 0 unused
 std::string_view tcp_state_name(int state);  // "ESTABLISHED", "TIME_WAIT", ... ; "UNKNOWN"
 std::optional<int> tcp_state_from_name(std::string_view name);
 

@@ -81,9 +81,9 @@ struct TupleUsage {
   TupleKey key;
   std::array<uint32_t, kTcpStateSlots> by_state{};  // live states and TIME_WAIT
   uint32_t time_wait = 0;
-  uint32_t tw_past_reuse_delay = 0;  // TIME_WAIT older than tcp_tw_reuse_delay (reusable age)
-  uint32_t tw_recent = 0;    // entered TIME_WAIT within the last kRateWindowS seconds
-  uint32_t tw_expiring = 0;  // leave TIME_WAIT within the next kRateWindowS seconds
+  uint32_t tw_past_reuse_delay = 0;     // TIME_WAIT older than tcp_tw_reuse_delay (reusable age)
+  uint32_t tw_recent = 0;               // entered TIME_WAIT within the last kRateWindowS seconds
+  uint32_t tw_expiring = 0;             // leave TIME_WAIT within the next kRateWindowS seconds
   std::vector<uint32_t> sample_inodes;  // up to kSampleInodes live sockets, for attribution
 
   uint32_t in_use() const;  // every socket of the tuple, TIME_WAIT included
@@ -95,7 +95,7 @@ inline constexpr std::size_t kSampleInodes = 8;
 
 // CLOSE_WAIT sockets grouped by their local endpoint (the service or the client address).
 struct CloseWaitGroup {
-  Endpoint local;       // local address; port = service port for server-side, 0 for client-side
+  Endpoint local;  // local address; port = service port for server-side, 0 for client-side
   bool server_side = false;
   uint32_t count = 0;
   std::vector<Endpoint> sample_peers;  // up to a few

@@ -21,6 +21,8 @@ class RealClock : public Clock {
 };
 }  // namespace
 
-std::unique_ptr<Clock> make_real_clock() { return std::make_unique<RealClock>(); }
+std::unique_ptr<Clock> make_real_clock() {
+  return std::make_unique<RealClock>();
+}
 
 }  // namespace cd

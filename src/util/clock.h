@@ -8,7 +8,7 @@ namespace cd {
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual double now_s() = 0;         // monotonic seconds
+  virtual double now_s() = 0;          // monotonic seconds
   virtual void sleep_s(double s) = 0;  // may return early on a signal
 };
 

@@ -24,7 +24,9 @@ struct Error {
 template <typename T>
 using Result = std::expected<T, Error>;
 
-inline std::unexpected<Error> fail(std::string what) { return std::unexpected(Error::msg(std::move(what))); }
+inline std::unexpected<Error> fail(std::string what) {
+  return std::unexpected(Error::msg(std::move(what)));
+}
 inline std::unexpected<Error> fail_errno(std::string what, int e = errno) {
   return std::unexpected(Error::from_errno(std::move(what), e));
 }

@@ -113,8 +113,8 @@ TEST(Processes, UnreadableFdDirectoriesAreSummarisedInOneLine) {
     Reading reading;
     std::vector<std::string> missing;
     scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, reading, missing);
-    if (missing != std::vector<std::string>{
-                       "fd counts of 2 processes not readable (need root or CAP_SYS_PTRACE)"})
+    if (missing != std::vector<std::string>{"fd counts of 2 processes not readable (need root, or "
+                                            "CAP_SYS_PTRACE with CAP_DAC_READ_SEARCH)"})
       return "missing: " + joined(missing);
     const ProcessInfo* hog = find_pid(reading, 4242);
     if (!hog) return "4242 dropped; it must stay with an unknown fd count";
@@ -245,7 +245,8 @@ TEST(Processes, LiveProcAsNobodyReportsWhatItCannotRead) {
     const ProcessInfo* me = find_pid(r, ::getpid());
     if (!me || !me->sockets || me->sockets->by_state[kEst] != 1) return "own socket not found";
     if (missing.size() != 1 ||
-        missing[0].find("not readable (need root or CAP_SYS_PTRACE)") == std::string::npos)
+        missing[0].find("not readable (need root, or CAP_SYS_PTRACE with CAP_DAC_READ_SEARCH)") ==
+            std::string::npos)
       return "missing: " + joined(missing);
     // pid 1 (root) is someone else's: its sockets are unknown, never an empty "none".
     const ProcessInfo* init = find_pid(r, 1);
