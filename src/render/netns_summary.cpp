@@ -30,20 +30,6 @@ int severity_rank(Status s) {
   return 0;
 }
 
-Tone tone_of(Status s) {
-  switch (s) {
-    case Status::kOk:
-      return Tone::kOk;
-    case Status::kWarning:
-      return Tone::kWarning;
-    case Status::kCritical:
-      return Tone::kCritical;
-    case Status::kUnknown:
-      return Tone::kUnknown;
-  }
-  return Tone::kPlain;
-}
-
 std::string verdict(const NetnsResult& r) {
   if (!r.diagnosis) return "could not diagnose: " + r.error;
   return r.diagnosis->analysis.summary;

@@ -7,6 +7,7 @@
 
 #include "analyse/analysis.h"
 #include "snapshot/snapshot.h"
+#include "util/text_style.h"
 
 namespace cd {
 
@@ -19,5 +20,8 @@ struct TextOptions {
   bool verbose = false;  // all tuples/processes, not only the top few
 };
 std::string report_text(const Snapshot& snap, const Analysis& a, const TextOptions& opt);
+
+// The colour a status is painted in, shared by every text renderer.
+Tone tone_of(Status s);
 
 }  // namespace cd

@@ -20,20 +20,6 @@ constexpr std::size_t kTopProcesses = 3;
 constexpr std::size_t kTopListeners = 3;
 constexpr const char* kLabelPad = "               ";  // continuation under a label
 
-Tone tone_of(Status s) {
-  switch (s) {
-    case Status::kOk:
-      return Tone::kOk;
-    case Status::kWarning:
-      return Tone::kWarning;
-    case Status::kCritical:
-      return Tone::kCritical;
-    case Status::kUnknown:
-      return Tone::kUnknown;
-  }
-  return Tone::kPlain;
-}
-
 Tone tone_of(Severity s) {
   switch (s) {
     case Severity::kInfo:
@@ -318,6 +304,20 @@ std::string report_text(const Snapshot& snap, const Analysis& a, const TextOptio
       out += wrap(printable(m), kWidth, "  - ", "    ") + "\n";
   }
   return out;
+}
+
+Tone tone_of(Status s) {
+  switch (s) {
+    case Status::kOk:
+      return Tone::kOk;
+    case Status::kWarning:
+      return Tone::kWarning;
+    case Status::kCritical:
+      return Tone::kCritical;
+    case Status::kUnknown:
+      return Tone::kUnknown;
+  }
+  return Tone::kPlain;
 }
 
 }  // namespace cd
