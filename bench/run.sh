@@ -75,8 +75,11 @@ run_inner() {
   samples=$out/samples-$n.tsv
   : >"$samples"
 
-  # Pair order matters to summarize.awk: ss -tanp is the 5th, lsof the 6th.
-  local -a names=("check --no-attribution" "check (attribution)" "ss -tan" "ss -tan \| awk \| sort \| uniq -c" "ss -tanp" "lsof -nP -iTCP")
+  # Pair order matters to summarize.awk: ss -tanp is the 5th, lsof the 6th. "check
+  # (attribution)" is the default, --fd-scan auto (the BPF fd scan at these sizes, when
+  # permitted; the report's file_descriptors.fd_scan says which ran); the 7th pair is the
+  # /proc/PID/fd fallback an unprivileged or BPF-less host gets.
+  local -a names=("check --no-attribution" "check (attribution)" "ss -tan" "ss -tan \| awk \| sort \| uniq -c" "ss -tanp" "lsof -nP -iTCP" "check (attribution) --fd-scan procfs")
   local -a cmds=(
     "$conndoctor check --json --interval 0 --no-attribution"
     "$conndoctor check --json --interval 0"
@@ -84,14 +87,16 @@ run_inner() {
     "ss -tan | awk 'NR>1{print \$1}' | sort | uniq -c"
     "ss -tanp"
     "lsof -nP -iTCP"
+    "$conndoctor check --json --interval 0 --fd-scan procfs"
   )
   local floor="$rawdump"
 
   # Warm-up (not timed): page cache for the binaries, /proc dentries for the fd scan.
   $floor >/dev/null
   $conndoctor check --json --interval 0 >"$out/check-$n.json" 2>/dev/null
-  local population
+  local population fd_scan
   population=$($floor)
+  fd_scan=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["resources"]["file_descriptors"]["fd_scan"])' "$out/check-$n.json" 2>/dev/null || echo '?')
 
   local i r max_reps wall cpu rss rc
   for i in "${!names[@]}"; do
@@ -131,6 +136,7 @@ run_inner() {
     echo "### N = $n established sockets"
     echo
     echo "Population (cdtool-rawdump): \`$population\`; $(cat "$out/procs-$n" 2>/dev/null || echo '?') popgen processes."
+    echo "Default attribution ran with fd_scan = $fd_scan (from the warm-up report)."
     echo "Kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end;"
     echo "conndoctor $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet 2>/dev/null || echo '+dirty'), $(date -u +%Y-%m-%dT%H:%MZ)."
     echo

@@ -67,6 +67,10 @@ END {
   a = speed(lsw, mw[2]); b = speed(lsc, mc[2])
   printf "- check with attribution ≥ 5× faster than lsof -nP -iTCP: %s× / %s× — %s%s\n", a, b, \
     verdict(a != "n/a" && a + 0 >= 5, b != "n/a" && b + 0 >= 5, b != "n/a"), stopped[6] ? " (lsof was stopped: a lower bound)" : ""
+  if (npairs >= 7) {
+    printf "\nWithout BPF (--fd-scan procfs, as an unprivileged or BPF-less host runs): %s× / %s× faster than ss -tanp, %s× / %s× faster than lsof\n", \
+      speed(ssw, mw[7]), speed(ssc, mc[7]), speed(lsw, mw[7]), speed(lsc, mc[7])
+  }
 }
 function verdict(w, c, cpu_known) {
   if (!cpu_known) return w ? "holds on wall time (CPU time unknown)" : "does NOT hold on wall time"

@@ -9,6 +9,8 @@ packages=(
   # libraries
   libmnl-dev libnetfilter-conntrack-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libcpp-httplib-dev libgtest-dev libgmock-dev
+  # the BPF fd scan (attribution at scale): clang -target bpf, bpftool gen skeleton, libbpf
+  clang bpftool libbpf-dev
   # runtime tools the lab and end-to-end tests drive (namespaces, veth, nftables)
   iproute2 nftables procps util-linux
   # the end-to-end tests read the JSON reports with python3's json module (no load generation)

@@ -21,6 +21,7 @@ struct CheckArgs {
   bool verbose = false;
   bool no_processes = false;
   bool no_attribution = false;
+  FdScan fd_scan = FdScan::kAuto;
   double interval_s = 2.0;
   std::string proc_root = "/proc";
   std::string sock_diag_dump;
@@ -81,6 +82,7 @@ int run_check(const CheckArgs& a) {
   opt.collect.interval_s = a.interval_s;
   opt.collect.processes = !a.no_processes;
   opt.collect.attribution = !a.no_processes && !a.no_attribution;
+  opt.collect.fd_scan = a.fd_scan;
   if (!a.snat_port_range.empty()) {
     auto range = parse_snat_port_range(a.snat_port_range);
     if (!range) return error_exit(range.error().message);
@@ -132,6 +134,7 @@ Handler setup_check(CLI::App& app) {
   app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");
+  add_fd_scan_option(app, a->fd_scan);
   app.add_flag("-v,--verbose", a->verbose, "show every tuple and process, not only the top ones");
   add_color_option(app, a->color);
   return [a] { return run_check(*a); };

@@ -34,6 +34,7 @@ struct ServeArgs {
   std::string sock_diag_dump;
   bool no_processes = false;
   bool no_attribution = false;
+  FdScan fd_scan = FdScan::kAuto;
 };
 
 // Builds everything that can be refused before serving: one line and exit 3 on a bad config.
@@ -69,6 +70,7 @@ int run_serve(const ServeArgs& a) {
   diag.sock_diag_dump = a.sock_diag_dump;
   diag.collect.processes = !a.no_processes;
   diag.collect.attribution = !a.no_processes && !a.no_attribution;
+  diag.collect.fd_scan = a.fd_scan;
   // One reading per collection: the coordinator pairs it with the previous collection's
   // reading, so rates span the time between scrapes and no scrape waits `--interval`.
   diag.collect.interval_s = 0;
@@ -178,6 +180,7 @@ Handler setup_serve(CLI::App& app) {
   app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");
+  add_fd_scan_option(app, a->fd_scan);
   return [a] { return run_serve(*a); };
 }
 

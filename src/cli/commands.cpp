@@ -23,4 +23,13 @@ void add_color_option(CLI::App& app, ColorMode& mode) {
       ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
 }
 
+void add_fd_scan_option(CLI::App& app, FdScan& scan) {
+  static const std::map<std::string, FdScan> names = {
+      {"auto", FdScan::kAuto}, {"bpf", FdScan::kBpf}, {"procfs", FdScan::kProcfs}};
+  app.add_option("--fd-scan", scan,
+                 "how attribution reads every process's fds: auto (BPF from 5000 sockets, when "
+                 "permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
+}
+
 }  // namespace cd

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "collect/collector.h"
+
 namespace cd {
 
 enum ExitCode { kExitOk = 0, kExitWarning = 1, kExitCritical = 2, kExitUnknown = 3 };
@@ -36,6 +38,7 @@ int error_exit(const std::string& message);  // "conndoctor: message" on stderr;
 int emit(const std::string& output);         // whole document to stdout; 0, or 3 on failure
 bool use_color(ColorMode mode);              // auto: a terminal, no NO_COLOR, TERM != dumb
 void add_color_option(CLI::App& app, ColorMode& mode);
-nlohmann::ordered_json host_json();  // hostname, kernel, generated_at, version
+void add_fd_scan_option(CLI::App& app, FdScan& scan);  // --fd-scan auto|bpf|procfs
+nlohmann::ordered_json host_json();                    // hostname, kernel, generated_at, version
 
 }  // namespace cd

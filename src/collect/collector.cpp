@@ -104,6 +104,25 @@ void dedupe(std::vector<std::string>& v) {
   std::erase_if(v, [&seen](const std::string& s) { return !seen.insert(s).second; });
 }
 
+// The BPF fd table when attribution wants it (FdScan). In auto mode a table that cannot be
+// read (no CAP_BPF, another pid namespace) silently leaves /proc/PID/fd to do the job; asked
+// for explicitly, it fails the reading with the reason.
+Result<std::optional<FdTable>> read_fd_table(const Sources& src, const CollectOptions& opt,
+                                             const InodeIndex& index) {
+  if (!opt.attribution || opt.fd_scan == FdScan::kProcfs) return std::nullopt;
+  if (opt.fd_scan == FdScan::kAuto && index.size() < kBpfMinSockets) return std::nullopt;
+  if (!src.fd_tables) {
+    if (opt.fd_scan == FdScan::kBpf)
+      return fail(
+          "--fd-scan bpf: only on the live system, not with --proc-root or a recorded dump");
+    return std::nullopt;
+  }
+  auto table = src.fd_tables->read();
+  if (table) return std::move(*table);
+  if (opt.fd_scan == FdScan::kBpf) return std::unexpected(table.error());
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
@@ -126,8 +145,12 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
   if (cfg.index_inodes) index = agg.take_inode_index();
 
   if (opt.processes) {
+    auto table = read_fd_table(src, opt, index);
+    if (!table) return std::unexpected(table.error());
     ProcessScanOptions popt{.attribution = opt.attribution, .filter_netns = opt.filter_netns};
-    scan_processes(src.proc, popt, cfg.index_inodes ? &index : nullptr, r, missing);
+    const FdTable* t = *table ? &**table : nullptr;
+    scan_processes(src.proc, popt, cfg.index_inodes ? &index : nullptr, t, r, missing);
+    if (opt.attribution) r.fd_scan = t ? "bpf" : "procfs";
   }
   return r;
 }

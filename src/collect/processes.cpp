@@ -97,7 +97,7 @@ class Attributor {
 
   // Walks the fd directory open as `dirfd`. Returns the number of fds seen, or the errno of
   // a failure to read the directory itself.
-  Result<uint64_t> scan(int32_t pid, UniqueFd dirfd, ProcessSockets& ps) {
+  Result<uint64_t> scan_dir(int32_t pid, UniqueFd dirfd, ProcessSockets& ps) {
     int raw = dirfd.release();
     std::unique_ptr<DIR, DirCloser> dir(::fdopendir(raw));
     if (!dir) {
@@ -116,18 +116,18 @@ class Attributor {
       ++fds;
       ssize_t n = ::readlinkat(::dirfd(dir.get()), e->d_name, link, sizeof link);
       if (n <= 0 || std::size_t(n) >= sizeof link) continue;  // closed meanwhile, or long
-      uint32_t inode = socket_inode(link, std::size_t(n));
-      if (inode == 0) continue;
-      const InodeEntry* s = index_.find(inode);
-      if (!s) continue;  // a socket not in the dump: UDP, unix, netlink, other namespace
-      if (s->state < kTcpStateSlots) ++ps.by_state[s->state];
-      if (s->state == uint8_t(TcpState::kListen)) add_listener(pid, inode, ps);
-      if (s->tuple != kNoTuple && s->tuple < owners_.size()) ++per_tuple_[s->tuple];
+      if (uint32_t inode = socket_inode(link, std::size_t(n)); inode != 0) account(pid, inode, ps);
     }
     if (errno != 0 && !vanished(errno)) return fail_errno("readdir");
-    ps.close_wait = ps.by_state[uint8_t(TcpState::kCloseWait)];
     finish_process(pid, ps);
     return fds;
+  }
+
+  // The same from an FdTable entry (BPF fd scan): no /proc/PID/fd reads at all.
+  void scan_table(int32_t pid, const FdTable::Process& fds, ProcessSockets& ps) {
+    per_tuple_.clear();
+    for (uint32_t inode : fds.socket_inodes) account(pid, inode, ps);
+    finish_process(pid, ps);
   }
 
   // Per tuple with live sockets: the processes holding them, most first.
@@ -143,6 +143,14 @@ class Attributor {
   }
 
  private:
+  void account(int32_t pid, uint32_t inode, ProcessSockets& ps) {
+    const InodeEntry* s = index_.find(inode);
+    if (!s) return;  // a socket not in the dump: UDP, unix, netlink, other namespace
+    if (s->state < kTcpStateSlots) ++ps.by_state[s->state];
+    if (s->state == uint8_t(TcpState::kListen)) add_listener(pid, inode, ps);
+    if (s->tuple != kNoTuple && s->tuple < owners_.size()) ++per_tuple_[s->tuple];
+  }
+
   void add_listener(int32_t pid, uint32_t inode, ProcessSockets& ps) {
     auto it = std::lower_bound(listeners_.begin(), listeners_.end(),
                                std::pair<uint32_t, uint32_t>{inode, 0});
@@ -153,6 +161,7 @@ class Attributor {
   }
 
   void finish_process(int32_t pid, ProcessSockets& ps) {
+    ps.close_wait = ps.by_state[uint8_t(TcpState::kCloseWait)];
     // Destinations: tuples that differ only in source address are one destination.
     std::map<Endpoint, uint32_t> by_dest;
     for (const auto& [tuple, count] : per_tuple_) {
@@ -185,7 +194,7 @@ Result<uint64_t> count_entries(const std::string& path) {
 }  // namespace
 
 void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const InodeIndex* index,
-                    Reading& reading, std::vector<std::string>& missing) {
+                    const FdTable* table, Reading& reading, std::vector<std::string>& missing) {
   namespace pp = proc_paths;
   // If our own namespace link is unreadable we cannot tell namespaces apart: keep everyone.
   std::optional<NetnsFilter> netns;
@@ -230,10 +239,17 @@ void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const Ino
       }
     }
 
+    // A process the table does not list started after it was read, or is hidden from BPF
+    // iterators: its /proc/PID/fd is read as without a table.
+    const FdTable::Process* listed = nullptr;
+    if (attributor && table) {
+      if (auto it = table->by_pid.find(pid); it != table->by_pid.end()) listed = &it->second;
+    }
+
     const std::string fd_path = proc.path(sub(pp::kFdDir));
     bool gone = false;
     bool fd_denied = false;
-    if (size_counts) {
+    if (size_counts && !listed) {
       struct stat st {};
       if (::stat(fd_path.c_str(), &st) == 0)
         p.open_fds = uint64_t(st.st_size);
@@ -246,12 +262,17 @@ void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const Ino
     // No open files at all: kernel threads and zombies. Nothing to exhaust, nothing to own.
     if (p.open_fds == uint64_t{0}) continue;
 
-    if (attributor) {
+    if (listed) {
+      ProcessSockets ps;
+      attributor->scan_table(pid, *listed, ps);
+      p.open_fds = listed->open_fds;
+      p.sockets = std::move(ps);
+    } else if (attributor) {
       UniqueFd dfd(::open(fd_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!dfd && vanished(errno)) continue;
       if (dfd) {
         ProcessSockets ps;
-        auto seen = attributor->scan(pid, std::move(dfd), ps);
+        auto seen = attributor->scan_dir(pid, std::move(dfd), ps);
         if (seen) {
           if (!p.open_fds) p.open_fds = *seen;
           p.sockets = std::move(ps);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "collect/fd_table.h"
 #include "collect/inode_index.h"
 #include "collect/proc_fs.h"
 #include "snapshot/snapshot.h"
@@ -19,7 +20,9 @@ struct ProcessScanOptions {
 
 // Fills reading.processes, reading.tuple_owners and reading.listener_owner. Anything it
 // could not read (e.g. other users' /proc/PID/fd without root) is summarised in `missing`.
+// With a `table` (the BPF fd scan) the fds of the processes it lists come from it, and only
+// the processes it does not list have their /proc/PID/fd read link by link.
 void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const InodeIndex* index,
-                    Reading& reading, std::vector<std::string>& missing);
+                    const FdTable* table, Reading& reading, std::vector<std::string>& missing);
 
 }  // namespace cd

@@ -35,13 +35,20 @@ static Result<std::unique_ptr<ConntrackSource>> open_conntrack(const DiagnoseOpt
   return make_conntrack_source(std::move(*t));
 }
 
+std::unique_ptr<FdTableSource> open_fd_tables(const DiagnoseOptions& opt) {
+  if (opt.proc_root != "/proc" || !opt.sock_diag_dump.empty() || !opt.collect.attribution)
+    return nullptr;
+  return open_bpf_fd_table_source();
+}
+
 Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock) {
   auto sockets = open_sockets(opt);
   if (!sockets) return std::unexpected(sockets.error());
   auto conntrack = open_conntrack(opt);
   if (!conntrack) return std::unexpected(conntrack.error());
   ProcFs proc(opt.proc_root);
-  Sources src{proc, **sockets, clock, conntrack->get()};
+  auto fd_tables = open_fd_tables(opt);
+  Sources src{proc, **sockets, clock, conntrack->get(), fd_tables.get()};
   auto snap = collect_snapshot(src, opt.collect);
   if (!snap) return std::unexpected(snap.error());
   Diagnosis d{std::move(*snap), {}};

@@ -2,6 +2,7 @@
 // by the lab (inside its namespace) and by `serve`; it never knows which one calls it.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "analyse/analysis.h"
@@ -27,5 +28,9 @@ struct Diagnosis {
 };
 
 Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock);
+
+// The BPF fd scan when the options describe the live system with attribution; else none, and
+// attribution reads /proc/PID/fd (a recorded or fixture /proc has no kernel to ask).
+std::unique_ptr<FdTableSource> open_fd_tables(const DiagnoseOptions& opt);
 
 }  // namespace cd

@@ -236,8 +236,8 @@ void dedupe(std::vector<std::string>& v) {
   std::erase_if(v, [&seen](const std::string& s) { return !seen.insert(s).second; });
 }
 
-Result<void> take_reading(Pending& p, ProcFs& proc, Clock& clock, const CollectOptions& opt,
-                          bool first) {
+Result<void> take_reading(Pending& p, ProcFs& proc, Clock& clock, FdTableSource* fd_tables,
+                          const CollectOptions& opt, bool first) {
   auto guard = NetnsGuard::enter_fd(p.fd.get(), p.ns.label());
   if (!guard) return std::unexpected(guard.error());
   if (first) {
@@ -247,7 +247,7 @@ Result<void> take_reading(Pending& p, ProcFs& proc, Clock& clock, const CollectO
     p.sockets = std::move(*s);
     if (auto c = open_netlink_conntrack_source()) p.conntrack = std::move(*c);
   }
-  Sources src{proc, *p.sockets, clock, p.conntrack.get()};
+  Sources src{proc, *p.sockets, clock, p.conntrack.get(), fd_tables};
   auto r = collect_reading(src, opt, p.snap.missing);
   if (!r) return std::unexpected(r.error());
   (first ? p.snap.first : p.snap.second.emplace()) = std::move(*r);
@@ -286,18 +286,20 @@ Result<std::vector<NetnsResult>> diagnose_all_netns(const DiagnoseOptions& opt, 
   }
 
   ProcFs proc(opt.proc_root);
+  auto fd_tables = open_fd_tables(opt);  // loaded once, read in each namespace
   const bool two = opt.collect.interval_s > 0;
   CollectOptions first_opt = opt.collect;
   if (two) first_opt.conntrack_table = false;  // the table is dumped once, in the last reading
   for (Pending& p : pending) {
     if (!p.error.empty()) continue;
-    if (auto ok = take_reading(p, proc, clock, first_opt, true); !ok) p.error = ok.error().message;
+    if (auto ok = take_reading(p, proc, clock, fd_tables.get(), first_opt, true); !ok)
+      p.error = ok.error().message;
   }
   if (two) {
     clock.sleep_s(opt.collect.interval_s);
     for (Pending& p : pending) {
       if (!p.error.empty()) continue;
-      if (auto ok = take_reading(p, proc, clock, opt.collect, false); !ok)
+      if (auto ok = take_reading(p, proc, clock, fd_tables.get(), opt.collect, false); !ok)
         p.error = ok.error().message;
     }
   }

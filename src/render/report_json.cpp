@@ -197,6 +197,7 @@ json fds_json(const Reading& r) {
   }
   j["processes"] = std::move(list);
   j["processes_total"] = r.processes.size();
+  j["fd_scan"] = r.fd_scan.empty() ? json(nullptr) : json(r.fd_scan);
   return j;
 }
 

@@ -158,6 +158,7 @@ struct Reading {
   std::vector<ProcessInfo> processes;
   std::vector<TupleOwner> tuple_owners;
   std::map<uint32_t, int32_t> listener_owner;  // listener inode -> pid
+  std::string fd_scan;  // how attribution read the fds: "bpf", "procfs"; "" = did not run
 };
 
 // Two readings `interval` apart (or one), plus what could not be read.

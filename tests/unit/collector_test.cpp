@@ -17,6 +17,7 @@
 
 #include "collect/record.h"
 #include "dump_builder.h"
+#include "fake_fd_table_source.h"
 #include "fake_sock_source.h"
 #include "temp_proc_tree.h"
 #include "util/unique_fd.h"
@@ -265,6 +266,86 @@ TEST(Collector, ProcessesAndAttributionCanBeTurnedOff) {
   EXPECT_EQ(counts->processes.size(), 3u);
   for (const auto& p : counts->processes) EXPECT_FALSE(p.sockets) << p.pid;
   EXPECT_TRUE(counts->tuple_owners.empty());
+}
+
+// The fixture's pid 100 holds listener 5001 and sockets 6001..6009 through its fd links; the
+// table below says it holds only 6001 and 6002: what the scan reports tells which was used.
+FdTable table_for_pid_100() {
+  FdTable t;
+  t.by_pid[100] = FdTable::Process{.open_fds = 3, .socket_inodes = {6001, 6002}};
+  return t;
+}
+
+// Pads the fixture's dump with TIME_WAIT-free sockets nobody holds, up to `live` inodes.
+std::vector<SockRecord> sockets_with_live(std::size_t live) {
+  std::vector<SockRecord> v = fixture_sockets();
+  for (std::size_t i = 0; v.size() < live + 12; ++i)
+    v.push_back(test::tcp(TcpState::kEstablished, "10.0.0.5:" + std::to_string(1024 + i % 60000),
+                          "198.18.1." + std::to_string(1 + i / 60000) + ":80",
+                          uint32_t(100000 + i)));
+  return v;
+}
+
+TEST(Collector, AutoFdScanUsesTheTableOnlyForBigPopulations) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  SteppingClock clock;
+  std::vector<std::string> missing;
+
+  test::FakeSockSource small(fixture_sockets());
+  test::FakeFdTableSource fds(table_for_pid_100());
+  auto r = collect_reading(Sources{proc, small, clock, nullptr, &fds}, CollectOptions{}, missing);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(fds.reads, 0);
+  EXPECT_EQ(r->fd_scan, "procfs");
+
+  test::FakeSockSource big(sockets_with_live(kBpfMinSockets));
+  r = collect_reading(Sources{proc, big, clock, nullptr, &fds}, CollectOptions{}, missing);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(fds.reads, 1);
+  EXPECT_EQ(r->fd_scan, "bpf");
+  auto pid100 = std::find_if(r->processes.begin(), r->processes.end(),
+                             [](const ProcessInfo& p) { return p.pid == 100; });
+  ASSERT_NE(pid100, r->processes.end());
+  EXPECT_EQ(pid100->open_fds, 3u);
+  ASSERT_TRUE(pid100->sockets);
+  EXPECT_EQ(pid100->sockets->by_state[kEst], 2u);
+  EXPECT_EQ(pid100->sockets->by_state[kListen], 0u);
+}
+
+TEST(Collector, ForcedFdScanUsesTheTableOrFailsWithTheReason) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  test::FakeSockSource socks(fixture_sockets());
+  SteppingClock clock;
+  std::vector<std::string> missing;
+  const CollectOptions bpf{.fd_scan = FdScan::kBpf};
+
+  test::FakeFdTableSource fds(table_for_pid_100());
+  auto r = collect_reading(Sources{proc, socks, clock, nullptr, &fds}, bpf, missing);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->fd_scan, "bpf");
+
+  test::FakeFdTableSource denied(Error{"BPF fd scan: loading failed: Operation not permitted", 1});
+  r = collect_reading(Sources{proc, socks, clock, nullptr, &denied}, bpf, missing);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "BPF fd scan: loading failed: Operation not permitted");
+
+  r = collect_reading(Sources{proc, socks, clock}, bpf, missing);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("only on the live system"), std::string::npos);
+
+  // Auto falls back to /proc/PID/fd when the table cannot be read: the fd links count.
+  test::FakeSockSource big(sockets_with_live(kBpfMinSockets));
+  r = collect_reading(Sources{proc, big, clock, nullptr, &denied}, CollectOptions{}, missing);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->fd_scan, "procfs");
+
+  // --fd-scan procfs never reads the table.
+  test::FakeFdTableSource unused(table_for_pid_100());
+  r = collect_reading(Sources{proc, big, clock, nullptr, &unused},
+                      CollectOptions{.fd_scan = FdScan::kProcfs}, missing);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(unused.reads, 0);
+  EXPECT_EQ(r->fd_scan, "procfs");
 }
 
 // --- record ----------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ constexpr uint8_t kListen = uint8_t(TcpState::kListen);
 TEST(Processes, FdCountsAgainstEachProcessOwnLimit) {
   Reading r;
   std::vector<std::string> missing;
-  scan_processes(ProcFs(fixture_proc("host_6_18")), {.attribution = false}, nullptr, r, missing);
+  scan_processes(ProcFs(fixture_proc("host_6_18")), {.attribution = false}, nullptr, nullptr, r,
+                 missing);
   EXPECT_TRUE(missing.empty()) << joined(missing);
   // 555 is in another namespace, 777 vanished (no fd directory), 2 has no open files.
   EXPECT_EQ(pids_of(r), (std::vector<int32_t>{100, 900, 4242}));
@@ -79,14 +80,15 @@ TEST(Processes, NamespaceFilter) {
   ProcFs proc(fixture_proc("host_6_18"));
   Reading all;
   std::vector<std::string> missing;
-  scan_processes(proc, {.attribution = false, .filter_netns = false}, nullptr, all, missing);
+  scan_processes(proc, {.attribution = false, .filter_netns = false}, nullptr, nullptr, all,
+                 missing);
   EXPECT_EQ(pids_of(all), (std::vector<int32_t>{100, 555, 900, 4242}));
 
   // Our own namespace link unreadable: cannot tell namespaces apart, so nobody is dropped.
   TempProcTree t("host_6_18");
   t.remove("self");
   Reading unfiltered;
-  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, unfiltered, missing);
+  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, nullptr, unfiltered, missing);
   EXPECT_EQ(pids_of(unfiltered), (std::vector<int32_t>{100, 555, 900, 4242}));
   EXPECT_TRUE(missing.empty()) << joined(missing);
 }
@@ -99,7 +101,7 @@ TEST(Processes, VanishingProcessesAreSkippedSilently) {
   t.remove("4242/ns");
   Reading r;
   std::vector<std::string> missing;
-  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, r, missing);
+  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, nullptr, r, missing);
   EXPECT_TRUE(r.processes.empty());
   EXPECT_TRUE(missing.empty()) << joined(missing);
 }
@@ -112,7 +114,7 @@ TEST(Processes, UnreadableFdDirectoriesAreSummarisedInOneLine) {
     if (!test::become_nobody()) return "SKIP";
     Reading reading;
     std::vector<std::string> missing;
-    scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, reading, missing);
+    scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, nullptr, reading, missing);
     if (missing != std::vector<std::string>{"fd counts of 2 processes not readable (need root, or "
                                             "CAP_SYS_PTRACE with CAP_DAC_READ_SEARCH)"})
       return "missing: " + joined(missing);
@@ -158,7 +160,7 @@ DumpView fixture_dump() {
 TEST(Processes, AttributionJoinsFdInodesWithTheDump) {
   DumpView v = fixture_dump();
   std::vector<std::string> missing;
-  scan_processes(ProcFs(fixture_proc("host_6_18")), {}, &v.index, v.reading, missing);
+  scan_processes(ProcFs(fixture_proc("host_6_18")), {}, &v.index, nullptr, v.reading, missing);
   EXPECT_TRUE(missing.empty()) << joined(missing);
   const Reading& r = v.reading;
 
@@ -194,11 +196,43 @@ TEST(Processes, AttributionJoinsFdInodesWithTheDump) {
   EXPECT_EQ(r.tuple_owners[2].pids, (std::vector<std::pair<int32_t, uint32_t>>{{100, 1}}));
 }
 
+// With an fd table (the BPF fd scan), the processes it lists take their fds from it and the
+// others still have their /proc/PID/fd links read.
+TEST(Processes, FdTableReplacesTheLinksOfTheProcessesItLists) {
+  DumpView v = fixture_dump();
+  FdTable table;
+  table.by_pid[100] = FdTable::Process{.open_fds = 5, .socket_inodes = {6009, 6010, 5001}};
+  std::vector<std::string> missing;
+  scan_processes(ProcFs(fixture_proc("host_6_18")), {}, &v.index, &table, v.reading, missing);
+  EXPECT_TRUE(missing.empty()) << joined(missing);
+  const Reading& r = v.reading;
+
+  const ProcessInfo* api = find_pid(r, 100);
+  ASSERT_TRUE(api && api->sockets);
+  EXPECT_EQ(api->open_fds, 5u);
+  EXPECT_EQ(api->sockets->by_state[kEst], 1u);  // 6009; 6010 is not in the dump
+  EXPECT_EQ(api->sockets->by_state[kListen], 1u);
+  EXPECT_EQ(api->sockets->close_wait, 0u);
+  EXPECT_EQ(api->sockets->listening, std::vector<Endpoint>{ep("0.0.0.0:8080")});
+  EXPECT_EQ(r.listener_owner, (std::map<uint32_t, int32_t>{{5001, 100}}));
+
+  // Not in the table: read from its fd links, as without one.
+  const ProcessInfo* hog = find_pid(r, 4242);
+  ASSERT_TRUE(hog && hog->sockets);
+  EXPECT_EQ(hog->open_fds, 1024u);
+  EXPECT_EQ(hog->sockets->by_state[kEst], 98u);
+
+  ASSERT_EQ(r.tuple_owners.size(), 3u);
+  EXPECT_EQ(r.tuple_owners[0].pids, (std::vector<std::pair<int32_t, uint32_t>>{{900, 1}}));
+  EXPECT_EQ(r.tuple_owners[1].pids, (std::vector<std::pair<int32_t, uint32_t>>{{4242, 98}}));
+  EXPECT_EQ(r.tuple_owners[2].pids, (std::vector<std::pair<int32_t, uint32_t>>{{100, 1}}));
+}
+
 TEST(Processes, NoAttributionWithAnEmptyIndex) {
   DumpView v = fixture_dump();
   InodeIndex empty;
   std::vector<std::string> missing;
-  scan_processes(ProcFs(fixture_proc("host_6_18")), {}, &empty, v.reading, missing);
+  scan_processes(ProcFs(fixture_proc("host_6_18")), {}, &empty, nullptr, v.reading, missing);
   ASSERT_TRUE(find_pid(v.reading, 100));
   EXPECT_FALSE(find_pid(v.reading, 100)->sockets);
   EXPECT_TRUE(v.reading.tuple_owners.empty());
@@ -217,7 +251,7 @@ TEST(Processes, LiveProcAttributesOurOwnSocket) {
   index.add(uint32_t(st.st_ino), kEst, kNoTuple);
   index.seal();
   std::vector<std::string> missing;
-  scan_processes(ProcFs("/proc"), {}, &index, r, missing);
+  scan_processes(ProcFs("/proc"), {}, &index, nullptr, r, missing);
   const ProcessInfo* me = find_pid(r, ::getpid());
   ASSERT_TRUE(me);
   ASSERT_TRUE(me->sockets);
@@ -241,7 +275,7 @@ TEST(Processes, LiveProcAsNobodyReportsWhatItCannotRead) {
     index.add(uint32_t(st.st_ino), kEst, kNoTuple);
     index.seal();
     std::vector<std::string> missing;
-    scan_processes(ProcFs("/proc"), {}, &index, r, missing);
+    scan_processes(ProcFs("/proc"), {}, &index, nullptr, r, missing);
     const ProcessInfo* me = find_pid(r, ::getpid());
     if (!me || !me->sockets || me->sockets->by_state[kEst] != 1) return "own socket not found";
     if (missing.size() != 1 ||
@@ -265,7 +299,7 @@ TEST(Processes, LiveProcessesExitingDuringTheScanAreSkipped) {
   InodeIndex index;
   index.add(1, kEst, kNoTuple);
   index.seal();
-  scan_processes(ProcFs("/proc"), {}, &index, quiet, baseline);
+  scan_processes(ProcFs("/proc"), {}, &index, nullptr, quiet, baseline);
   for (int round = 0; round < 5; ++round) {
     std::vector<pid_t> kids;
     for (int i = 0; i < 20; ++i) {
@@ -278,7 +312,7 @@ TEST(Processes, LiveProcessesExitingDuringTheScanAreSkipped) {
     }
     Reading r;
     std::vector<std::string> missing;
-    scan_processes(ProcFs("/proc"), {}, &index, r, missing);
+    scan_processes(ProcFs("/proc"), {}, &index, nullptr, r, missing);
     for (pid_t k : kids) ::waitpid(k, nullptr, 0);
     EXPECT_EQ(missing, baseline) << joined(missing);
     EXPECT_TRUE(find_pid(r, ::getpid()));
