@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -75,10 +76,19 @@ int run_serve(const ServeArgs& a) {
   // reading, so rates span the time between scrapes and no scrape waits `--interval`.
   diag.collect.interval_s = 0;
   auto clock = make_real_clock();
+  // One BPF fd scan for the exporter's life: loaded by the first collection that wants it,
+  // then reused (the mutex only matters if collections ever overlapped; they are coalesced).
+  struct FdScanShared {
+    std::mutex mu;
+    std::unique_ptr<FdTableSource> source;
+  };
+  auto fd_scan = std::make_shared<FdScanShared>();
+  fd_scan->source = open_fd_tables(diag);
   ScrapeCoordinator coordinator(
-      [diag]() -> Result<Snapshot> {
+      [diag, fd_scan]() -> Result<Snapshot> {
         auto c = make_real_clock();
-        auto d = diagnose(diag, *c);
+        std::lock_guard lock(fd_scan->mu);
+        auto d = diagnose(diag, *c, fd_scan->source.get());
         if (!d) return std::unexpected(d.error());
         return std::move(d->snapshot);
       },

@@ -242,7 +242,7 @@ void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const Ino
     // A process the table does not list started after it was read, or is hidden from BPF
     // iterators: its /proc/PID/fd is read as without a table.
     const FdTable::Process* listed = nullptr;
-    if (attributor && table) {
+    if (table) {
       if (auto it = table->by_pid.find(pid); it != table->by_pid.end()) listed = &it->second;
     }
 
@@ -263,10 +263,12 @@ void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const Ino
     if (p.open_fds == uint64_t{0}) continue;
 
     if (listed) {
-      ProcessSockets ps;
-      attributor->scan_table(pid, *listed, ps);
       p.open_fds = listed->open_fds;
-      p.sockets = std::move(ps);
+      if (attributor) {
+        ProcessSockets ps;
+        attributor->scan_table(pid, *listed, ps);
+        p.sockets = std::move(ps);
+      }
     } else if (attributor) {
       UniqueFd dfd(::open(fd_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!dfd && vanished(errno)) continue;

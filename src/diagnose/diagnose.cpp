@@ -42,13 +42,17 @@ std::unique_ptr<FdTableSource> open_fd_tables(const DiagnoseOptions& opt) {
 }
 
 Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock) {
+  auto fd_tables = open_fd_tables(opt);
+  return diagnose(opt, clock, fd_tables.get());
+}
+
+Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock, FdTableSource* fd_tables) {
   auto sockets = open_sockets(opt);
   if (!sockets) return std::unexpected(sockets.error());
   auto conntrack = open_conntrack(opt);
   if (!conntrack) return std::unexpected(conntrack.error());
   ProcFs proc(opt.proc_root);
-  auto fd_tables = open_fd_tables(opt);
-  Sources src{proc, **sockets, clock, conntrack->get(), fd_tables.get()};
+  Sources src{proc, **sockets, clock, conntrack->get(), fd_tables};
   auto snap = collect_snapshot(src, opt.collect);
   if (!snap) return std::unexpected(snap.error());
   Diagnosis d{std::move(*snap), {}};

@@ -28,6 +28,8 @@ struct Diagnosis {
 };
 
 Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock);
+// The same with a BPF fd scan the caller keeps loaded across calls (serve), or none.
+Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock, FdTableSource* fd_tables);
 
 // The BPF fd scan when the options describe the live system with attribution; else none, and
 // attribution reads /proc/PID/fd (a recorded or fixture /proc has no kernel to ask).
