@@ -130,7 +130,7 @@ void SocketAggregator::on_socket(const SockRecord& s) {
   uint32_t tuple = kNoTuple;
   if (in_range && !listening_port) {
     // A client socket: its local port came from the ephemeral range towards this destination.
-    TupleKey key{s.local.addr, s.remote.addr, s.remote.port};
+    TupleKey key{s.local.addr.unmapped(), s.remote.addr.unmapped(), s.remote.port};
     auto [it, fresh] = st.tuple_index.try_emplace(key, uint32_t(st.tuples.size()));
     if (fresh) {
       st.tuples.emplace_back();

@@ -48,6 +48,13 @@ bool IpAddr::is_loopback() const {
   return bytes[15] == 1;
 }
 
+IpAddr IpAddr::unmapped() const {
+  if (!is_v4_mapped(*this)) return *this;
+  IpAddr v4;
+  std::memcpy(v4.bytes.data(), bytes.data() + 12, 4);
+  return v4;
+}
+
 bool IpAddr::is_unspecified() const {
   int n = family == AF_INET ? 4 : 16;
   for (int i = 0; i < n; ++i)

@@ -25,6 +25,9 @@ struct IpAddr {
 
   bool is_loopback() const;  // 127/8, ::1, ::ffff:127.0.0.0/104
   bool is_unspecified() const;
+  // ::ffff:a.b.c.d as the IPv4 address a.b.c.d; any other address as it is. A dual-stack
+  // (AF_INET6) socket connected to a mapped address is an IPv4 connection to the kernel.
+  IpAddr unmapped() const;
   std::string to_string() const;
   auto operator<=>(const IpAddr&) const = default;
 };
@@ -57,7 +60,9 @@ std::string_view tcp_state_name(int state);  // "ESTABLISHED", "TIME_WAIT", ... 
 std::optional<int> tcp_state_from_name(std::string_view name);
 
 // Port exhaustion is per (source IP, destination IP, destination port): __inet_hash_connect()
-// lets a local port be reused as long as the 4-tuple stays unique.
+// lets a local port be reused as long as the 4-tuple stays unique. IPv4-mapped addresses are
+// stored unmapped: tcp_v6_connect() hands a mapped destination to tcp_v4_connect(), so a
+// dual-stack client (Java's default) draws from the same pool as plain IPv4 ones.
 struct TupleKey {
   IpAddr src;
   IpAddr dst;

@@ -253,8 +253,25 @@ TEST(SocketAggregator, InodeIndexIsEmptyUnlessAsked) {
 TEST(SocketAggregator, MappedLoopbackDestinationIsLoopback) {
   auto sum = aggregate({tcp(kEst, "[::ffff:127.0.0.1]:40000", "[::ffff:127.0.0.1]:8080", 1)});
   ASSERT_EQ(sum.tuples.size(), 1u);
-  EXPECT_EQ(sum.tuples[0].key.dst.family, AF_INET6);  // left as it is
+  EXPECT_EQ(sum.tuples[0].key.dst.family, AF_INET);  // unmapped
+  EXPECT_EQ(sum.tuples[0].key.destination().to_string(), "127.0.0.1:8080");
   EXPECT_TRUE(sum.tuples[0].key.dst.is_loopback());
+}
+
+// A dual-stack client's mapped connections and plain IPv4 ones to the same destination from
+// the same source share one port pool in the kernel: one tuple, not two half-full ones.
+TEST(SocketAggregator, MappedAndPlainIpv4ShareOneTuple) {
+  auto sum =
+      aggregate({tcp(kEst, "10.0.0.1:40000", "10.0.0.5:443", 1),
+                 tcp(kEst, "[::ffff:10.0.0.1]:40001", "[::ffff:10.0.0.5]:443", 2),
+                 tcp(TcpState::kTimeWait, "[::ffff:10.0.0.1]:40002", "[::ffff:10.0.0.5]:443", 0),
+                 tcp(kEst, "[2001:db8::1]:40003", "[2001:db8::5]:443", 3)});
+  ASSERT_EQ(sum.tuples.size(), 2u);
+  const TupleUsage* v4 = find_tuple(sum, "10.0.0.1", "10.0.0.5:443");
+  ASSERT_NE(v4, nullptr);
+  EXPECT_EQ(v4->in_use(), 3u);
+  EXPECT_EQ(v4->time_wait, 1u);
+  EXPECT_NE(find_tuple(sum, "2001:db8::1", "[2001:db8::5]:443"), nullptr);
 }
 
 TEST(SocketAggregator, MemoryFollowsTuplesNotSockets) {
