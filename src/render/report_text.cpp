@@ -147,7 +147,47 @@ void time_wait_section(const Snapshot& snap, const Reading& r, std::string& out)
                                           rate(snap.counter_rate("TcpExt.TCPTimeWaitOverflow")));
 }
 
-void conntrack_section(const Snapshot& snap, const Reading& r, std::string& out) {
+// What the table dump adds (CAP_NET_ADMIN): protocols, stale entries, the fullest SNAT port
+// pools and the destinations holding the most entries.
+void conntrack_table_lines(const ConntrackTable& t, bool verbose, std::string& out) {
+  std::vector<std::string> items{fmt::format("table {} entries", t.entries)};
+  for (const auto& [proto, n] : t.by_protocol) items.push_back(fmt::format("{} {}", proto, n));
+  items.push_back(fmt::format("assured {}", t.assured));
+  items.push_back(fmt::format("unreplied {}", t.unreplied));
+  const ConntrackStale& st = t.stale;
+  items.push_back(fmt::format("stale: tcp time_wait {}, close {}, idle > 1 h {}, udp one-way {}",
+                              st.tcp_time_wait, st.tcp_close, st.established_idle_1h,
+                              st.udp_unreplied));
+  if (t.interrupted) items.push_back("(changed during the dump)");
+  out += wrap_items(items, "; ", kWidth, kLabelPad, kLabelPad) + "\n";
+
+  const std::size_t snat = verbose ? t.snat.size() : std::min(t.snat.size(), kTopTuples);
+  if (snat > 0) {
+    out += kLabelPad + fmt::format("SNAT pools, fullest {} of {}:\n", snat, t.snat_groups_total);
+    for (std::size_t i = 0; i < snat; ++i) {
+      const SnatGroup& g = t.snat[i];
+      out += kLabelPad + fmt::format("  {} -> {} {}: {} of {} ports ({}), {} closing\n",
+                                     g.nat_ip.to_string(), g.dst.to_string(),
+                                     ct_protocol_name(g.protocol), g.entries, g.port_range.size(),
+                                     fmt_pct(g.utilization()), g.closing);
+    }
+  }
+  const std::size_t dests =
+      verbose ? t.top_destinations.size() : std::min(t.top_destinations.size(), kTopListeners);
+  if (dests > 0) {
+    std::vector<std::string> d;
+    for (std::size_t i = 0; i < dests; ++i) {
+      const ConntrackDestination& c = t.top_destinations[i];
+      d.push_back(
+          fmt::format("{} {} {}", c.dst.to_string(), ct_protocol_name(c.protocol), c.entries));
+    }
+    const std::string head = std::string(kLabelPad) +
+                             fmt::format("top destinations ({} in all): ", t.destinations_total);
+    out += wrap_items(d, "; ", kWidth, head, kLabelPad) + "\n";
+  }
+}
+
+void conntrack_section(const Snapshot& snap, const Reading& r, bool verbose, std::string& out) {
   const ConntrackStats& c = r.conntrack;
   if (!c.available) {
     out += label("conntrack") + "not in use (nf_conntrack not loaded or not readable)\n";
@@ -158,6 +198,7 @@ void conntrack_section(const Snapshot& snap, const Reading& r, std::string& out)
                                        of(c.count, c.max), rate(snap.conntrack_stat_rate("drop")),
                                        rate(snap.conntrack_stat_rate("early_drop")),
                                        rate(snap.conntrack_stat_rate("insert_failed")));
+  if (r.conntrack_table.dumped) conntrack_table_lines(r.conntrack_table, verbose, out);
 }
 
 void accept_section(const Snapshot& snap, const Reading& r, bool verbose, std::string& out) {
@@ -284,7 +325,7 @@ std::string report_text(const Snapshot& snap, const Analysis& a, const TextOptio
   ports_section(r, a.ports, opt.verbose, out);
   fds_section(r, opt.verbose, out);
   time_wait_section(snap, r, out);
-  conntrack_section(snap, r, out);
+  conntrack_section(snap, r, opt.verbose, out);
   accept_section(snap, r, opt.verbose, out);
   memory_section(snap, r, out);
 

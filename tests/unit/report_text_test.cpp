@@ -1,6 +1,7 @@
 // report_text(): the verdict first, no ANSI without colour, the plan in A-B-C-D order,
 // evidence as "key: value", lines that fit a terminal, and "missing:" at the end.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include <sstream>
 #include <string>
@@ -195,6 +196,60 @@ TEST(ReportText, ResourceOverview) {
   EXPECT_EQ(out.find("198.18.0.2:8085"), std::string::npos);
   std::string verbose = report_text(fx.snap, fx.a, {.verbose = true});
   EXPECT_NE(verbose.find("198.18.0.2:8087"), std::string::npos);
+}
+
+TEST(ReportText, ConntrackTableWhenDumped) {
+  Fixture fx;
+  Reading& r = fx.snap.first;
+  r.conntrack.available = true;
+  r.conntrack.count = 65530;
+  r.conntrack.max = 65536;
+  std::string before = report_text(fx.snap, fx.a, {});
+  EXPECT_NE(before.find("65530 of 65536"), std::string::npos);
+  EXPECT_EQ(before.find("table "), std::string::npos);  // not dumped (no CAP_NET_ADMIN): no line
+
+  ConntrackTable& t = r.conntrack_table;
+  t.dumped = true;
+  t.entries = 65530;
+  t.by_protocol = {{"tcp", 65000}, {"udp", 530}};
+  t.assured = 64000;
+  t.unreplied = 1200;
+  t.stale.tcp_time_wait = 30000;
+  t.stale.udp_unreplied = 500;
+  t.snat_groups_total = 7;
+  for (int i = 0; i < 7; ++i) {
+    SnatGroup g;
+    g.nat_ip = ip("198.19.0.1");
+    g.dst = Endpoint{ip("198.19.0.2"), uint16_t(80 + i)};
+    g.protocol = IPPROTO_TCP;
+    g.entries = 10 - i;
+    g.port_range = {40000, 40009};
+    g.closing = 3;
+    t.snat.push_back(g);
+  }
+  t.destinations_total = 40;
+  for (int i = 0; i < 5; ++i)
+    t.top_destinations.push_back(
+        {Endpoint{ip("198.19.0.2"), uint16_t(80 + i)}, IPPROTO_TCP, uint64_t(900 - i), 0, 0});
+  std::string out = report_text(fx.snap, fx.a, {});
+  EXPECT_NE(out.find("table 65530 entries; tcp 65000; udp 530; assured 64000; unreplied 1200"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("stale: tcp time_wait 30000, close 0, idle > 1 h 0, udp one-way 500"),
+            std::string::npos);
+  EXPECT_NE(out.find("SNAT pools, fullest 5 of 7:"), std::string::npos);
+  EXPECT_NE(out.find("198.19.0.1 -> 198.19.0.2:80 tcp: 10 of 10 ports (100.0%), 3 closing"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("198.19.0.2:85 tcp:"), std::string::npos);  // only the fullest five
+  EXPECT_NE(out.find("top destinations (40 in all): 198.19.0.2:80 tcp 900"), std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("198.19.0.2:83 tcp 897"), std::string::npos);  // top three unless verbose
+  std::string verbose = report_text(fx.snap, fx.a, {.verbose = true});
+  EXPECT_NE(verbose.find("198.19.0.2:86 tcp: 4 of 10 ports"), std::string::npos);
+  EXPECT_NE(verbose.find("198.19.0.2:84 tcp 896"), std::string::npos);
+  auto lines = lines_of(verbose);
+  for (std::size_t i = 1; i < lines.size(); ++i) EXPECT_LE(lines[i].size(), 100u) << lines[i];
 }
 
 TEST(ReportText, UnknownSocketsSaidSo) {
