@@ -26,6 +26,8 @@ struct CheckArgs {
   std::string proc_root = "/proc";
   std::string sock_diag_dump;
   std::string conntrack_dump;
+  std::string record_dump;
+  std::string record_conntrack_dump;
   std::string snat_port_range;
   std::string netns;
   bool all_netns = false;
@@ -79,6 +81,8 @@ int run_check(const CheckArgs& a) {
   opt.proc_root = a.proc_root;
   opt.sock_diag_dump = a.sock_diag_dump;
   opt.conntrack_dump = a.conntrack_dump;
+  opt.record_dump = a.record_dump;
+  opt.record_conntrack_dump = a.record_conntrack_dump;
   opt.collect.interval_s = a.interval_s;
   opt.collect.processes = !a.no_processes;
   opt.collect.attribution = !a.no_processes && !a.no_attribution;
@@ -117,12 +121,20 @@ Handler setup_check(CLI::App& app) {
   app.add_option("--proc-root", a->proc_root,
                  "read procfs from this directory instead of /proc (recorded state, fixtures)")
       ->check(CLI::ExistingDirectory);
-  app.add_option("--sock-diag-dump", a->sock_diag_dump,
-                 "replay this recorded sock_diag dump instead of asking the kernel")
-      ->check(CLI::ExistingFile);
-  app.add_option("--conntrack-dump", a->conntrack_dump,
-                 "replay this recorded ctnetlink/nf_tables transcript instead of asking the kernel")
-      ->check(CLI::ExistingFile);
+  auto* replay = app.add_option("--sock-diag-dump", a->sock_diag_dump,
+                                "replay this recorded sock_diag dump instead of asking the kernel")
+                     ->check(CLI::ExistingFile);
+  auto* replay_ct =
+      app.add_option("--conntrack-dump", a->conntrack_dump,
+                     "replay this recorded ctnetlink/nf_tables transcript instead of asking the "
+                     "kernel")
+          ->check(CLI::ExistingFile);
+  app.add_option("--record-dump", a->record_dump,
+                 "also write the live sock_diag dump's transcript to this file")
+      ->excludes(replay);
+  app.add_option("--record-conntrack-dump", a->record_conntrack_dump,
+                 "also write the live ctnetlink/nf_tables transcript to this file")
+      ->excludes(replay_ct);
   app.add_option("--snat-port-range", a->snat_port_range,
                  "NAT source-port range LO-HI of the masquerade/snat rule (default: read from the "
                  "nftables ruleset, else 1024-65535)");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "collect/conntrack_source.h"
 #include "collect/proc_fs.h"
 #include "collect/record.h"
 #include "collect/sock_source.h"
@@ -18,12 +19,16 @@ Handler setup_record(CLI::App& app) {
   return [dir] {
     auto live = open_netlink_sock_source();
     if (!live) return error_exit(live.error().message);
+    // Without NETLINK_NETFILTER (a kernel without nfnetlink) there is no conntrack to record.
+    auto conntrack = open_netlink_transport();
+    const bool ct = conntrack.has_value();
     ProcFs proc("/proc");
-    if (auto r = record_state(proc, **live, *dir); !r) return error_exit(r.error().message);
+    if (auto r = record_state(proc, **live, ct ? std::move(*conntrack) : nullptr, *dir); !r)
+      return error_exit(r.error().message);
     return emit(
         fmt::format("recorded to {0}\nreplay: conndoctor check --interval 0 --proc-root {0}/proc "
-                    "--sock-diag-dump {0}/sock_diag.bin\n",
-                    *dir));
+                    "--sock-diag-dump {0}/sock_diag.bin{1}\n",
+                    *dir, ct ? fmt::format(" --conntrack-dump {}/conntrack.bin", *dir) : ""));
   };
 }
 

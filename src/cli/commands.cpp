@@ -1,6 +1,9 @@
 // The table of subcommands, in the order `conndoctor --help` lists them.
 #include "cli/commands.h"
 
+#include <cctype>
+#include <utility>
+
 namespace cd {
 
 const std::vector<Command>& commands() {
@@ -16,20 +19,47 @@ const std::vector<Command>& commands() {
   return table;
 }
 
+namespace {
+
+// An option whose value is one of a few words: "--fd-scan: 'nope' is not one of auto, bpf,
+// procfs" on a bad one (CLI11's own transformer message lists the enum's numbers too).
+template <typename E>
+void add_choice_option(CLI::App& app, const std::string& name, E& out,
+                       std::vector<std::pair<std::string, E>> choices,
+                       const std::string& description) {
+  std::string names;
+  for (const auto& [word, value] : choices) names += (names.empty() ? "" : ", ") + word;
+  app.add_option_function<std::string>(
+         name,
+         [&out, choices](const std::string& v) {
+           for (const auto& [word, value] : choices)
+             if (word == v) out = value;
+         },
+         description)
+      ->transform(CLI::Validator(
+          [choices, names](std::string& v) -> std::string {
+            for (auto& c : v) c = char(std::tolower(static_cast<unsigned char>(c)));
+            for (const auto& [word, value] : choices)
+              if (word == v) return {};
+            return "'" + v + "' is not one of " + names;
+          },
+          "WORD"));
+}
+
+}  // namespace
+
 void add_color_option(CLI::App& app, ColorMode& mode) {
-  static const std::map<std::string, ColorMode> names = {
-      {"auto", ColorMode::kAuto}, {"always", ColorMode::kAlways}, {"never", ColorMode::kNever}};
-  app.add_option("--color", mode, "colour: auto (a terminal without NO_COLOR), always, never")
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
+  add_choice_option(
+      app, "--color", mode,
+      {{"auto", ColorMode::kAuto}, {"always", ColorMode::kAlways}, {"never", ColorMode::kNever}},
+      "colour: auto (a terminal without NO_COLOR), always, never");
 }
 
 void add_fd_scan_option(CLI::App& app, FdScan& scan) {
-  static const std::map<std::string, FdScan> names = {
-      {"auto", FdScan::kAuto}, {"bpf", FdScan::kBpf}, {"procfs", FdScan::kProcfs}};
-  app.add_option("--fd-scan", scan,
-                 "how attribution reads every process's fds: auto (BPF from 5000 sockets, when "
-                 "permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)")
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
+  add_choice_option(app, "--fd-scan", scan,
+                    {{"auto", FdScan::kAuto}, {"bpf", FdScan::kBpf}, {"procfs", FdScan::kProcfs}},
+                    "how attribution reads every process's fds: auto (BPF from 5000 sockets, "
+                    "when permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)");
 }
 
 }  // namespace cd

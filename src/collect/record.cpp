@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collect/conntrack_source.h"
 #include "collect/netns_filter.h"
 #include "collect/proc_paths.h"
 #include "collect/socket_aggregator.h"
@@ -91,6 +92,30 @@ Result<void> record_sockets(SockSource& live, const std::string& path) {
   return ok;
 }
 
+// Every conntrack query a reading may make, through the recording transport. Refusals (no
+// CAP_NET_ADMIN, module not loaded) are answers too: the replay reports them the same way.
+// What matters is that the transcript is whole, so it is read back once written.
+class NullConntrackSink : public ConntrackSink {
+ public:
+  void on_entry(const CtEntry&) override {}
+};
+
+Result<void> record_conntrack(std::unique_ptr<NetfilterTransport> live, const std::string& path) {
+  {
+    auto rec = open_recording_transport(std::move(live), path);
+    if (!rec) return std::unexpected(rec.error());
+    auto src = make_conntrack_source(std::move(*rec));
+    NullConntrackSink sink;
+    (void)src->cpu_stats();
+    (void)src->global_stats();
+    (void)src->dump(sink);
+    (void)src->nat_rules();
+  }  // closes the transcript
+  auto replay = open_recorded_transport(path);
+  if (!replay) return std::unexpected(replay.error());
+  return {};
+}
+
 // The namespace link as the scan would conclude it: when the link itself is unreadable (no
 // ptrace access) but NetnsFilter can tell the process shares our namespace, write our link.
 Result<void> record_netns(const ProcFs& proc, const NetnsFilter& netns, int32_t pid,
@@ -125,7 +150,8 @@ Result<void> record_process(const ProcFs& proc, const NetnsFilter& netns, int32_
 
 }  // namespace
 
-Result<void> record_state(const ProcFs& proc, SockSource& live, const std::string& dir) {
+Result<void> record_state(const ProcFs& proc, SockSource& live,
+                          std::unique_ptr<NetfilterTransport> conntrack, const std::string& dir) {
   const std::string out_root = dir + "/proc";
   if (auto ok = make_dirs(dir); !ok) return ok;
   if (::mkdir(out_root.c_str(), 0755) != 0) {
@@ -141,6 +167,8 @@ Result<void> record_state(const ProcFs& proc, SockSource& live, const std::strin
     if (auto ok = copy_file(proc, rel, out_root); !ok) return ok;
 
   if (auto ok = record_sockets(live, dir + "/sock_diag.bin"); !ok) return ok;
+  if (conntrack)
+    if (auto ok = record_conntrack(std::move(conntrack), dir + "/conntrack.bin"); !ok) return ok;
 
   if (auto ok = copy_link(proc, pp::kSelfNetns, out_root); !ok) return ok;
   // Processes of other namespaces are left out: the scan would drop them anyway, and on a

@@ -269,7 +269,8 @@ void sort_worst_first(std::vector<NetnsResult>& results) {
 
 Result<std::vector<NetnsResult>> diagnose_all_netns(const DiagnoseOptions& opt, Clock& clock,
                                                     const NetnsRoots& roots) {
-  if (!opt.sock_diag_dump.empty() || !opt.record_dump.empty() || opt.proc_root != "/proc")
+  if (!opt.sock_diag_dump.empty() || !opt.record_dump.empty() || !opt.conntrack_dump.empty() ||
+      !opt.record_conntrack_dump.empty() || opt.proc_root != "/proc")
     return fail("--all-netns diagnoses the live host: it cannot replay or record dumps");
   auto all = list_netns(roots);
   if (!all) return std::unexpected(all.error());

@@ -35,6 +35,9 @@ expect_error missing-dump 'sock-diag-dump|file' -- check --sock-diag-dump "$tmp/
 expect_error explain-unknown 'explain|match|recogni' -- explain "the printer is on fire"
 expect_error explain-empty 'text|required' -- explain
 expect_error lab-unknown-scenario 'scenario|no-such' -- lab run no-such-scenario
+expect_error bad-fd-scan "fd-scan: 'nope' is not one of auto, bpf, procfs" -- check --fd-scan nope
+expect_error bad-color "color: 'pink' is not one of auto, always, never" -- check --color pink
+expect_error record-and-replay 'excludes' -- check --record-dump "$tmp/r.bin" --sock-diag-dump "$0"
 
 # A malformed fixture: /proc/net/snmp with a value line that does not match its header.
 mkdir -p "$tmp/bad"

@@ -354,7 +354,7 @@ TEST(Record, RefusesToMergeIntoAnOldRecording) {
   TempProcTree out;
   std::filesystem::create_directory(out.path("proc"));
   test::FakeSockSource socks;
-  auto r = record_state(ProcFs(fixture_proc("host_6_18")), socks, out.root());
+  auto r = record_state(ProcFs(fixture_proc("host_6_18")), socks, nullptr, out.root());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, out.path("proc") + ": already exists (record into a new directory)");
 }
@@ -362,7 +362,7 @@ TEST(Record, RefusesToMergeIntoAnOldRecording) {
 TEST(Record, ASourceWithoutNetlinkBytesCannotBeRecorded) {
   TempProcTree out;
   test::FakeSockSource socks(fixture_sockets());
-  auto r = record_state(ProcFs(fixture_proc("host_6_18")), socks, out.path("rec"));
+  auto r = record_state(ProcFs(fixture_proc("host_6_18")), socks, nullptr, out.path("rec"));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("sock_diag.bin"), std::string::npos) << r.error().message;
 }
@@ -416,17 +416,26 @@ TEST(Record, ReplayGivesTheSameReadingAsTheLiveNamespace) {
     ProcFs live_proc("/proc");
     auto live = open_netlink_sock_source();
     if (!live) return live.error().message;
-    if (auto r = record_state(live_proc, **live, out.root()); !r) return r.error().message;
+    auto ct_live = open_netlink_transport();
+    if (!ct_live) return ct_live.error().message;
+    if (auto r = record_state(live_proc, **live, std::move(*ct_live), out.root()); !r)
+      return r.error().message;
 
     FakeClock clock;
     CollectOptions opt{.interval_s = 0};
     std::vector<std::string> live_missing, replay_missing;
-    auto now = collect_reading(Sources{live_proc, **live, clock}, opt, live_missing);
+    auto ct_now = open_netlink_conntrack_source();
+    if (!ct_now) return ct_now.error().message;
+    auto now = collect_reading(Sources{live_proc, **live, clock, ct_now->get()}, opt, live_missing);
     if (!now) return now.error().message;
     ProcFs replay_proc(out.path("proc"));
     auto rec = open_recorded_sock_source(out.path("sock_diag.bin"));
     if (!rec) return rec.error().message;
-    auto then = collect_reading(Sources{replay_proc, **rec, clock}, opt, replay_missing);
+    auto ct_rec = open_recorded_transport(out.path("conntrack.bin"));
+    if (!ct_rec) return ct_rec.error().message;
+    auto ct_then = make_conntrack_source(std::move(*ct_rec));
+    auto then =
+        collect_reading(Sources{replay_proc, **rec, clock, ct_then.get()}, opt, replay_missing);
     if (!then) return then.error().message;
 
     std::string f;
@@ -448,6 +457,11 @@ TEST(Record, ReplayGivesTheSameReadingAsTheLiveNamespace) {
           "Tcp.ActiveOpens");
     check(a.sockstat.tcp_inuse == b.sockstat.tcp_inuse, "sockstat");
     check(a.conntrack.count == b.conntrack.count, "conntrack count");
+    check(a.conntrack_table.dumped == b.conntrack_table.dumped &&
+              a.conntrack_table.entries == b.conntrack_table.entries &&
+              a.conntrack_table.nat_rules_read == b.conntrack_table.nat_rules_read,
+          "conntrack table");
+    check(a.conntrack.stats_source == b.conntrack.stats_source, "conntrack stats source");
     check(live_missing == replay_missing,
           "missing: live\n" + joined(live_missing) + "replay\n" + joined(replay_missing));
     // Only we live in this namespace, in both views, and we own the listener.
