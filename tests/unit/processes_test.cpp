@@ -2,9 +2,11 @@
 // processes that vanish or cannot be read, and socket attribution joined with the dump.
 #include "collect/processes.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -262,6 +264,30 @@ TEST(Processes, LiveProcAttributesOurOwnSocket) {
   if (::geteuid() == 0) {
     EXPECT_TRUE(missing.empty()) << joined(missing);
   }
+}
+
+// A socket far past a gap in the fd table (fd 900, the rest below 10) is found: a guard for
+// any shortcut that reads links by number instead of walking the directory.
+TEST(Processes, LiveProcFindsASocketPastAGapInTheFdTable) {
+  UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(sock);
+  struct rlimit rl {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_cur <= 901) GTEST_SKIP() << "soft RLIMIT_NOFILE " << rl.rlim_cur << " <= 901";
+  ASSERT_EQ(::dup3(sock.get(), 900, O_CLOEXEC), 900);
+  UniqueFd far(900);
+  sock.reset();  // only fd 900 holds it now
+  struct stat st {};
+  ASSERT_EQ(::fstat(far.get(), &st), 0);
+  Reading r;
+  InodeIndex index;
+  index.add(uint32_t(st.st_ino), kEst, kNoTuple);
+  index.seal();
+  std::vector<std::string> missing;
+  scan_processes(ProcFs("/proc"), {}, &index, nullptr, r, missing);
+  const ProcessInfo* me = find_pid(r, ::getpid());
+  ASSERT_TRUE(me && me->sockets);
+  EXPECT_EQ(me->sockets->by_state[kEst], 1u);
 }
 
 TEST(Processes, LiveProcAsNobodyReportsWhatItCannotRead) {
