@@ -101,6 +101,9 @@ constexpr MetricFamily sys_files_ratio{"conndoctor_system_open_files_utilization
                                        "Open files / fs.file-max."};
 constexpr MetricFamily processes{"conndoctor_processes_scanned", T::kGauge,
                                  "Processes scanned for open fds."};
+constexpr MetricFamily fd_scan{
+    "conndoctor_attribution_fd_scan", T::kGauge,
+    "Always 1; how attribution read the processes' fds (method: bpf or procfs)."};
 constexpr MetricFamily proc_open{"conndoctor_process_open_fds", T::kGauge,
                                  "Open fds of the process (top-N processes)."};
 constexpr MetricFamily proc_limit{"conndoctor_process_fd_limit", T::kGauge,
@@ -333,6 +336,7 @@ void write_fds(Exposition& out, const Reading& r, const MetricsOptions& opt) {
     out.add(m::sys_files_ratio, ratio(double(*r.file_nr.allocated), double(*file_max)));
 
   out.add(m::processes, uint64_t(r.processes.size()));
+  if (!r.fd_scan.empty()) out.add(m::fd_scan, int64_t(1), {{"method", r.fd_scan}});
   // Only processes with both figures known can be ranked against their own limit; an
   // unlimited process cannot run out and is left out.
   std::vector<const ProcessInfo*> ranked;
@@ -465,55 +469,31 @@ std::string render_metrics(const Snapshot& snap, const Analysis& a, const Metric
 
 const std::vector<MetricFamily>& all_metric_families() {
   static const std::vector<MetricFamily> all = [] {
-    std::vector<MetricFamily> v = {m::status,
-                                   m::finding,
-                                   m::missing,
-                                   m::rate_interval,
-                                   m::sockets,
-                                   m::tw_sockets,
-                                   m::tw_limit,
-                                   m::tw_ratio,
-                                   m::tw_reuse,
-                                   m::curr_estab,
-                                   m::range_low,
-                                   m::range_high,
-                                   m::ports_reserved,
-                                   m::ports_bound,
-                                   m::ports_usable,
-                                   m::tuples_total,
-                                   m::ports_max_ratio,
-                                   m::tuple_in_use,
-                                   m::tuple_tw,
-                                   m::tuple_tw_reusable,
-                                   m::tuple_limit,
-                                   m::tuple_ratio,
-                                   m::tuple_rate,
-                                   m::tuple_demand,
-                                   m::tuple_eta,
-                                   m::host_ports,
-                                   m::host_usable,
-                                   m::sys_files,
-                                   m::sys_files_limit,
-                                   m::sys_files_ratio,
-                                   m::processes,
-                                   m::proc_open,
-                                   m::proc_limit,
-                                   m::proc_ratio,
-                                   m::proc_max_ratio,
-                                   m::listeners,
-                                   m::listen_len,
-                                   m::listen_limit,
-                                   m::listen_max_ratio,
-                                   m::orphans,
-                                   m::orphans_limit,
-                                   m::alloc,
-                                   m::mem_pages,
-                                   m::mem_limit,
-                                   m::ct_entries,
-                                   m::ct_limit,
-                                   m::ct_buckets,
-                                   m::ct_ratio,
-                                   m::snat};
+    std::vector<MetricFamily> v = {m::status,          m::finding,
+                                   m::missing,         m::rate_interval,
+                                   m::sockets,         m::tw_sockets,
+                                   m::tw_limit,        m::tw_ratio,
+                                   m::tw_reuse,        m::curr_estab,
+                                   m::range_low,       m::range_high,
+                                   m::ports_reserved,  m::ports_bound,
+                                   m::ports_usable,    m::tuples_total,
+                                   m::ports_max_ratio, m::tuple_in_use,
+                                   m::tuple_tw,        m::tuple_tw_reusable,
+                                   m::tuple_limit,     m::tuple_ratio,
+                                   m::tuple_rate,      m::tuple_demand,
+                                   m::tuple_eta,       m::host_ports,
+                                   m::host_usable,     m::sys_files,
+                                   m::sys_files_limit, m::sys_files_ratio,
+                                   m::processes,       m::fd_scan,
+                                   m::proc_open,       m::proc_limit,
+                                   m::proc_ratio,      m::proc_max_ratio,
+                                   m::listeners,       m::listen_len,
+                                   m::listen_limit,    m::listen_max_ratio,
+                                   m::orphans,         m::orphans_limit,
+                                   m::alloc,           m::mem_pages,
+                                   m::mem_limit,       m::ct_entries,
+                                   m::ct_limit,        m::ct_buckets,
+                                   m::ct_ratio,        m::snat};
     for (const CounterMap& cm : m::kConntrackCounters) v.push_back(cm.family);
     for (const CounterMap& cm : m::kKernelCounters) v.push_back(cm.family);
     for (const MetricFamily& f :

@@ -276,7 +276,8 @@ TEST(Metrics, UnknownFiguresAreOmittedNeverZero) {
         "conndoctor_tcp_memory_pages", "conndoctor_tcp_listen_overflows_total",
         "conndoctor_ephemeral_ports_max_utilization_ratio", "conndoctor_ephemeral_port_range_low",
         "conndoctor_listeners", "conndoctor_rate_interval_seconds",
-        "conndoctor_process_max_fd_utilization_ratio", "conndoctor_host_ports_in_use"}) {
+        "conndoctor_process_max_fd_utilization_ratio", "conndoctor_host_ports_in_use",
+        "conndoctor_attribution_fd_scan"}) {
     EXPECT_TRUE(of(p, name).empty()) << name << " exported while unknown";
     EXPECT_FALSE(p.type.count(name)) << name << " has a TYPE line but no sample";
   }
@@ -308,6 +309,7 @@ TEST(Metrics, CardinalityStaysBoundedWithAThousandTuples) {
   std::shuffle(tuples.begin(), tuples.end(), std::mt19937(7));
   fx.a.ports.tuples = tuples;
   fx.snap.second->processes.clear();
+  fx.snap.second->fd_scan = "bpf";
   for (int i = 0; i < 1000; ++i) {
     ProcessInfo p;
     p.pid = 10000 + i;
@@ -336,6 +338,7 @@ TEST(Metrics, CardinalityStaysBoundedWithAThousandTuples) {
     EXPECT_EQ(got, want);
     EXPECT_EQ(value(p, "conndoctor_ephemeral_tuples"), "1000");
     EXPECT_EQ(value(p, "conndoctor_processes_scanned"), "1000");
+    EXPECT_EQ(value(p, "conndoctor_attribution_fd_scan", {{"method", "bpf"}}), "1");
     EXPECT_EQ(value(p, "conndoctor_listeners"), "1000");
     // The whole document stays small: series grow with `top`, not with the host.
     EXPECT_LT(p.samples.size(), 120 + 12 * top);
