@@ -22,7 +22,7 @@ enum class FdScan {
   kBpf,     // always the BPF fd table; a reading fails when it cannot be read
   kProcfs,  // always readlink() every /proc/PID/fd entry
 };
-// Below this many live sockets in the dump, loading the BPF iterator (~15-30 ms) costs more
+// Below this many live sockets in the dump, loading the BPF iterator (~15-35 ms) costs more
 // than reading the links (~4 us each).
 inline constexpr std::size_t kBpfMinSockets = 5000;
 

@@ -241,19 +241,24 @@ TEST(Processes, NoAttributionWithAnEmptyIndex) {
   EXPECT_TRUE(v.reading.listener_owner.empty());
 }
 
+// Scans the live /proc with a dump holding one ESTABLISHED socket: the one open as `fd`.
+Reading scan_live_holding(int fd, std::vector<std::string>& missing) {
+  struct stat st {};
+  InodeIndex index;
+  if (::fstat(fd, &st) == 0) index.add(uint32_t(st.st_ino), kEst, kNoTuple);
+  index.seal();
+  Reading r;
+  scan_processes(ProcFs("/proc"), {}, &index, nullptr, r, missing);
+  return r;
+}
+
 // Live /proc: our own socket is attributed to us, through the real fd links and (since 6.2)
 // the st_size fd count.
 TEST(Processes, LiveProcAttributesOurOwnSocket) {
   UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));  // never bound or connected
   ASSERT_TRUE(sock);
-  struct stat st {};
-  ASSERT_EQ(::fstat(sock.get(), &st), 0);
-  Reading r;
-  InodeIndex index;
-  index.add(uint32_t(st.st_ino), kEst, kNoTuple);
-  index.seal();
   std::vector<std::string> missing;
-  scan_processes(ProcFs("/proc"), {}, &index, nullptr, r, missing);
+  Reading r = scan_live_holding(sock.get(), missing);
   const ProcessInfo* me = find_pid(r, ::getpid());
   ASSERT_TRUE(me);
   ASSERT_TRUE(me->sockets);
@@ -277,14 +282,8 @@ TEST(Processes, LiveProcFindsASocketPastAGapInTheFdTable) {
   ASSERT_EQ(::dup3(sock.get(), 900, O_CLOEXEC), 900);
   UniqueFd far(900);
   sock.reset();  // only fd 900 holds it now
-  struct stat st {};
-  ASSERT_EQ(::fstat(far.get(), &st), 0);
-  Reading r;
-  InodeIndex index;
-  index.add(uint32_t(st.st_ino), kEst, kNoTuple);
-  index.seal();
   std::vector<std::string> missing;
-  scan_processes(ProcFs("/proc"), {}, &index, nullptr, r, missing);
+  Reading r = scan_live_holding(far.get(), missing);
   const ProcessInfo* me = find_pid(r, ::getpid());
   ASSERT_TRUE(me && me->sockets);
   EXPECT_EQ(me->sockets->by_state[kEst], 1u);
@@ -294,14 +293,9 @@ TEST(Processes, LiveProcAsNobodyReportsWhatItCannotRead) {
   auto res = test::run_in_child([]() -> std::string {
     if (!test::become_nobody()) return "SKIP";
     UniqueFd sock(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    struct stat st {};
-    if (!sock || ::fstat(sock.get(), &st) != 0) return "socket";
-    Reading r;
-    InodeIndex index;
-    index.add(uint32_t(st.st_ino), kEst, kNoTuple);
-    index.seal();
+    if (!sock) return "socket";
     std::vector<std::string> missing;
-    scan_processes(ProcFs("/proc"), {}, &index, nullptr, r, missing);
+    Reading r = scan_live_holding(sock.get(), missing);
     const ProcessInfo* me = find_pid(r, ::getpid());
     if (!me || !me->sockets || me->sockets->by_state[kEst] != 1) return "own socket not found";
     if (missing.size() != 1 ||
