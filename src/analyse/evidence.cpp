@@ -49,37 +49,6 @@ std::optional<int32_t> listener_pid(const Reading& r, const Listener& l) {
   return it->second;
 }
 
-std::string percent(double ratio) {
-  double v = ratio * 100.0;
-  if (!std::isfinite(v)) return "?%";
-  // 99.6% must not print as "100%": that would read as "full".
-  if (v >= 99.5 && v < 100.0) return fmt::format("{:.1f}%", std::floor(v * 10.0) / 10.0);
-  if (v > 0 && v < 1.0) return fmt::format("{:.1f}%", v);
-  return fmt::format("{:.0f}%", v);
-}
-
-std::string with_commas(uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  int since = 0;
-  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-    if (since == 3) {
-      out.push_back(',');
-      since = 0;
-    }
-    out.push_back(*it);
-    ++since;
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
-}
-
-std::string per_second(double rate) {
-  if (rate >= 10) return fmt::format("{:.0f}/s", rate);
-  if (rate >= 1) return fmt::format("{:.1f}/s", rate);
-  return fmt::format("{:.2f}/s", rate);
-}
-
 std::optional<double> ratio(const std::optional<int64_t>& a, const std::optional<int64_t>& b) {
   if (!a || !b || *b <= 0) return std::nullopt;
   return double(*a) / double(*b);

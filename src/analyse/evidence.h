@@ -1,5 +1,5 @@
 // Helpers the rules share to write evidence and titles the same way: unknown numbers as null,
-// rates that need two readings, process lookup, percentages and counts for people.
+// rates that need two readings, process lookup (numbers for people: util/format.h).
 #pragma once
 
 #include <cstdint>
@@ -34,13 +34,6 @@ const ProcessInfo* find_process(const Reading& r, int32_t pid);
 
 // The process owning a listening socket, from the attribution (nullopt when unknown).
 std::optional<int32_t> listener_pid(const Reading& r, const Listener& l);
-
-// "94%", "99.6%" (never "100%" unless it is full), for titles.
-std::string percent(double ratio);
-// "28,232"
-std::string with_commas(uint64_t n);
-// "4.0/s", "0.25/s"
-std::string per_second(double rate);
 
 // a / b, or nullopt when either is unknown or b <= 0.
 std::optional<double> ratio(const std::optional<int64_t>& a, const std::optional<int64_t>& b);

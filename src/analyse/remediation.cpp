@@ -9,6 +9,7 @@
 
 #include "analyse/evidence.h"
 #include "snapshot/conntrack_table.h"  // kConntrackEntryBytes
+#include "util/format.h"
 
 namespace cd {
 

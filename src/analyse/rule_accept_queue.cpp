@@ -5,6 +5,7 @@
 #include "analyse/evidence.h"
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
+#include "util/format.h"
 
 namespace cd {
 

@@ -8,6 +8,7 @@
 #include "analyse/limits.h"
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
+#include "util/format.h"
 
 namespace cd {
 

@@ -9,6 +9,7 @@
 #include "analyse/evidence.h"
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
+#include "util/format.h"
 #include "util/text_style.h"
 
 namespace cd {

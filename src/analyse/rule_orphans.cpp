@@ -6,6 +6,7 @@
 #include "analyse/limits.h"
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
+#include "util/format.h"
 
 namespace cd {
 

@@ -9,8 +9,8 @@
 #include "diagnose/diagnose.h"
 #include "diagnose/netns.h"
 #include "render/netns_summary.h"
-#include "render/report.h"
 #include "util/clock.h"
+#include "util/netns.h"
 
 namespace cd {
 
@@ -34,20 +34,6 @@ struct CheckArgs {
   ColorMode color = ColorMode::kAuto;
 };
 
-int exit_for(Status s) {
-  switch (s) {
-    case Status::kOk:
-      return kExitOk;
-    case Status::kWarning:
-      return kExitWarning;
-    case Status::kCritical:
-      return kExitCritical;
-    case Status::kUnknown:
-      return kExitUnknown;
-  }
-  return kExitUnknown;
-}
-
 // --all-netns: one line (or one report) per namespace, worst first; the exit status is the
 // worst namespace's.
 int run_all_netns(const CheckArgs& a, const DiagnoseOptions& opt, Clock& clock) {
@@ -62,7 +48,7 @@ int run_all_netns(const CheckArgs& a, const DiagnoseOptions& opt, Clock& clock) 
     out = netns_summary_text(*all, use_color(a.color));
   }
   if (int rc = emit(out); rc != kExitOk) return rc;
-  return exit_for(netns_overall_status(*all));
+  return exit_code_for(overall_status(*all));
 }
 
 // --netns NAME|PID: the whole pipeline runs inside that namespace, then the process returns.
@@ -97,16 +83,7 @@ int run_check(const CheckArgs& a) {
   auto d = a.netns.empty() ? diagnose(opt, *clock) : diagnose_in(a.netns, opt, *clock);
   if (!d) return error_exit(d.error().message);
 
-  std::string out;
-  if (a.json) {
-    auto doc = report_json(d->snapshot, d->analysis);
-    doc["host"] = host_json();
-    out = doc.dump(2) + "\n";
-  } else {
-    out = report_text(d->snapshot, d->analysis, {use_color(a.color), a.verbose});
-  }
-  if (int rc = emit(out); rc != kExitOk) return rc;
-  return exit_for(d->analysis.status);
+  return print_diagnosis(*d, {a.json, a.color, a.verbose});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "analyse/explain.h"
 #include "cli/commands.h"
+#include "render/explain_render.h"
 
 namespace cd {
 

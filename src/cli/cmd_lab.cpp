@@ -8,7 +8,6 @@
 
 #include "cli/commands.h"
 #include "lab/lab.h"
-#include "render/report.h"
 
 namespace cd {
 
@@ -23,13 +22,6 @@ struct LabArgs {
   double interval_s = 2.0;
   ColorMode color = ColorMode::kAuto;
 };
-
-int status_exit(Status s) {
-  return s == Status::kOk         ? kExitOk
-         : s == Status::kWarning  ? kExitWarning
-         : s == Status::kCritical ? kExitCritical
-                                  : kExitUnknown;
-}
 
 int run_list(bool json) {
   std::string out;
@@ -56,18 +48,8 @@ int run_lab(const LabArgs& a) {
     std::fprintf(stderr, "conndoctor: %s\n", run.error().message.c_str());
     return lab_exit_code(run.error());
   }
-  const Diagnosis& d = run->diagnosis;
-  std::string out;
-  if (a.json) {
-    auto doc = report_json(d.snapshot, d.analysis);
-    doc["lab"] = lab_json(*run);
-    doc["host"] = host_json();
-    out = doc.dump(2) + "\n";
-  } else {
-    out = lab_text(*run) + report_text(d.snapshot, d.analysis, {use_color(a.color), a.verbose});
-  }
-  if (int rc = emit(out); rc != kExitOk) return rc;
-  return status_exit(d.analysis.status);
+  return print_diagnosis(run->diagnosis, {a.json, a.color, a.verbose}, {{"lab", lab_json(*run)}},
+                         lab_text(*run));
 }
 
 int run_clean() {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "analyse/diagnosis.h"
 #include "collect/collector.h"
 
 namespace cd {
@@ -40,5 +41,18 @@ bool use_color(ColorMode mode);              // auto: a terminal, no NO_COLOR, T
 void add_color_option(CLI::App& app, ColorMode& mode);
 void add_fd_scan_option(CLI::App& app, FdScan& scan);  // --fd-scan auto|bpf|procfs
 nlohmann::ordered_json host_json();                    // hostname, kernel, generated_at, version
+int exit_code_for(Status s);                           // ok 0, warning 1, critical 2, unknown 3
+
+// The one render step of `check` and `lab run`: the report as JSON (conndoctor/report/v1, then
+// the members of `extra` in order, then "host") or as text (`preface`, then the report), written
+// whole; returns the exit status of the analysis (or 3 when stdout fails).
+struct ReportStyle {
+  bool json = false;
+  ColorMode color = ColorMode::kAuto;
+  bool verbose = false;
+};
+int print_diagnosis(const Diagnosis& d, const ReportStyle& style,
+                    const nlohmann::ordered_json& extra = nlohmann::ordered_json::object(),
+                    const std::string& preface = {});
 
 }  // namespace cd

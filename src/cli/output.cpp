@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "render/report.h"
 
 namespace cd {
 namespace {
@@ -46,6 +47,35 @@ bool use_color(ColorMode mode) {
   const char* term = std::getenv("TERM");
   if (term && std::string(term) == "dumb") return false;
   return ::isatty(STDOUT_FILENO) == 1;
+}
+
+int exit_code_for(Status s) {
+  switch (s) {
+    case Status::kOk:
+      return kExitOk;
+    case Status::kWarning:
+      return kExitWarning;
+    case Status::kCritical:
+      return kExitCritical;
+    case Status::kUnknown:
+      return kExitUnknown;
+  }
+  return kExitUnknown;
+}
+
+int print_diagnosis(const Diagnosis& d, const ReportStyle& style,
+                    const nlohmann::ordered_json& extra, const std::string& preface) {
+  std::string out;
+  if (style.json) {
+    auto doc = report_json(d.snapshot, d.analysis);
+    for (const auto& [key, value] : extra.items()) doc[key] = value;
+    doc["host"] = host_json();
+    out = doc.dump(2) + "\n";
+  } else {
+    out = preface + report_text(d.snapshot, d.analysis, {use_color(style.color), style.verbose});
+  }
+  if (int rc = emit(out); rc != kExitOk) return rc;
+  return exit_code_for(d.analysis.status);
 }
 
 nlohmann::ordered_json host_json() {

@@ -4,7 +4,8 @@
 
 #include <array>
 
-#include "collect/conntrack_decode.h"
+#include "collect/ctnetlink_decode.h"
+#include "collect/nftables_nat_decode.h"
 
 namespace cd {
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "collect/conntrack_decode.h"
 #include "collect/conntrack_source.h"
-#include "collect/sock_diag_decode.h"
+#include "collect/ctnetlink_decode.h"
+#include "collect/netlink_reader.h"
 
 namespace cd {
 

@@ -12,7 +12,8 @@
 #include <charconv>
 #include <memory>
 
-#include "util/unique_fd.h"
+#include "util/dir.h"
+#include "util/file.h"
 
 namespace cd {
 
@@ -21,18 +22,6 @@ namespace {
 // A /proc text file larger than this is not one we read (netstat is ~5 KiB); a fixture that
 // big is a mistake, not data.
 constexpr std::size_t kMaxFileBytes = 16u << 20;
-
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-using UniqueDir = std::unique_ptr<DIR, DirCloser>;
-
-bool all_digits(const char* s) {
-  if (*s == '\0') return false;
-  for (; *s; ++s)
-    if (*s < '0' || *s > '9') return false;
-  return true;
-}
 
 }  // namespace
 
@@ -52,28 +41,7 @@ std::string ProcFs::path(std::string_view rel) const {
 }
 
 Result<std::string> ProcFs::read(std::string_view rel) const {
-  const std::string p = path(rel);
-  UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail_errno(p);
-  // procfs files report st_size 0, so read until EOF in growing chunks.
-  std::string out;
-  std::size_t used = 0;
-  out.resize(4096);
-  for (;;) {
-    if (used == out.size()) {
-      if (out.size() >= kMaxFileBytes) return fail(p + ": larger than 16 MiB");
-      out.resize(out.size() * 2);
-    }
-    ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno(p);
-    }
-    if (n == 0) break;
-    used += std::size_t(n);
-  }
-  out.resize(used);
-  return out;
+  return read_file(path(rel), kMaxFileBytes);
 }
 
 Result<int64_t> ProcFs::read_int(std::string_view rel) const {
@@ -126,18 +94,7 @@ Result<std::vector<std::string>> ProcFs::list(std::string_view rel) const {
 }
 
 std::vector<int32_t> ProcFs::pids() const {
-  std::vector<int32_t> out;
-  UniqueDir d(::opendir(root_.c_str()));
-  if (!d) return out;
-  while (const dirent* e = ::readdir(d.get())) {
-    if (!all_digits(e->d_name)) continue;
-    int32_t pid = 0;
-    const char* end = e->d_name + std::char_traits<char>::length(e->d_name);
-    auto [ptr, ec] = std::from_chars(e->d_name, end, pid);
-    if (ec == std::errc() && ptr == end && pid > 0) out.push_back(pid);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return numeric_entries(root_);
 }
 
 }  // namespace cd

@@ -17,6 +17,7 @@
 #include "collect/netns_filter.h"
 #include "collect/proc_paths.h"
 #include "collect/proc_text.h"
+#include "util/dir.h"
 #include "util/unique_fd.h"
 
 namespace cd {
@@ -30,10 +31,6 @@ constexpr std::size_t kTopDestinations = 5;
 bool vanished(int err) {
   return err == ENOENT || err == ESRCH;
 }
-
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
 
 // "socket:[12345]" -> 12345; anything else (files, pipes, anon inodes) -> 0.
 uint32_t socket_inode(const char* link, std::size_t len) {
@@ -98,23 +95,18 @@ class Attributor {
   // Walks the fd directory open as `dirfd`. Returns the number of fds seen, or the errno of
   // a failure to read the directory itself.
   Result<uint64_t> scan_dir(int32_t pid, UniqueFd dirfd, ProcessSockets& ps) {
-    int raw = dirfd.release();
-    std::unique_ptr<DIR, DirCloser> dir(::fdopendir(raw));
-    if (!dir) {
-      int e = errno;
-      ::close(raw);
-      return fail_errno("fdopendir", e);
-    }
+    auto dir = open_dir_fd(dirfd.release(), "fdopendir");
+    if (!dir) return std::unexpected(dir.error());
     per_tuple_.clear();
     uint64_t fds = 0;
     char link[64];  // "socket:[4294967295]" fits; longer targets are never sockets
     for (;;) {
       errno = 0;  // readdir() signals an error only through errno
-      const dirent* e = ::readdir(dir.get());
+      const dirent* e = ::readdir(dir->get());
       if (!e) break;
       if (e->d_name[0] == '.') continue;
       ++fds;
-      ssize_t n = ::readlinkat(::dirfd(dir.get()), e->d_name, link, sizeof link);
+      ssize_t n = ::readlinkat(::dirfd(dir->get()), e->d_name, link, sizeof link);
       if (n <= 0 || std::size_t(n) >= sizeof link) continue;  // closed meanwhile, or long
       if (uint32_t inode = socket_inode(link, std::size_t(n)); inode != 0) account(pid, inode, ps);
     }
@@ -183,10 +175,10 @@ class Attributor {
 
 // Counts the entries of a directory (kernels before 6.2, or a fixture tree).
 Result<uint64_t> count_entries(const std::string& path) {
-  std::unique_ptr<DIR, DirCloser> dir(::opendir(path.c_str()));
-  if (!dir) return fail_errno(path);
+  auto dir = open_dir(path);
+  if (!dir) return std::unexpected(dir.error());
   uint64_t n = 0;
-  while (const dirent* e = ::readdir(dir.get()))
+  while (const dirent* e = ::readdir(dir->get()))
     if (e->d_name[0] != '.') ++n;
   return n;
 }

@@ -21,9 +21,9 @@
 #include <cstring>
 #include <map>
 
-#include "collect/conntrack_decode.h"
 #include "collect/conntrack_source.h"
-#include "collect/sock_diag_decode.h"
+#include "collect/ctnetlink_decode.h"
+#include "collect/netlink_reader.h"
 #include "util/unique_fd.h"
 
 namespace cd {

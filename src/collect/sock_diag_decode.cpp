@@ -33,34 +33,6 @@ int errno_of(int32_t negated) {
 
 }  // namespace
 
-Result<bool> NlMsgReader::next(NlMsg& out) {
-  if (pos_ >= buf_.size()) return false;
-  const std::size_t left = buf_.size() - pos_;
-  const std::size_t off = base_ + pos_;
-  if (left < sizeof(nlmsghdr))
-    return fail("truncated netlink message" + at_byte(off) + " (" + std::to_string(left) +
-                " bytes, shorter than a netlink header)");
-  nlmsghdr h;
-  std::memcpy(&h, buf_.data() + pos_, sizeof h);
-  if (h.nlmsg_len < sizeof(nlmsghdr))
-    return fail("malformed netlink message" + at_byte(off) + ": nlmsg_len " +
-                std::to_string(h.nlmsg_len) + " is shorter than its header");
-  if (h.nlmsg_len > left)
-    return fail("truncated netlink message" + at_byte(off) + " (nlmsg_len " +
-                std::to_string(h.nlmsg_len) + ", " + std::to_string(left) + " bytes left)");
-  out.type = h.nlmsg_type;
-  out.flags = h.nlmsg_flags;
-  out.seq = h.nlmsg_seq;
-  out.pid = h.nlmsg_pid;
-  out.payload = buf_.subspan(pos_ + sizeof(nlmsghdr), h.nlmsg_len - sizeof(nlmsghdr));
-  out.offset = off;
-  // Messages are padded to NLMSG_ALIGNTO; the last one of a buffer may lack its padding.
-  const std::size_t aligned =
-      (std::size_t(h.nlmsg_len) + NLMSG_ALIGNTO - 1) & ~std::size_t(NLMSG_ALIGNTO - 1);
-  pos_ += std::min(aligned, left);
-  return true;
-}
-
 Result<void> decode_inet_diag_msg(std::span<const uint8_t> payload, uint8_t protocol,
                                   SockRecord& out) {
   // Zero-pad a short struct instead of rejecting it (iproute2 ss does the same): fields an

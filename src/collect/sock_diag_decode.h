@@ -1,4 +1,4 @@
-// Bounds-checked netlink framing and the sock_diag wire format: struct inet_diag_msg replies
+// The sock_diag wire format (framing: netlink_reader.h): struct inet_diag_msg replies
 // into SockRecord, DumpRequest into a SOCK_DIAG_BY_FAMILY request. Shared by the live source,
 // the recorded-transcript replay and their tests.
 #pragma once
@@ -11,39 +11,11 @@
 #include <cstdint>
 #include <span>
 
+#include "collect/netlink_reader.h"
 #include "collect/sock_source.h"
 #include "util/error.h"
 
 namespace cd {
-
-// One netlink message inside a larger buffer; the payload points into that buffer.
-struct NlMsg {
-  uint16_t type = 0;
-  uint16_t flags = 0;
-  uint32_t seq = 0;
-  uint32_t pid = 0;
-  std::span<const uint8_t> payload;  // nlmsg_len - sizeof(nlmsghdr) bytes
-  std::size_t offset = 0;            // where the message starts, counted from `base_offset`
-};
-
-// Walks the netlink messages of a buffer: one recv(), or a whole transcript file.
-class NlMsgReader {
- public:
-  // `base_offset` is added to every offset it reports (bytes already consumed from the stream).
-  explicit NlMsgReader(std::span<const uint8_t> buf, std::size_t base_offset = 0)
-      : buf_(buf), base_(base_offset) {}
-  // Fills `out` and returns true, or false at the end of the buffer. A header or a message that
-  // runs past the end is "truncated netlink message at byte N"; an nlmsg_len smaller than the
-  // header is malformed (it would never advance).
-  Result<bool> next(NlMsg& out);
-  // Bytes consumed so far, relative to the buffer.
-  std::size_t position() const { return pos_; }
-
- private:
-  std::span<const uint8_t> buf_;
-  std::size_t base_ = 0;
-  std::size_t pos_ = 0;
-};
 
 enum class ReplyKind : uint8_t {
   kSocket,  // `out` holds a decoded socket

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "analyse/analysis.h"
+#include "analyse/diagnosis.h"
 #include "collect/collector.h"
 #include "snapshot/snapshot.h"
 #include "util/clock.h"
@@ -20,11 +20,6 @@ struct DiagnoseOptions {
   std::string conntrack_dump;         // replay this ctnetlink/nf_tables transcript
   std::string record_conntrack_dump;  // also write the live ctnetlink transcript here
   CollectOptions collect;
-};
-
-struct Diagnosis {
-  Snapshot snapshot;
-  Analysis analysis;
 };
 
 Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock);

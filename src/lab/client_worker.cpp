@@ -10,9 +10,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "analyse/evidence.h"  // with_commas
 #include "lab/generators.h"
 #include "lab/sock_util.h"
+#include "util/format.h"
 
 namespace cd {
 

@@ -15,15 +15,14 @@
 #include <cstring>
 
 #include "lab/signal_guard.h"
+#include "util/time.h"
 
 namespace cd {
 
 // ---- worker side -----------------------------------------------------------------------
 
 double WorkerLink::now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+  return mono_now_s();
 }
 
 void WorkerLink::send(char kind, std::string_view text) {

@@ -17,39 +17,15 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "util/dir.h"
+#include "util/file.h"
+#include "util/thread.h"
+#include "util/time.h"
 
 namespace cd {
 
 namespace {
-
-double mono_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-
-void sleep_ms(int ms) {
-  timespec ts{ms / 1000, long(ms % 1000) * 1000000L};
-  nanosleep(&ts, nullptr);
-}
-
-// unshare(CLONE_NEWNET) moves only the calling thread; the lab needs the whole process (and
-// every child forked later) inside, so it must be the only thread.
-Result<void> require_single_thread() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Threads:", 0) != 0) continue;
-    int n = std::atoi(line.c_str() + 8);
-    if (n > 1)
-      return fail("lab: the process has " + std::to_string(n) +
-                  " threads; a network namespace switch needs a single thread");
-    return {};
-  }
-  return {};  // no status line: nothing to check against
-}
 
 // As iproute2's netns_add(): make /run/netns a shared mount point, so that a name mounted here
 // propagates to (and is unmounted from) other mount namespaces too.
@@ -93,34 +69,14 @@ bool valid_segment(std::string_view s) {
 
 // A process that is gone or a zombie no longer holds the namespace.
 bool process_gone(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(in, text)) return true;
-  auto close_paren = text.rfind(')');
-  return close_paren == std::string::npos || close_paren + 2 >= text.size() ||
-         text[close_paren + 2] == 'Z' || text[close_paren + 2] == 'X';
-}
-
-std::vector<pid_t> all_pids() {
-  std::vector<pid_t> pids;
-  DIR* d = ::opendir("/proc");
-  if (!d) return pids;
-  while (dirent* e = ::readdir(d)) {
-    pid_t pid = 0;
-    auto [p, ec] = std::from_chars(e->d_name, e->d_name + std::strlen(e->d_name), pid);
-    if (ec == std::errc() && *p == '\0' && pid > 0) pids.push_back(pid);
-  }
-  ::closedir(d);
-  return pids;
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!text) return true;
+  auto close_paren = text->rfind(')');
+  return close_paren == std::string::npos || close_paren + 2 >= text->size() ||
+         (*text)[close_paren + 2] == 'Z' || (*text)[close_paren + 2] == 'X';
 }
 
 }  // namespace
-
-Result<NetnsId> netns_id_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return fail_errno("stat " + path);
-  return NetnsId{st.st_dev, st.st_ino};
-}
 
 Result<std::string> net_sysctl_path(std::string_view key) {
   std::string rel;
@@ -164,12 +120,12 @@ Result<LabNetns> LabNetns::create(const std::string& name) {
       name.find('/') != std::string::npos) {
     return fail("lab namespace name '" + name + "' is not cdlab-<something>");
   }
-  if (auto st = require_single_thread(); !st) return std::unexpected(st.error());
+  // unshare() moves the calling thread only, and the lab's children must follow: the whole
+  // process has to be one thread (util/thread.h).
+  if (auto st = require_single_thread("lab"); !st) return std::unexpected(st.error());
 
   LabNetns ns;
   ns.name_ = name;
-  ns.original_.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!ns.original_) return fail_errno("open /proc/self/ns/net");
 
   if (auto r = prepare_run_dir(); !r) {
     Error e = r.error();
@@ -184,13 +140,10 @@ Result<LabNetns> LabNetns::create(const std::string& name) {
   }
   ns.file_created_ = true;  // from here on the destructor undoes what was done
 
-  if (::unshare(CLONE_NEWNET) != 0) {
-    return fail_errno("unshare(CLONE_NEWNET) (needs root or CAP_SYS_ADMIN)");
-  }
-  ns.entered_ = true;
-  auto id = netns_id_of("/proc/self/ns/net");
-  if (!id) return std::unexpected(id.error());
-  ns.id_ = *id;
+  auto inside = NetnsGuard::enter_new();
+  if (!inside) return std::unexpected(inside.error());
+  ns.id_ = inside->id();
+  ns.inside_.emplace(std::move(*inside));
 
   if (::mount("/proc/self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
     return fail_errno("bind-mount /proc/self/ns/net on " + path);
@@ -202,19 +155,18 @@ Result<LabNetns> LabNetns::create(const std::string& name) {
 
 LabNetns::LabNetns(LabNetns&& o) noexcept
     : name_(std::move(o.name_)),
-      original_(std::move(o.original_)),
+      inside_(std::move(o.inside_)),
       id_(o.id_),
       file_created_(std::exchange(o.file_created_, false)),
-      entered_(std::exchange(o.entered_, false)),
       mounted_(std::exchange(o.mounted_, false)),
       keep_(o.keep_) {}
 
 LabNetns::~LabNetns() {
-  if (entered_) {
+  if (inside_) {
     kill_netns_processes(id_);
     // Back to where the process came from: the caller renders and exits there, and the lab
     // namespace loses its last process.
-    ::setns(original_.get(), CLONE_NEWNET);
+    inside_.reset();
   }
   if (keep_ && mounted_) return;
   std::string p = path();
@@ -225,7 +177,7 @@ LabNetns::~LabNetns() {
 Result<void> LabNetns::inside() const {
   auto now = netns_id_of("/proc/self/ns/net");
   if (!now) return std::unexpected(now.error());
-  if (!entered_ || !(*now == id_)) {
+  if (!inside_ || !(*now == id_)) {
     return fail("lab: not inside namespace " + name_ + "; refusing to touch sysctls");
   }
   return {};
@@ -264,19 +216,17 @@ Result<void> LabNetns::set_sysctl(std::string_view key, std::string_view value) 
 Result<std::string> LabNetns::get_sysctl(std::string_view key) const {
   auto path = net_sysctl_path(key);
   if (!path) return std::unexpected(path.error());
-  std::ifstream in(*path);
-  if (!in) return fail_errno(std::string(key) + ": open " + *path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string v = ss.str();
-  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
-  return v;
+  auto text = read_file(*path);
+  if (!text)
+    return std::unexpected(
+        Error{std::string(key) + ": open " + text.error().message, text.error().err});
+  return std::string(trim_right(*text));
 }
 
 int kill_netns_processes(NetnsId ns) {
   pid_t self = ::getpid();
   std::vector<pid_t> killed;
-  for (pid_t pid : all_pids()) {
+  for (pid_t pid : numeric_entries("/proc")) {
     if (pid == self) continue;
     auto id = netns_id_of("/proc/" + std::to_string(pid) + "/ns/net");
     if (!id || !(*id == ns)) continue;
@@ -284,14 +234,14 @@ int kill_netns_processes(NetnsId ns) {
   }
   // SIGKILL is not instant: wait (bounded) until each one is reaped or at least a zombie, so
   // that the namespace really loses its processes before the caller unmounts it.
-  double deadline = mono_now() + 3.0;
+  double deadline = mono_now_s() + 3.0;
   for (pid_t pid : killed) {
-    while (mono_now() < deadline) {
+    while (mono_now_s() < deadline) {
       int status = 0;
       pid_t r = ::waitpid(pid, &status, WNOHANG);
       if (r == pid) break;                                       // our child, reaped
       if (r < 0 && errno == ECHILD && process_gone(pid)) break;  // someone else's, gone
-      sleep_ms(10);
+      sleep_for_s(0.01);
     }
   }
   return int(killed.size());
@@ -300,17 +250,16 @@ int kill_netns_processes(NetnsId ns) {
 Result<std::vector<std::string>> remove_leftover_lab_netns(std::string_view prefix) {
   std::vector<std::string> lines;
   std::vector<std::string> failures;
-  DIR* d = ::opendir(kNetnsRunDir);
+  auto d = open_dir(kNetnsRunDir);
   if (!d) {
-    if (errno == ENOENT) return lines;
-    return fail_errno(std::string("opendir ") + kNetnsRunDir);
+    if (d.error().err == ENOENT) return lines;
+    return fail_errno(std::string("opendir ") + kNetnsRunDir, d.error().err);
   }
   std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
+  while (const dirent* e = ::readdir(d->get())) {
     std::string n = e->d_name;
     if (n.rfind(kLabNetnsPrefix, 0) == 0 && n.rfind(prefix, 0) == 0) names.push_back(n);
   }
-  ::closedir(d);
 
   for (const std::string& name : names) {
     std::string path = std::string(kNetnsRunDir) + "/" + name;

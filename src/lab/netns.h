@@ -3,28 +3,19 @@
 // again -- with every process left inside it -- when the object goes away.
 #pragma once
 
-#include <sys/types.h>
-
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "util/error.h"
-#include "util/unique_fd.h"
+#include "util/netns.h"
 
 namespace cd {
 
 inline constexpr std::string_view kLabNetnsPrefix = "cdlab-";
 inline constexpr const char* kNetnsRunDir = "/run/netns";  // where iproute2 names namespaces
-
-// A network namespace as the kernel identifies it: the nsfs device and inode.
-struct NetnsId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  bool operator==(const NetnsId&) const = default;
-};
-Result<NetnsId> netns_id_of(const std::string& path);  // "/proc/self/ns/net", a /run/netns file
 
 // "net.ipv4.tcp_tw_reuse" (or "net/ipv4/tcp_tw_reuse") -> "/proc/sys/net/ipv4/tcp_tw_reuse".
 // Refuses anything outside net.*, empty or ".." segments, odd characters.
@@ -64,10 +55,9 @@ class LabNetns {
   Result<void> inside() const;
 
   std::string name_;
-  UniqueFd original_;  // the namespace the process came from
+  std::optional<NetnsGuard> inside_;  // set while the process is in it; returns on reset
   NetnsId id_;
   bool file_created_ = false;
-  bool entered_ = false;
   bool mounted_ = false;
   bool keep_ = false;
 };

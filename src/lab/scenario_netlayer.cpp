@@ -20,123 +20,31 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
+#include <charconv>
 #include <fstream>
+#include <cstring>
 #include <string>
 #include <vector>
 
-#include "diagnose/netns.h"
 #include "lab/sock_util.h"
+#include "lab/tools.h"
+#include "snapshot/conntrack_table.h"
+#include "util/file.h"
+#include "util/format.h"
 #include "util/unique_fd.h"
 
 namespace cd {
 
 namespace {
 
-// --- tools --------------------------------------------------------------------------------
-
-// Runs `argv` (searched in PATH) in the caller's network namespace with `input` on stdin;
-// bounded to 10 s. The lab blocks its signals: the tool gets a clean mask.
-Result<void> run_tool(const std::vector<std::string>& argv, const std::string& input = {}) {
-  std::string what;
-  for (const auto& a : argv) what += (what.empty() ? "" : " ") + a;
-  int in[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) return fail_errno("pipe");
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    ::close(in[0]);
-    ::close(in[1]);
-    return fail_errno("pipe");
-  }
-  UniqueFd in_r(in[0]), in_w(in[1]), err_r(err[0]), err_w(err[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return fail_errno("fork " + what);
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::dup2(in_r.get(), 0);
-    ::dup2(err_w.get(), 1);
-    ::dup2(err_w.get(), 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  in_r.reset();
-  err_w.reset();
-  if (!input.empty()) (void)!::write(in_w.get(), input.data(), input.size());
-  in_w.reset();
-  std::string out;
-  char buf[512];
-  for (int waited_ms = 0; waited_ms < 10000;) {
-    pollfd p{err_r.get(), POLLIN, 0};
-    int r = ::poll(&p, 1, 100);
-    if (r == 0) {
-      waited_ms += 100;
-      continue;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    ssize_t n = ::read(err_r.get(), buf, sizeof buf);
-    if (n <= 0) break;
-    if (out.size() < 4096) out.append(buf, std::size_t(n));
-  }
-  int status = 0;
-  for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) ::usleep(20000);
-  if (::waitpid(pid, &status, WNOHANG) == 0) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return fail(what + ": timed out");
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-  if (auto nl = out.find('\n'); nl != std::string::npos) out.resize(nl);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) out = "not installed";
-  return fail(what + ": " + (out.empty() ? "failed" : out));
-}
-
-Result<void> run_all(const std::vector<std::vector<std::string>>& cmds) {
-  for (const auto& c : cmds)
-    if (auto r = run_tool(c); !r) return r;
-  return {};
-}
-
-uint64_t netns_inode(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? uint64_t(st.st_ino) : 0;
-}
-
-// A worker unshare()s right after fork: wait until its namespace is its own before moving an
-// interface into it (else the interface would land in the lab's).
-Result<void> wait_own_netns(pid_t pid) {
-  const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
-  const uint64_t mine = netns_inode("/proc/self/ns/net");
-  for (int i = 0; i < 150; ++i) {
-    const uint64_t theirs = netns_inode(path);
-    if (theirs == 0) return fail("worker " + std::to_string(pid) + " exited");
-    if (theirs != mine) return {};
-    ::usleep(20000);
-  }
-  return fail("worker " + std::to_string(pid) + " did not enter its own network namespace");
-}
-
-// Runs tools inside a worker's namespace (the lab is single-threaded: NetnsGuard's rule).
-Result<void> run_in(pid_t pid, const std::vector<std::vector<std::string>>& cmds) {
-  auto guard = NetnsGuard::enter("/proc/" + std::to_string(pid) + "/ns/net");
-  if (!guard) return std::unexpected(guard.error());
-  return run_all(cmds);
-}
-
 std::optional<int64_t> read_int(const std::string& path) {
-  std::ifstream f(path);
-  int64_t v = 0;
-  if (f >> v) return v;
-  return std::nullopt;
-}
-
-std::string commas(uint64_t n) {
-  std::string s = std::to_string(n);
-  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(std::size_t(i), ",");
-  return s;
+  auto text = read_file(path, 4096);
+  if (!text) return std::nullopt;
+  std::string_view v = trim_right(*text);
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
 }
 
 // --- conntrack-full -----------------------------------------------------------------------
@@ -248,11 +156,11 @@ int conntrack_fill(WorkerLink& link) {
     return 1;
   }
   if (*max <= 0 || *max > kConntrackFullMaxEntries) {
-    link.error("nf_conntrack_max is " + commas(uint64_t(*max)) +
+    link.error("nf_conntrack_max is " + with_commas(uint64_t(*max)) +
                ": filling the table would take ~" +
                std::to_string(uint64_t(*max) * kConntrackEntryBytes >> 20) +
                " MiB of kernel memory, beyond the lab's bound of " +
-               commas(uint64_t(kConntrackFullMaxEntries)) + " entries");
+               with_commas(uint64_t(kConntrackFullMaxEntries)) + " entries");
     return 1;
   }
   UniqueFd raw(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
@@ -289,9 +197,9 @@ int conntrack_fill(WorkerLink& link) {
   }
   s.flush();
   const auto filled = read_int("/proc/sys/net/netfilter/nf_conntrack_count").value_or(0);
-  link.observe("filled the namespace's conntrack table with " + commas(uint64_t(filled)) +
+  link.observe("filled the namespace's conntrack table with " + with_commas(uint64_t(filled)) +
                " ASSURED UDP flows in " + std::to_string(int(WorkerLink::now() - t0)) +
-               " s, against the global nf_conntrack_max of " + commas(uint64_t(*max)) + " (~" +
+               " s, against the global nf_conntrack_max of " + with_commas(uint64_t(*max)) + " (~" +
                std::to_string(uint64_t(filled) * kConntrackEntryBytes >> 20) +
                " MiB of kernel memory; the host's own table is untouched)");
   // 3. New flows from now on find no slot: early_drop() cannot evict ASSURED entries.
@@ -304,18 +212,18 @@ int conntrack_fill(WorkerLink& link) {
     const uint64_t dropped = s.refused() - refused_before;
     if (!ready && dropped >= 40) {
       ready = true;
-      link.ready("new flows are dropped: " + commas(dropped) +
+      link.ready("new flows are dropped: " + with_commas(dropped) +
                  " packets refused with EPERM (nf_conntrack: table full)");
     }
     if (!ready && next - n >= 2000) {
       ready = true;
-      link.ready("the table did not refuse new flows (" + commas(dropped) + " of " +
-                 commas(next - n) + " dropped)");
+      link.ready("the table did not refuse new flows (" + with_commas(dropped) + " of " +
+                 with_commas(next - n) + " dropped)");
     }
     link.wait_stop(0.05);  // ~400 new flows/s
   }
-  link.observe(commas(next - n) + " new flows tried while the table was full, " +
-               commas(s.refused() - refused_before) + " dropped");
+  link.observe(with_commas(next - n) + " new flows tried while the table was full, " +
+               with_commas(s.refused() - refused_before) + " dropped");
   return 0;
 }
 
@@ -481,33 +389,14 @@ Result<void> snat_exhaustion(LoadSet& load) {
   auto srv = load.spawn({"cdlab-server", snat_server, std::nullopt});
   if (!srv) return std::unexpected(srv.error());
   if (auto r = load.wait_ready(*srv, 5); !r) return r;
-  const std::string spid = std::to_string(load.pid(*srv));
-  if (auto r = run_all(
-          {{"ip", "link", "add", "cdr-srv", "type", "veth", "peer", "name", "eth0", "netns", spid},
-           {"ip", "addr", "add", "198.19.0.1/24", "dev", "cdr-srv"},
-           {"ip", "link", "set", "cdr-srv", "up"}});
-      !r)
-    return r;
-  if (auto r = run_in(load.pid(*srv), {{"ip", "link", "set", "lo", "up"},
-                                       {"ip", "addr", "add", "198.19.0.2/24", "dev", "eth0"},
-                                       {"ip", "link", "set", "eth0", "up"}});
-      !r)
+  if (auto r = wire_veth(load.pid(*srv), {"cdr-srv", "198.19.0.1/24", "198.19.0.2/24", ""}); !r)
     return r;
 
   auto cli = load.spawn({"cdlab-client", snat_client, std::nullopt});
   if (!cli) return std::unexpected(cli.error());
   if (auto r = wait_own_netns(load.pid(*cli)); !r) return r;
-  const std::string cpid = std::to_string(load.pid(*cli));
-  if (auto r = run_all(
-          {{"ip", "link", "add", "cdr-cli", "type", "veth", "peer", "name", "eth0", "netns", cpid},
-           {"ip", "addr", "add", "198.18.1.1/24", "dev", "cdr-cli"},
-           {"ip", "link", "set", "cdr-cli", "up"}});
-      !r)
-    return r;
-  if (auto r = run_in(load.pid(*cli), {{"ip", "link", "set", "lo", "up"},
-                                       {"ip", "addr", "add", "198.18.1.2/24", "dev", "eth0"},
-                                       {"ip", "link", "set", "eth0", "up"},
-                                       {"ip", "route", "add", "default", "via", "198.18.1.1"}});
+  if (auto r =
+          wire_veth(load.pid(*cli), {"cdr-cli", "198.18.1.1/24", "198.18.1.2/24", "198.18.1.1"});
       !r)
     return r;
   return load.wait_ready(*cli, 15);

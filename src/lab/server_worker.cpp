@@ -6,9 +6,9 @@
 
 #include <cstring>
 
-#include "analyse/evidence.h"  // with_commas
 #include "lab/generators.h"
 #include "lab/sock_util.h"
+#include "util/format.h"
 
 namespace cd {
 

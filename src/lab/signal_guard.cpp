@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <utility>
+#include "util/time.h"
 
 namespace cd {
 
@@ -58,9 +59,7 @@ SignalGuard::~SignalGuard() {
 }
 
 double SignalAwareClock::now_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+  return mono_now_s();
 }
 
 void SignalAwareClock::sleep_s(double s) {

@@ -10,9 +10,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "analyse/evidence.h"  // with_commas
 #include "collect/proc_text.h"
 #include "lab/load.h"
+#include "util/file.h"
+#include "util/format.h"
 
 namespace cd {
 
@@ -49,13 +50,9 @@ std::optional<AcceptQueue> accept_queue_of(int listen_fd) {
 }
 
 std::optional<std::string> read_proc_text(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string v = ss.str();
-  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
-  return v;
+  auto text = read_file(path);
+  if (!text) return std::nullopt;
+  return std::string(trim_right(*text));
 }
 
 std::optional<PortRange> local_port_range() {

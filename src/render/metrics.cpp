@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "analyse/finding.h"
+#include "util/format.h"
 
 namespace cd {
 namespace {

@@ -12,24 +12,6 @@ namespace cd {
 
 namespace {
 
-Status status_of(const NetnsResult& r) {
-  return r.diagnosis ? r.diagnosis->analysis.status : Status::kUnknown;
-}
-
-int severity_rank(Status s) {
-  switch (s) {
-    case Status::kCritical:
-      return 3;
-    case Status::kWarning:
-      return 2;
-    case Status::kUnknown:
-      return 1;
-    case Status::kOk:
-      return 0;
-  }
-  return 0;
-}
-
 std::string verdict(const NetnsResult& r) {
   if (!r.diagnosis) return "could not diagnose: " + r.error;
   return r.diagnosis->analysis.summary;
@@ -41,18 +23,11 @@ std::string label(const NetnsResult& r) {
 
 }  // namespace
 
-Status netns_overall_status(const std::vector<NetnsResult>& results) {
-  Status worst = Status::kOk;
-  for (const NetnsResult& r : results)
-    if (severity_rank(status_of(r)) > severity_rank(worst)) worst = status_of(r);
-  return worst;
-}
-
 nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& results) {
   using json = nlohmann::ordered_json;
   json doc;
   doc["schema"] = kNetnsSummarySchema;
-  const Status overall = netns_overall_status(results);
+  const Status overall = overall_status(results);
   doc["status"] = std::string(to_string(overall));
   std::size_t bad = 0;
   for (const NetnsResult& r : results) bad += status_of(r) != Status::kOk;
@@ -78,7 +53,7 @@ nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& result
 }
 
 std::string netns_summary_text(const std::vector<NetnsResult>& results, bool color) {
-  const Status overall = netns_overall_status(results);
+  const Status overall = overall_status(results);
   std::size_t bad = 0;
   for (const NetnsResult& r : results) bad += status_of(r) != Status::kOk;
   std::string out = paint(fmt::format("{}: {} network namespaces, {} not ok", to_string(overall),

@@ -6,15 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "analyse/analysis.h"
-#include "diagnose/netns.h"
+#include "analyse/diagnosis.h"
 
 namespace cd {
 
 inline constexpr const char* kNetnsSummarySchema = "conndoctor/netns-summary/v1";
-
-// The overall status: the worst namespace's (critical > warning > unknown > ok).
-Status netns_overall_status(const std::vector<NetnsResult>& results);
 
 // {"schema", "status", "summary", "namespaces": [{"netns", "inode", "name", "pid", "comm",
 //  "current", "status", "summary", "report" (conndoctor/report/v1, or null), "error"}]}

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "render/report.h"
+#include "util/format.h"
 #include "util/text_style.h"
 
 namespace cd {

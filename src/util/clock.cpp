@@ -1,23 +1,15 @@
 // The real monotonic clock.
 #include "util/clock.h"
 
-#include <time.h>
+#include "util/time.h"
 
 namespace cd {
 
 namespace {
 class RealClock : public Clock {
  public:
-  double now_s() override {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-  }
-  void sleep_s(double s) override {
-    if (s <= 0) return;
-    timespec ts{time_t(s), long((s - double(time_t(s))) * 1e9)};
-    nanosleep(&ts, nullptr);
-  }
+  double now_s() override { return mono_now_s(); }
+  void sleep_s(double s) override { sleep_for_s(s); }
 };
 }  // namespace
 

@@ -1,4 +1,4 @@
-// The clock collectors use between readings: real (monotonic) or fake in tests.
+// The clock collectors use between readings: real (monotonic), or tests/unit/fake_clock.h.
 #pragma once
 
 #include <memory>
@@ -13,12 +13,5 @@ class Clock {
 };
 
 std::unique_ptr<Clock> make_real_clock();
-
-class FakeClock : public Clock {
- public:
-  double now_s() override { return now_; }
-  void sleep_s(double s) override { now_ += s; }
-  double now_ = 1000.0;
-};
 
 }  // namespace cd

@@ -88,32 +88,6 @@ std::string wrap_items(const std::vector<std::string>& items, std::string_view s
   return out;
 }
 
-std::string fmt_num(double v, int decimals) {
-  if (!std::isfinite(v)) return "?";
-  std::string s = fmt::format("{:.{}f}", v, decimals);
-  if (s.find('.') != std::string::npos) {
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-  }
-  if (s == "-0") s = "0";
-  return s;
-}
-
-std::string fmt_pct(double ratio) {
-  if (!std::isfinite(ratio)) return "?";
-  return fmt::format("{:.1f}%", ratio * 100.0);
-}
-
-std::string fmt_duration(double seconds) {
-  if (!std::isfinite(seconds)) return "?";
-  if (seconds <= 0.5) return "now";
-  auto s = static_cast<int64_t>(std::llround(seconds));
-  if (s < 60) return fmt::format("{}s", s);
-  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
-  return fmt::format("{}d{:02}h", s / 86400, (s % 86400) / 3600);
-}
-
 std::string valid_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -152,10 +126,6 @@ std::string printable(std::string_view s) {
   for (char& c : out)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   return out;
-}
-
-std::string fmt_opt(std::optional<int64_t> v) {
-  return v ? std::to_string(*v) : "?";
 }
 
 }  // namespace cd

@@ -1,5 +1,5 @@
 // Small text helpers shared by the people-facing renderers (report and explain): ANSI
-// colour, word wrapping with a hanging indent, and compact number/duration formatting.
+// colour, word wrapping with a hanging indent, and text made safe to print (numbers: format.h).
 #pragma once
 
 #include <cstdint>
@@ -24,12 +24,6 @@ std::string wrap(std::string_view text, std::size_t width, std::string_view firs
 std::string wrap_items(const std::vector<std::string>& items, std::string_view sep,
                        std::size_t width, std::string_view first, std::string_view rest);
 
-// "12", "3.5", "0.25": at most `decimals` decimals, trailing zeros dropped.
-std::string fmt_num(double v, int decimals = 2);
-// "95.2%" for a ratio of 0.952.
-std::string fmt_pct(double ratio);
-// "now", "45s", "4m10s", "2h05m", "3d04h".
-std::string fmt_duration(double seconds);
 // `s` with every invalid UTF-8 sequence replaced by U+FFFD: process names and paths are bytes,
 // and a JSON document must be valid UTF-8 (nlohmann's dump() throws on invalid input).
 std::string valid_utf8(std::string_view s);
@@ -37,8 +31,5 @@ std::string valid_utf8(std::string_view s);
 // `s` with control characters (escape sequences a process name could smuggle into a
 // terminal) replaced by '?'.
 std::string printable(std::string_view s);
-
-// The value or "?" when unknown.
-std::string fmt_opt(std::optional<int64_t> v);
 
 }  // namespace cd

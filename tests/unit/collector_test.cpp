@@ -1,6 +1,7 @@
 // Tests of the collector orchestration (fixture proc trees + a fake socket source + a fake
 // clock) and of `record`, whose directory must replay to the same reading as the live system.
 #include "collect/collector.h"
+#include "fake_clock.h"
 
 #include <gtest/gtest.h>
 #include <net/if.h>

@@ -24,12 +24,14 @@
 
 #include "collect/conntrack_aggregator.h"
 #include "collect/conntrack_collect.h"
-#include "collect/conntrack_decode.h"
 #include "collect/conntrack_source.h"
+#include "collect/ctnetlink_decode.h"
+#include "collect/nftables_nat_decode.h"
 #include "collect/proc_text.h"
 #include "ct_msg_builder.h"
 #include "diagnose/netns.h"
 #include "temp_proc_tree.h"
+#include "util/netns.h"
 #include "util/unique_fd.h"
 
 namespace cd {

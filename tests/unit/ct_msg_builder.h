@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "collect/conntrack_decode.h"
 #include "collect/conntrack_source.h"
+#include "collect/ctnetlink_decode.h"
 
 namespace cd::test {
 

@@ -11,6 +11,7 @@
 
 #include "analyse/explain.h"
 #include "analyse/finding.h"
+#include "render/explain_render.h"
 
 namespace cd {
 namespace {

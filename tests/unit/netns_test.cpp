@@ -2,6 +2,8 @@
 // and deduplicating namespaces (fixture tree and live), diagnosing them all, worst-first order
 // and the summary renderers.
 #include "diagnose/netns.h"
+#include "fake_clock.h"
+#include "util/netns.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -225,7 +227,7 @@ TEST(NetnsResults, WorstFirst) {
   std::vector<std::string> order;
   for (auto& r : v) order.push_back(r.ns.label());
   EXPECT_EQ(order, (std::vector<std::string>{"e-crit3", "d-crit1", "c-warn", "b-broken", "a-ok"}));
-  EXPECT_EQ(netns_overall_status(v), Status::kCritical);
+  EXPECT_EQ(overall_status(v), Status::kCritical);
 }
 
 TEST(NetnsSummary, JsonCarriesEveryReportWithItsLabel) {

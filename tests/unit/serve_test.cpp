@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "fake_clock.h"
 #include "serve/auth.h"
 #include "serve/bounded_task_queue.h"
 #include "serve/scrape_coordinator.h"

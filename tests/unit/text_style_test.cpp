@@ -1,4 +1,4 @@
-// util/text_style: wrapping, number and duration formatting, UTF-8 repair, colour.
+// util/text_style: wrapping, UTF-8 repair, colour.
 #include "util/text_style.h"
 
 #include <gtest/gtest.h>
@@ -22,27 +22,6 @@ TEST(TextStyle, WrapItemsNeverSplitsAnItem) {
             "x ESTABLISHED 98, TIME_WAIT 5000,\n  LISTEN 2");
   EXPECT_EQ(wrap_items(items, ", ", 200, "", ""), "ESTABLISHED 98, TIME_WAIT 5000, LISTEN 2");
   EXPECT_EQ(wrap_items({}, ", ", 10, "x", "y"), "x");
-}
-
-TEST(TextStyle, Numbers) {
-  EXPECT_EQ(fmt_num(2.0), "2");
-  EXPECT_EQ(fmt_num(0.126, 2), "0.13");
-  EXPECT_EQ(fmt_num(12.50, 2), "12.5");
-  EXPECT_EQ(fmt_num(-0.001, 2), "0");
-  EXPECT_EQ(fmt_num(std::numeric_limits<double>::quiet_NaN()), "?");
-  EXPECT_EQ(fmt_pct(0.9523), "95.2%");
-  EXPECT_EQ(fmt_pct(1.0), "100.0%");
-  EXPECT_EQ(fmt_opt(std::nullopt), "?");
-  EXPECT_EQ(fmt_opt(42), "42");
-}
-
-TEST(TextStyle, Durations) {
-  EXPECT_EQ(fmt_duration(0), "now");
-  EXPECT_EQ(fmt_duration(45), "45s");
-  EXPECT_EQ(fmt_duration(250), "4m10s");
-  EXPECT_EQ(fmt_duration(7500), "2h05m");
-  EXPECT_EQ(fmt_duration(3 * 86400 + 4 * 3600), "3d04h");
-  EXPECT_EQ(fmt_duration(std::numeric_limits<double>::infinity()), "?");
 }
 
 TEST(TextStyle, ValidUtf8) {

@@ -1,6 +1,6 @@
-// The ctnetlink and nf_tables wire formats: requests, conntrack entries, per-CPU and global
-// stats, and source-NAT rules. Every length is checked before a byte is read, because the same
-// code parses untrusted transcript files (fuzzed: fuzz/conntrack_decode_fuzz.cpp).
+// The ctnetlink wire format: requests, conntrack entries, per-CPU and global stats. Every
+// length is checked before a byte is read, because the same code parses untrusted transcript
+// files (fuzzed: fuzz/conntrack_decode_fuzz.cpp). Source-NAT rules: nftables_nat_decode.h.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,5 @@ std::vector<uint8_t> encode_query(NfQuery q, uint32_t seq);
 Result<bool> decode_ct_entry(std::span<const uint8_t> msg, CtEntry& out);
 Result<void> add_cpu_stats(std::span<const uint8_t> msg, CtCpuStats& out);
 Result<void> decode_global_stats(std::span<const uint8_t> msg, CtGlobalStats& out);
-// Appends the source-NAT rules one nf_tables rule message carries (usually 0 or 1).
-Result<void> decode_nat_rules(std::span<const uint8_t> msg, std::vector<NatRule>& out);
 
 }  // namespace cd
