@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "collect/conntrack_aggregator.h"
+#include "collect/conntrack_source.h"
 #include "collect/ctnetlink_decode.h"
 #include "collect/netlink_reader.h"
 #include "collect/nftables_nat_decode.h"
-#include "collect/conntrack_source.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cd;

@@ -105,6 +105,19 @@ std::optional<PortRange> reg_ports(const Registers& regs, const std::optional<Nl
   return PortRange{std::min(*lo, *hi), std::max(*lo, *hi)};
 }
 
+// The port range (from registers) and the random-fully flag a masq or snat expression carries.
+Result<void> set_ports_and_flags(NatRule& r, const Registers& regs, const NlAttrs& d,
+                                 std::size_t proto_min, std::size_t proto_max,
+                                 std::size_t flags_attr) {
+  bool unknown = false;
+  r.ports = reg_ports(regs, d[proto_min], d[proto_max], unknown);
+  auto flags = attr_be32_or_0(d[flags_attr], "nf_tables rule");
+  if (!flags) return std::unexpected(flags.error());
+  r.random_fully = *flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY;
+  r.ports_from_map = unknown;
+  return {};
+}
+
 // xt SNAT / MASQUERADE target data as iptables-nft stores it (NFTA_TARGET_INFO): host-order
 // flags, network-order addresses and ports. Revision 0 of IPv4 uses the old multi-range struct
 // (nf_nat_ipv4_multi_range_compat); the rest struct nf_nat_range / nf_nat_range2.
@@ -190,13 +203,9 @@ Result<void> decode_nat_rules(std::span<const uint8_t> msg, std::vector<NatRule>
       r.family = table_family;
       r.masquerade = true;
       r.where = where;
-      bool unknown = false;
-      r.ports =
-          reg_ports(regs, (*d)[NFTA_MASQ_REG_PROTO_MIN], (*d)[NFTA_MASQ_REG_PROTO_MAX], unknown);
-      auto flags = attr_be32_or_0((*d)[NFTA_MASQ_FLAGS], what);
-      if (!flags) return std::unexpected(flags.error());
-      r.random_fully = *flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY;
-      r.ports_from_map = unknown;
+      auto ok = set_ports_and_flags(r, regs, *d, NFTA_MASQ_REG_PROTO_MIN, NFTA_MASQ_REG_PROTO_MAX,
+                                    NFTA_MASQ_FLAGS);
+      if (!ok) return ok;
       out.push_back(std::move(r));
     } else if (name == "nat") {
       auto type = attr_be32_or_0((*d)[NFTA_NAT_TYPE], what);
@@ -220,13 +229,9 @@ Result<void> decode_nat_rules(std::span<const uint8_t> msg, std::vector<NatRule>
           }
           if (bmax) r.addr_max = addr_from(*bmax, l3);
         }
-        bool unknown = false;
-        r.ports =
-            reg_ports(regs, (*d)[NFTA_NAT_REG_PROTO_MIN], (*d)[NFTA_NAT_REG_PROTO_MAX], unknown);
-        auto flags = attr_be32_or_0((*d)[NFTA_NAT_FLAGS], what);
-        if (!flags) return std::unexpected(flags.error());
-        r.random_fully = *flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY;
-        r.ports_from_map = unknown;
+        auto ok = set_ports_and_flags(r, regs, *d, NFTA_NAT_REG_PROTO_MIN, NFTA_NAT_REG_PROTO_MAX,
+                                      NFTA_NAT_FLAGS);
+        if (!ok) return ok;
         out.push_back(std::move(r));
       }
     } else if (name == "target") {

@@ -1,28 +1,19 @@
 // `conndoctor lab`: reproduce one connection-resource exhaustion for real in a throwaway
 // network namespace and diagnose it there with the same pipeline as `check`.
 //
-// What cli/main (cmd_lab) calls:
-//   lab list            for (const ScenarioInfo& s : lab_list()) print s.name, s.description
-//                       (s.expect: what the diagnosis should say). Exit 0.
-//   lab run NAME [--json] [--keep] [--set K=V ...] [--interval S]
-//                       LabOptions opt{.scenario = NAME, .keep = ..., .sets = {"K=V", ...}};
-//                       opt.diagnose.collect.interval_s = S;   // other DiagnoseOptions: defaults
-//                       auto run = lab_run(opt);
-//                       if (!run) { message run.error().message; return lab_exit_code(run.error());
-//                       }
-//                         (130/143/129 after SIGINT/SIGTERM/SIGHUP, else 3)
-//                       JSON: j = report_json(run->diagnosis.snapshot, run->diagnosis.analysis);
-//                             j["lab"] = lab_json(*run);
-//                       text: lab_text(*run) + report_text(run->diagnosis.snapshot, ...analysis,
-//                       ...) exit status from run->diagnosis.analysis.status, exactly as `check`.
-//   lab clean           auto r = lab_clean(); print each line (or "nothing to clean"); exit 0,
-//                       or the error message and 3.
-// lab_run must be called while the process is single-threaded (it unshare()s the whole
-// process) and as root (CAP_SYS_ADMIN); otherwise it fails with a one-line reason. It blocks
-// SIGINT/SIGTERM/SIGHUP while it runs and restores the mask before returning; by the time it
-// returns the process is back in its own namespace and everything the run created is gone
-// (unless --keep, which leaves the named namespace: `ip netns exec <netns> ss -tan`, then
-// `conndoctor lab clean`).
+// Contract of lab_run():
+// - Preconditions: the process is single-threaded (it unshare()s the whole process, and its
+//   load generators are forked children that must start inside) and has CAP_SYS_ADMIN;
+//   otherwise it fails with a one-line reason and creates nothing.
+// - While it runs, SIGINT/SIGTERM/SIGHUP are blocked and turned into an "interrupted" error;
+//   lab_exit_code() maps that error to 128 + signal, every other error to 3.
+// - When it returns, success or not, the process is back in its own namespace, every process
+//   it started is gone and the namespace is removed -- unless `keep`, which leaves the named
+//   namespace (/run/netns/cdlab-<pid>-<scenario>) for inspection until lab_clean().
+// - It never writes a host setting: sysctls are set inside the lab namespace only, and a
+//   host-wide key (read-only or absent there) is refused.
+// - The diagnosis inside is cd::diagnose() on the live namespace, exactly as `check` runs it;
+//   nothing in it knows that it runs in a lab.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -21,8 +21,8 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
