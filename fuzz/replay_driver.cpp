@@ -18,8 +18,16 @@ int main(int argc, char** argv) {
     if (std::filesystem::is_directory(argv[i], ec)) {
       for (const auto& e : std::filesystem::recursive_directory_iterator(argv[i], ec))
         if (e.is_regular_file()) files.push_back(e.path());
-    } else {
+      // A corpus that is missing its seeds replays nothing: that is a broken test, not a pass.
+      if (files.empty()) {
+        std::fprintf(stderr, "replay: corpus %s holds no inputs\n", argv[i]);
+        return 1;
+      }
+    } else if (std::filesystem::is_regular_file(argv[i], ec)) {
       files.emplace_back(argv[i]);
+    } else {
+      std::fprintf(stderr, "replay: no corpus at %s\n", argv[i]);
+      return 1;
     }
     for (const auto& f : files) {
       std::ifstream in(f, std::ios::binary);
@@ -44,5 +52,6 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("replayed %zu inputs\n", inputs);
+  if (inputs == 0) std::fprintf(stderr, "replay: no corpus given\n");
   return inputs > 0 ? 0 : 1;
 }

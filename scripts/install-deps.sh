@@ -13,8 +13,10 @@ packages=(
   clang bpftool libbpf-dev
   # runtime tools the lab and end-to-end tests drive (namespaces, veth, nftables)
   iproute2 nftables procps util-linux
-  # the end-to-end tests read the JSON reports with python3's json module (no load generation)
-  python3
+  # the end-to-end tests read the JSON reports with python3's json module (no load generation),
+  # check the DaemonSet with python3-yaml, the unit with systemd-analyze, TLS with openssl,
+  # and query serve with curl
+  python3 python3-yaml systemd openssl curl
   # promtool and the Prometheus server the `serve` end-to-end tests start (in a namespace)
   prometheus
 )

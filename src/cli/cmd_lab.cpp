@@ -52,8 +52,8 @@ int run_lab(const LabArgs& a) {
                          lab_text(*run));
 }
 
-int run_clean() {
-  auto removed = lab_clean();
+int run_clean(const std::string& prefix) {
+  auto removed = lab_clean(prefix);
   if (!removed) return error_exit(removed.error().message);
   std::string out;
   for (const auto& line : *removed) out += line + "\n";
@@ -83,10 +83,13 @@ Handler setup_lab(CLI::App& app) {
   run->add_flag("-v,--verbose", a->verbose, "show every tuple and process");
   add_color_option(*run, a->color);
   CLI::App* clean = app.add_subcommand("clean", "remove namespaces left by a killed run");
-  return [a, list_json, list, run, clean] {
+  auto clean_prefix = std::make_shared<std::string>();
+  clean->add_option("prefix", *clean_prefix,
+                    "only namespaces whose name starts with this (cdlab-PID- for one run)");
+  return [a, list_json, list, run, clean, clean_prefix] {
     if (list->parsed()) return run_list(*list_json);
     if (run->parsed()) return run_lab(*a);
-    if (clean->parsed()) return run_clean();
+    if (clean->parsed()) return run_clean(*clean_prefix);
     return error_exit("lab: say list, run NAME or clean");
   };
 }

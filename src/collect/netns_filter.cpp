@@ -1,4 +1,6 @@
-// Compares each process's network namespace with the caller's.
+// Compares each process's network namespace with the caller's. Unlike util/netns.h (stat of
+// the nsfs file), it compares the ns/net link text ("net:[4026531840]"), which a recorded or
+// fixture /proc tree keeps as a plain symlink, and falls back to the net/dev inode below.
 #include "collect/netns_filter.h"
 
 #include <sys/stat.h>

@@ -80,11 +80,11 @@ bool ProcFs::exists(std::string_view rel) const {
 
 Result<std::vector<std::string>> ProcFs::list(std::string_view rel) const {
   const std::string p = path(rel);
-  UniqueDir d(::opendir(p.c_str()));
-  if (!d) return fail_errno(p);
+  auto d = open_dir(p);
+  if (!d) return std::unexpected(d.error());
   std::vector<std::string> names;
   errno = 0;
-  while (const dirent* e = ::readdir(d.get())) {
+  while (const dirent* e = ::readdir(d->get())) {
     std::string_view n = e->d_name;
     if (n != "." && n != "..") names.emplace_back(n);
   }

@@ -60,6 +60,8 @@ struct Unreadable {
   uint32_t fd_counts = 0;
   uint32_t socket_owners = 0;
   uint32_t netns = 0;
+  uint32_t limits = 0;       // /proc/PID/limits read but not parsed: the limit is unknown
+  std::string limits_error;  // the first such error
 
   std::string summary() const {
     std::string parts;
@@ -77,6 +79,11 @@ struct Unreadable {
         parts + " not readable (need root, or CAP_SYS_PTRACE with CAP_DAC_READ_SEARCH)";
     if (netns != 0) line += "; processes of unknown namespace were kept";
     return line;
+  }
+  std::string limits_summary() const {
+    if (limits == 0) return {};
+    return "fd limits of " + std::to_string(limits) + (limits == 1 ? " process" : " processes") +
+           " unknown (" + limits_error + "): they cannot be checked against their limit";
   }
 };
 
@@ -228,6 +235,8 @@ void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const Ino
       if (auto lim = parse_limits_nofile(*limits)) {
         p.fd_soft_limit = lim->soft;
         p.fd_hard_limit = lim->hard;
+      } else if (unreadable.limits++ == 0) {
+        unreadable.limits_error = lim.error().message;
       }
     }
 
@@ -295,6 +304,8 @@ void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const Ino
 
   if (attributor) attributor->emit_tuple_owners();
   if (std::string line = unreadable.summary(); !line.empty()) missing.push_back(std::move(line));
+  if (std::string line = unreadable.limits_summary(); !line.empty())
+    missing.push_back(std::move(line));
 }
 
 }  // namespace cd

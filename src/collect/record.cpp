@@ -137,7 +137,14 @@ Result<void> record_process(const ProcFs& proc, const NetnsFilter& netns, int32_
 
   const std::string fd_rel = dir + std::string(pp::kFdDir);
   auto fds = proc.list(fd_rel);
-  if (!fds) return {};  // exited, or not ours to read without root
+  if (!fds) {
+    if (fds.error().err == ENOENT || fds.error().err == ESRCH) return {};  // exited meanwhile
+    // Not ours to read without root. A plain file where the directory would be replays as an
+    // fd directory that cannot be opened (ENOTDIR): the process is counted as unreadable in
+    // `missing`, instead of vanishing from the replay as a process that exited would.
+    return write_file(out_root + "/" + fd_rel,
+                      "not readable when recorded: " + fds.error().message + "\n");
+  }
   if (auto ok = make_dirs(out_root + "/" + fd_rel); !ok) return ok;
   for (const std::string& fd : *fds) {
     auto target = proc.readlink(fd_rel + "/" + fd);

@@ -97,8 +97,12 @@ Result<LabRun> lab_run(const LabOptions& opt) {
   return run;
 }
 
-Result<std::vector<std::string>> lab_clean() {
-  return remove_leftover_lab_netns();
+Result<std::vector<std::string>> lab_clean(std::string_view prefix) {
+  if (prefix.empty()) return remove_leftover_lab_netns();
+  if (prefix.rfind(kLabNetnsPrefix, 0) != 0)
+    return fail("lab clean: '" + std::string(prefix) + "' does not start with " +
+                std::string(kLabNetnsPrefix) + " (only the lab's own namespaces are removed)");
+  return remove_leftover_lab_netns(prefix);
 }
 
 int lab_exit_code(const Error& e) {

@@ -44,7 +44,9 @@ struct LabRun {
 
 std::vector<ScenarioInfo> lab_list();
 Result<LabRun> lab_run(const LabOptions& opt);
-Result<std::vector<std::string>> lab_clean();
+// Removes leftovers of dead lab runs; `prefix` (which must start with "cdlab-") narrows it to
+// names starting with it, e.g. "cdlab-1234-" for the runs of one lab process.
+Result<std::vector<std::string>> lab_clean(std::string_view prefix = {});
 
 // 128 + signal when `e` is lab_run's "interrupted" error, otherwise 3 (could not diagnose).
 int lab_exit_code(const Error& e);

@@ -12,7 +12,8 @@ fd_scan=${FD_SCAN:-procfs}
 tools=${TOOLS_DIR:-$(dirname "$CONNDOCTOR")/tools}
 churn=$tools/cdtool-churn
 
-skip() { echo "skipped: $*"; exit 77; }
+source "$(dirname "$0")/skip.sh"
+skip() { skip_test "$@"; }
 [[ -x $churn ]] || skip "load tool $churn is not built"
 [[ $(id -u) -eq 0 ]] || skip "needs root to create a network namespace"
 command -v ip >/dev/null || skip "needs ip (iproute2)"

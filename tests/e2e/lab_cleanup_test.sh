@@ -66,7 +66,8 @@ sleep 1
 kill -KILL "$lab"
 wait "$lab" 2>/dev/null
 [[ -e /run/netns/cdlab-$lab-close-wait-leak ]] || fail "SIGKILL: expected a leftover namespace to clean"
-"$CONNDOCTOR" lab clean >"$LAB_TMP/clean.out" 2>&1 || fail "lab clean: $(cat "$LAB_TMP/clean.out")"
+# Scoped to this run's names: a concurrent test's namespaces are not ours to remove.
+"$CONNDOCTOR" lab clean "cdlab-$lab-" >"$LAB_TMP/clean.out" 2>&1 || fail "lab clean: $(cat "$LAB_TMP/clean.out")"
 grep -q "removed cdlab-$lab-close-wait-leak" "$LAB_TMP/clean.out" || fail "lab clean said: $(cat "$LAB_TMP/clean.out")"
 # shellcheck disable=SC2086
 assert_gone "cdlab-$lab-close-wait-leak" $workers
@@ -85,7 +86,7 @@ if command -v ip >/dev/null; then
 else
   stray=
 fi
-"$CONNDOCTOR" lab clean >"$LAB_TMP/clean.out" 2>&1 || fail "lab clean: $(cat "$LAB_TMP/clean.out")"
+"$CONNDOCTOR" lab clean "$ns" >"$LAB_TMP/clean.out" 2>&1 || fail "lab clean: $(cat "$LAB_TMP/clean.out")"
 grep -q "removed $ns" "$LAB_TMP/clean.out" || fail "lab clean said: $(cat "$LAB_TMP/clean.out")"
 if [[ -n "$stray" ]]; then
   grep -q "removed $ns (killed 1 process)" "$LAB_TMP/clean.out" || fail "stray not killed: $(cat "$LAB_TMP/clean.out")"

@@ -6,10 +6,8 @@
 LAB_HOST_SYSCTLS=(net/ipv4/ip_local_port_range net/ipv4/ip_local_reserved_ports
   net/ipv4/tcp_tw_reuse net/ipv4/tcp_timestamps net/ipv4/tcp_max_tw_buckets net/core/somaxconn)
 
-lab_skip() {
-  echo "skipped: $*"
-  exit 77
-}
+source "$(dirname "${BASH_SOURCE[0]}")/skip.sh"
+lab_skip() { skip_test "$@"; }
 
 # Exits 77 with a one-line reason when this machine cannot run the lab.
 lab_require() {

@@ -2,21 +2,20 @@
 # Run as an unprivileged user, `check` still reports and names in "missing" what it could
 # not read (other users' /proc/PID/fd and limits).
 set -uo pipefail
+source "$(dirname "$0")/skip.sh"
 : "${CONNDOCTOR:?path of the conndoctor binary}"
 if [[ $(id -u) -ne 0 ]]; then
   user_cmd=()  # already unprivileged
 elif command -v setpriv >/dev/null; then
   user_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all)
 else
-  echo "skipped: needs setpriv (util-linux) to drop privileges"
-  exit 77
+  skip_test "needs setpriv (util-linux) to drop privileges"
 fi
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 if ! "${user_cmd[@]}" test -x "$CONNDOCTOR"; then
-  echo "skipped: the binary $CONNDOCTOR is not reachable by user nobody"
-  exit 77
+  skip_test "the binary $CONNDOCTOR is not reachable by user nobody"
 fi
 "${user_cmd[@]}" "$CONNDOCTOR" check --json --interval 0 >"$tmp/report.json" 2>"$tmp/err"
 rc=$?

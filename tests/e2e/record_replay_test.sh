@@ -7,7 +7,8 @@
 set -uo pipefail
 : "${CONNDOCTOR:?path of the conndoctor binary}"
 
-skip() { echo "skipped: $*"; exit 77; }
+source "$(dirname "$0")/skip.sh"
+skip() { skip_test "$@"; }
 [[ $(id -u) -eq 0 ]] || skip "needs root to create a network namespace"
 command -v ip >/dev/null || skip "needs ip (iproute2)"
 command -v nft >/dev/null || skip "needs nft (nftables)"

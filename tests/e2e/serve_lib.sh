@@ -3,10 +3,8 @@
 # cleanup of every process the test started.
 # shellcheck shell=bash
 
-serve_skip() {
-  echo "skipped: $*"
-  exit 77
-}
+source "$(dirname "${BASH_SOURCE[0]}")/skip.sh"
+serve_skip() { skip_test "$@"; }
 
 serve_fail() {
   echo "FAIL: $*"

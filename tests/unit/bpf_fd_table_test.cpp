@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "no_skip.h"
 
 #include <algorithm>
 #include <vector>
@@ -45,9 +47,9 @@ class BpfFdTable : public ::testing::Test {
     auto probe = source_->read();
     if (probe) return;
     const std::string& why = probe.error().message;
-    if (why.find("built without BPF") != std::string::npos) GTEST_SKIP() << why;
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_BPF): " << why;
-    if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0) GTEST_SKIP() << "no kernel BTF: " << why;
+    if (why.find("built without BPF") != std::string::npos) CD_SKIP() << why;
+    if (::geteuid() != 0) CD_SKIP() << "needs root (CAP_BPF): " << why;
+    if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0) CD_SKIP() << "no kernel BTF: " << why;
     FAIL() << why;
   }
   std::unique_ptr<FdTableSource> source_;

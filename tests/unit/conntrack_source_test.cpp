@@ -22,6 +22,8 @@
 
 #include <gtest/gtest.h>
 
+#include "no_skip.h"
+
 #include "collect/conntrack_aggregator.h"
 #include "collect/conntrack_collect.h"
 #include "collect/conntrack_source.h"
@@ -768,10 +770,10 @@ UniqueFd connect_to(uint16_t port) {
 }
 
 TEST(CtLive, DumpsTheTableStatsAndNatRulesOfANamespace) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
-  if (::system("command -v nft >/dev/null 2>&1") != 0) GTEST_SKIP() << "nft not installed";
+  if (::geteuid() != 0) CD_SKIP() << "needs root for a network namespace";
+  if (::system("command -v nft >/dev/null 2>&1") != 0) CD_SKIP() << "nft not installed";
   ScratchNetns ns;
-  if (!ns.ok()) GTEST_SKIP() << "cannot create a network namespace";
+  if (!ns.ok()) CD_SKIP() << "cannot create a network namespace";
   // Conntrack hooks register in a namespace only once a ruleset needs them (nf_ct_netns_get()).
   ASSERT_TRUE(nft(R"(table inet cdtest {
   chain out {
@@ -852,7 +854,7 @@ table ip cdsnat {
 }
 
 TEST(CtLive, WithoutCapNetAdminTheDumpIsRefusedWithEperm) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create the namespace first";
+  if (::geteuid() != 0) CD_SKIP() << "needs root to create the namespace first";
   auto r = test::run_in_child([]() -> std::string {
     if (::unshare(CLONE_NEWNET) != 0) return "SKIP";
     // Drop CAP_NET_ADMIN (and only it) from every set, as a non-root agent would run.
@@ -878,7 +880,7 @@ TEST(CtLive, WithoutCapNetAdminTheDumpIsRefusedWithEperm) {
     if (rd.conntrack_table.dumped) return "table dumped without CAP_NET_ADMIN";
     return "";
   });
-  if (r.skipped) GTEST_SKIP() << "cannot create a network namespace";
+  if (r.skipped) CD_SKIP() << "cannot create a network namespace";
   EXPECT_EQ(r.failure, "");
 }
 

@@ -2,6 +2,7 @@
 // signal handling, and (as root) the namespace life cycle and the leftover cleaner.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "no_skip.h"
 
 #include <cstring>
 #include <fstream>
@@ -265,7 +267,7 @@ TEST(LabSignals, ClockSleepWakesOnPendingSignal) {
 // ---- namespace (root only) ---------------------------------------------------------------------
 
 TEST(LabNetnsTest, LifeCycleMovesProcessNamesItAndRemovesIt) {
-  if (!can_unshare()) GTEST_SKIP() << "needs root to create network namespaces";
+  if (!can_unshare()) CD_SKIP() << "needs root to create network namespaces";
   auto host = netns_id_of("/proc/self/ns/net");
   ASSERT_TRUE(host);
   std::string host_reuse = read_text("/proc/sys/net/ipv4/tcp_tw_reuse");
@@ -312,7 +314,7 @@ TEST(LabNetnsTest, LifeCycleMovesProcessNamesItAndRemovesIt) {
 }
 
 TEST(LabNetnsTest, SysctlRefusedOutsideTheLabNamespace) {
-  if (!can_unshare()) GTEST_SKIP() << "needs root to create network namespaces";
+  if (!can_unshare()) CD_SKIP() << "needs root to create network namespaces";
   UniqueFd host(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(host);
   std::string host_reuse = read_text("/proc/sys/net/ipv4/tcp_tw_reuse");
@@ -331,7 +333,7 @@ TEST(LabNetnsTest, SysctlRefusedOutsideTheLabNamespace) {
 }
 
 TEST(LabNetnsTest, CleanRemovesKeptNamespaceAndKillsItsProcesses) {
-  if (!can_unshare()) GTEST_SKIP() << "needs root to create network namespaces";
+  if (!can_unshare()) CD_SKIP() << "needs root to create network namespaces";
   // No such pid: a leftover of a dead run. Unique per test process, and cleaned by prefix only,
   // so that leftovers of runs in progress elsewhere (e2e tests in parallel) are not touched.
   std::string name = "cdlab-999999999-unitclean" + std::to_string(::getpid());

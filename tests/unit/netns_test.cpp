@@ -17,6 +17,8 @@
 
 #include <gtest/gtest.h>
 
+#include "no_skip.h"
+
 #include "render/netns_summary.h"
 #include "temp_proc_tree.h"
 
@@ -69,9 +71,9 @@ class ParkedChild {
 };
 
 TEST(NetnsGuard, EntersByPidAndComesBack) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (::geteuid() != 0) CD_SKIP() << "needs root";
   ParkedChild child;
-  if (!child.ok()) GTEST_SKIP() << "cannot create a network namespace";
+  if (!child.ok()) CD_SKIP() << "cannot create a network namespace";
   const uint64_t before = self_inode();
   ASSERT_NE(child.inode(), before);
   {
@@ -90,9 +92,9 @@ TEST(NetnsGuard, EntersByPidAndComesBack) {
 }
 
 TEST(NetnsGuard, EntersByPathAndByFd) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (::geteuid() != 0) CD_SKIP() << "needs root";
   ParkedChild child;
-  if (!child.ok()) GTEST_SKIP() << "cannot create a network namespace";
+  if (!child.ok()) CD_SKIP() << "cannot create a network namespace";
   const uint64_t before = self_inode();
   const std::string path = "/proc/" + std::to_string(child.pid()) + "/ns/net";
   {
@@ -177,9 +179,9 @@ TEST(ListNetns, DeduplicatesByInodeAndPrefersNames) {
 }
 
 TEST(ListNetns, LiveSeesANewNamespace) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (::geteuid() != 0) CD_SKIP() << "needs root";
   ParkedChild child;
-  if (!child.ok()) GTEST_SKIP() << "cannot create a network namespace";
+  if (!child.ok()) CD_SKIP() << "cannot create a network namespace";
   auto all = list_netns();
   ASSERT_TRUE(all) << all.error().message;
   int current = 0;
@@ -264,9 +266,9 @@ TEST(NetnsSummary, TextIsOneLinePerNamespaceVerdictFirst) {
 }
 
 TEST(DiagnoseAllNetns, DiagnosesEachNamespaceOnce) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (::geteuid() != 0) CD_SKIP() << "needs root";
   ParkedChild child;
-  if (!child.ok()) GTEST_SKIP() << "cannot create a network namespace";
+  if (!child.ok()) CD_SKIP() << "cannot create a network namespace";
   DiagnoseOptions opt;
   opt.collect.interval_s = 0;
   opt.collect.attribution = false;

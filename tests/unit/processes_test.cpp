@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "no_skip.h"
 
 #include <algorithm>
 
@@ -128,7 +130,7 @@ TEST(Processes, UnreadableFdDirectoriesAreSummarisedInOneLine) {
     if (!unl || unl->open_fds != 2u) return "900 (readable) not counted";
     return "";
   });
-  if (r.skipped) GTEST_SKIP() << "cannot switch to uid 65534 here";
+  if (r.skipped) CD_SKIP() << "cannot switch to uid 65534 here";
   EXPECT_EQ(r.failure, "");
 }
 
@@ -278,7 +280,7 @@ TEST(Processes, LiveProcFindsASocketPastAGapInTheFdTable) {
   ASSERT_TRUE(sock);
   struct rlimit rl {};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
-  if (rl.rlim_cur <= 901) GTEST_SKIP() << "soft RLIMIT_NOFILE " << rl.rlim_cur << " <= 901";
+  if (rl.rlim_cur <= 901) CD_SKIP() << "soft RLIMIT_NOFILE " << rl.rlim_cur << " <= 901";
   ASSERT_EQ(::dup3(sock.get(), 900, O_CLOEXEC), 900);
   UniqueFd far(900);
   sock.reset();  // only fd 900 holds it now
@@ -307,7 +309,7 @@ TEST(Processes, LiveProcAsNobodyReportsWhatItCannotRead) {
     if (init && init->sockets) return "pid 1's sockets claimed readable";
     return "";
   });
-  if (res.skipped) GTEST_SKIP() << "cannot switch to uid 65534 here";
+  if (res.skipped) CD_SKIP() << "cannot switch to uid 65534 here";
   EXPECT_EQ(res.failure, "");
 }
 
@@ -351,7 +353,7 @@ TEST(NetnsFilter, WithoutPtraceAccessFallsBackToNetDevInode) {
     if (!f.active()) return "own namespace link unreadable";
     return f.check(parent) == NetnsVerdict::kSame ? "" : "parent not seen in our namespace";
   });
-  if (same.skipped) GTEST_SKIP() << "cannot switch to uid 65534 here";
+  if (same.skipped) CD_SKIP() << "cannot switch to uid 65534 here";
   EXPECT_EQ(same.failure, "");
 
   auto other = test::run_in_child([parent]() -> std::string {
@@ -360,7 +362,7 @@ TEST(NetnsFilter, WithoutPtraceAccessFallsBackToNetDevInode) {
     NetnsFilter f(proc);
     return f.check(parent) == NetnsVerdict::kOther ? "" : "parent seen in our new namespace";
   });
-  if (other.skipped) GTEST_SKIP() << "cannot create a namespace and drop privileges here";
+  if (other.skipped) CD_SKIP() << "cannot create a namespace and drop privileges here";
   EXPECT_EQ(other.failure, "");
 }
 
