@@ -42,6 +42,13 @@ class InodeEntry {
 };
 static_assert(sizeof(InodeEntry) == 8);
 
+// Sorted by inode, with a bucket directory on top: socket inodes come from one counter
+// (get_next_ino()), so a million sockets span a few million numbers, and splitting that span
+// into ~n/8 equal buckets leaves a handful of entries per bucket. seal() is then a radix sort
+// (an in-place counting pass into ~1024 ranges, then a sort of each range in cache) instead of
+// one comparison sort over 8 MB, and find() reads the directory and one bucket instead of ~20
+// binary-search probes: the sort and the join run after the dump, on the critical path. A span
+// too sparse for that (inodes far apart) falls back to a plain sort and binary search.
 class InodeIndex {
  public:
   InodeIndex() = default;
@@ -53,21 +60,32 @@ class InodeIndex {
   void add(uint32_t inode, uint8_t state, uint32_t tuple) {
     if (inode != 0) entries_.emplace_back(inode, state, tuple);
   }
-  // Sorts in place (introsort: no extra memory, unlike a stable merge sort).
-  void seal() {
-    std::sort(entries_.begin(), entries_.end(),
-              [](const InodeEntry& a, const InodeEntry& b) { return a.inode < b.inode; });
-  }
+  // Sorts in place; must be called once all entries are added, before find().
+  void seal();
   const InodeEntry* find(uint32_t inode) const {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), inode,
+    auto first = entries_.begin();
+    auto last = entries_.end();
+    if (!buckets_.empty()) {
+      if (inode < min_ || inode - min_ > span_) return nullptr;
+      const uint32_t b = (inode - min_) >> shift_;
+      first = entries_.begin() + buckets_[b];
+      last = entries_.begin() + buckets_[b + 1];
+    }
+    auto it = std::lower_bound(first, last, inode,
                                [](const InodeEntry& e, uint32_t v) { return e.inode < v; });
-    return it != entries_.end() && it->inode == inode ? &*it : nullptr;
+    return it != last && it->inode == inode ? &*it : nullptr;
   }
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
 
  private:
   std::vector<InodeEntry> entries_;
+  // Bucket directory (empty: plain binary search). Bucket b holds inodes min_ + [b << shift_,
+  // (b + 1) << shift_) at entries_[buckets_[b] .. buckets_[b + 1]).
+  std::vector<uint32_t> buckets_;
+  uint32_t min_ = 0;
+  uint32_t span_ = 0;  // max - min
+  uint32_t shift_ = 0;
 };
 
 }  // namespace cd
