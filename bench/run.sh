@@ -7,7 +7,7 @@
 # directory.
 #
 #   bench/run.sh [--sockets "200000 1000000"] [--reps 5] [--build DIR] [--out DIR]
-#                [--slow-limit SECONDS] [--churn-rate 100] [--perf]
+#                [--slow-limit SECONDS] [--churn-rate 100] [--perf] [--ns-prefix cdbench]
 #
 # Needs root (ip netns), ss, lsof, GNU time (/usr/bin/time); scripts/install-deps.sh --bench.
 # Nothing outside the namespace is changed; the namespace and popgen go away on exit/INT/TERM.
@@ -25,6 +25,7 @@ churn_rate=100
 perf=0
 inner=0
 ns_name=""
+ns_prefix=cdbench  # the namespace is PREFIX-PID-N
 while (($#)); do
   case $1 in
     --sockets) sockets_list=$2; shift 2 ;;
@@ -34,6 +35,7 @@ while (($#)); do
     --slow-limit) slow_limit=$2; shift 2 ;;
     --churn-rate) churn_rate=$2; shift 2 ;;
     --perf) perf=1; shift ;;
+    --ns-prefix) ns_prefix=$2; shift 2 ;;
     --inner) inner=1; ns_name=$2; shift 2 ;;  # internal: the timing half, inside the namespace
     *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -245,7 +247,7 @@ trap 'cleanup; exit 143' TERM
 
 echo "bench: free memory before: $(free -m | awk '/^Mem:/ { print $7 }') MiB available" >&2
 for n in $sockets_list; do
-  ns=cdbench-$$-$n
+  ns=$ns_prefix-$$-$n
   ip netns add "$ns" || die "cannot create network namespace $ns"
   ip -n "$ns" link set lo up
   # Inside the namespace only: a wide port range (no tuple runs short), a deep accept queue
