@@ -12,6 +12,7 @@
 #include <csignal>
 #include <functional>
 #include <stop_token>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -24,12 +25,19 @@ class SideThread {
   SideThread& operator=(const SideThread&) = delete;
   ~SideThread() { stop_and_join(); }
 
-  // Runs `work(stop_token)` on a new thread. Only one piece of work per SideThread.
-  void start(std::function<void(std::stop_token)> work) {
-    thread_ = std::jthread([this, w = std::move(work)](std::stop_token stop) {
-      tid_.store(pid_t(::syscall(SYS_gettid)));
-      w(stop);
-    });
+  // Runs `work(stop_token)` on a new thread. Only one piece of work per SideThread. False
+  // when no thread can be started (EAGAIN: RLIMIT_NPROC, threads-max, a cgroup's pids.max):
+  // the caller then does the work itself.
+  bool start(std::function<void(std::stop_token)> work) {
+    try {
+      thread_ = std::jthread([this, w = std::move(work)](std::stop_token stop) {
+        tid_.store(pid_t(::syscall(SYS_gettid)));
+        w(stop);
+      });
+    } catch (const std::system_error&) {
+      return false;
+    }
+    return true;
   }
 
   bool running() const { return thread_.joinable(); }
