@@ -89,6 +89,10 @@ int run_serve(const ServeArgs& a) {
         auto c = make_real_clock();
         std::lock_guard lock(fd_scan->mu);
         auto d = diagnose(diag, *c, fd_scan->source.get());
+        // A collection frees megabytes at 1M sockets (fd table, per-process socket lists)
+        // from whichever arena its threads used; hand the free pages back so that they do
+        // not stay resident in one arena while the next collection fills the other.
+        malloc_trim(0);
         if (!d) return std::unexpected(d.error());
         return std::move(d->snapshot);
       },
