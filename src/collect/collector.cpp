@@ -207,7 +207,8 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
   const bool want_table_early = wants_fd_table(opt, estimate.value_or(0));
   {
     SideThread scan;
-    // No thread to be had: `read` stays empty and the scan runs after the dump below.
+    // Undecided, or no thread to be had (start() fails): `read` stays empty and the scan runs
+    // after the dump, below.
     if (opt.processes && decided && opt.concurrent_fd_scan)
       scan.start([&src, &opt, &read, want_table_early](std::stop_token stop) {
         read.emplace(read_processes(src, opt, want_table_early, stop));
