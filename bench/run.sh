@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark: fills a throwaway network namespace with N established sockets (cdtool-popgen),
 # then times, pair by pair in one run, the raw sock_diag floor (cdtool-rawdump) against
-# conndoctor check (with and without attribution), ss, lsof and the article's pipeline.
-# Prints a markdown table (medians, ratios, peak RSS) and writes it to the output directory.
+# conndoctor check (with and without attribution), ss, lsof, the article's pipeline and one
+# /metrics scrape of a running `conndoctor serve` (issue 17: a scrape costs no more than a
+# check). Prints a markdown table (medians, ratios, peak RSS) and writes it to the output
+# directory.
 #
 #   bench/run.sh [--sockets "200000 1000000"] [--reps 5] [--build DIR] [--out DIR]
-#                [--slow-limit SECONDS] [--churn-rate 100] [--perf]
+#                [--slow-limit SECONDS] [--churn-rate 100] [--perf] [--ns-prefix cdbench]
 #
 # Needs root (ip netns), ss, lsof, GNU time (/usr/bin/time); scripts/install-deps.sh --bench.
 # Nothing outside the namespace is changed; the namespace and popgen go away on exit/INT/TERM.
@@ -23,6 +25,7 @@ churn_rate=100
 perf=0
 inner=0
 ns_name=""
+ns_prefix=cdbench  # the namespace is PREFIX-PID-N
 while (($#)); do
   case $1 in
     --sockets) sockets_list=$2; shift 2 ;;
@@ -32,6 +35,7 @@ while (($#)); do
     --slow-limit) slow_limit=$2; shift 2 ;;
     --churn-rate) churn_rate=$2; shift 2 ;;
     --perf) perf=1; shift ;;
+    --ns-prefix) ns_prefix=$2; shift 2 ;;
     --inner) inner=1; ns_name=$2; shift 2 ;;  # internal: the timing half, inside the namespace
     *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -69,6 +73,24 @@ measure() {
   printf '%s %s %s\n' "$real" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')" "$rss"
 }
 
+# One /metrics scrape of the serve started by run_inner (its pid $2, port $3): "wall_s cpu_s
+# peak_rss_kib exit". CPU is the exporter's own user + sys over the scrape (/proc/PID/stat,
+# clock ticks); peak RSS is its VmHWM since it started (every scrape so far included).
+serve_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+measure_scrape() {
+  local tmp=$1 pid=$2 port=$3 t0 t1 c0 c1 rc hz rss
+  hz=$(getconf CLK_TCK)
+  c0=$(serve_ticks "$pid")
+  t0=$EPOCHREALTIME
+  curl -sf -o /dev/null --max-time "$slow_limit" "http://127.0.0.1:$port/metrics" 2>"$tmp/stderr"
+  rc=$?
+  t1=$EPOCHREALTIME
+  c1=$(serve_ticks "$pid")
+  rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+  awk -v a="$t0" -v b="$t1" -v c0="$c0" -v c1="$c1" -v hz="$hz" -v rss="${rss:-0}" -v rc="$rc" \
+    'BEGIN { printf "%.3f %.3f %d %d\n", b - a, (c1 - c0) / hz, rss, rc }'
+}
+
 run_inner() {
   local n=$1 tmp samples
   tmp=$(mktemp -d /tmp/cdbench-inner.XXXXXX)
@@ -78,7 +100,8 @@ run_inner() {
   # Pair order matters to summarize.awk: ss -tanp is the 5th, lsof the 6th. "check
   # (attribution)" is the default, --fd-scan auto (the BPF fd scan at these sizes, when
   # permitted; the report's file_descriptors.fd_scan says which ran); the 7th pair is the
-  # /proc/PID/fd fallback an unprivileged or BPF-less host gets.
+  # /proc/PID/fd fallback an unprivileged or BPF-less host gets; the 8th, one /metrics scrape
+  # of a serve that has already loaded its BPF fd scan (measured apart: measure_scrape).
   local -a names=("check --no-attribution" "check (attribution)" "ss -tan" "ss -tan \| awk \| sort \| uniq -c" "ss -tanp" "lsof -nP -iTCP" "check (attribution) --fd-scan procfs")
   local -a cmds=(
     "$conndoctor check --json --interval 0 --no-attribution"
@@ -90,6 +113,22 @@ run_inner() {
     "$conndoctor check --json --interval 0 --fd-scan procfs"
   )
   local floor="$rawdump"
+
+  # The exporter for the scrape pair: every scrape collects (--min-interval 0), with the
+  # defaults of check (attribution, --fd-scan auto). Port 9911 of this namespace only.
+  local serve_port=9911 i
+  "$conndoctor" serve --listen "127.0.0.1:$serve_port" --min-interval 0 >/dev/null \
+    2>"$out/serve-$n.log" &
+  serve_pid=$!  # global: the EXIT trap of the inner half stops it
+  trap 'kill -TERM "$serve_pid" 2>/dev/null' EXIT
+  for i in $(seq 600); do
+    curl -sf -o /dev/null "http://127.0.0.1:$serve_port/healthz" && break
+    kill -0 "$serve_pid" 2>/dev/null || { echo "bench: serve failed: $(tail -n 2 "$out/serve-$n.log")" >&2; return 1; }
+    sleep 0.5
+  done
+  curl -sf -o /dev/null "http://127.0.0.1:$serve_port/metrics"  # warm-up scrape (not timed)
+  names+=("serve: one /metrics scrape")
+  cmds+=("@scrape")
 
   # Warm-up (not timed): page cache for the binaries, /proc dentries for the fd scan.
   $floor >/dev/null
@@ -105,6 +144,11 @@ run_inner() {
       for kind in floor cmd; do
         local c=$floor
         [[ $kind == cmd ]] && c=${cmds[$i]}
+        if [[ $c == "@scrape" ]]; then
+          read -r wall cpu rss rc < <(measure_scrape "$tmp" "$serve_pid" "$serve_port")
+          ((rc == 28)) && rc=124  # curl: timed out
+          ((rc != 0 && rc != 124)) && rc=3
+        else
         read -r wall cpu rss < <(measure "$c" "$tmp")
         # `time` reports the status of the pipeline's last command: take it from GNU time.
         rc=0
@@ -112,10 +156,13 @@ run_inner() {
           rc=$(grep -o '[0-9]\+' <<<"$(grep 'status\|signal' "$tmp/rss")" | head -n 1)
         grep -q 'Command terminated by signal' "$tmp/rss" 2>/dev/null && rc=$((128 + rc))
         [[ -s $tmp/rss ]] || rc=124
+        fi
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$kind" "$r" "$wall" "$cpu" "$rss" "$rc" >>"$samples"
       done
-      if [[ ${cmds[$i]} == "$conndoctor"* ]] && ((rc >= 3)); then
+      if [[ ${cmds[$i]} == "$conndoctor"* || ${cmds[$i]} == "@scrape" ]] && ((rc >= 3)); then
         echo "bench: '${names[$i]}' failed (exit $rc): $(head -c 300 "$tmp/stderr")" >&2
+        kill -TERM "$serve_pid" 2>/dev/null
+        wait "$serve_pid" 2>/dev/null
         rm -rf "$tmp"
         return 1
       fi
@@ -129,6 +176,8 @@ run_inner() {
     done
     echo "bench: N=$n ${names[$i]}: done" >&2
   done
+  kill -TERM "$serve_pid" 2>/dev/null
+  wait "$serve_pid" 2>/dev/null
 
   local joined
   joined=$(printf '%s\t' "${names[@]}")
@@ -198,7 +247,7 @@ trap 'cleanup; exit 143' TERM
 
 echo "bench: free memory before: $(free -m | awk '/^Mem:/ { print $7 }') MiB available" >&2
 for n in $sockets_list; do
-  ns=cdbench-$$-$n
+  ns=$ns_prefix-$$-$n
   ip netns add "$ns" || die "cannot create network namespace $ns"
   ip -n "$ns" link set lo up
   # Inside the namespace only: a wide port range (no tuple runs short), a deep accept queue

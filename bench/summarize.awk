@@ -71,6 +71,20 @@ END {
     printf "\nWithout BPF (--fd-scan procfs, as an unprivileged or BPF-less host runs): %s× / %s× faster than ss -tanp, %s× / %s× faster than lsof\n", \
       speed(ssw, mw[7]), speed(ssc, mc[7]), speed(lsw, mw[7]), speed(lsc, mc[7])
   }
+  print ""
+  print "Targets (issue 17), wall / CPU:"
+  print ""
+  a = ratio(mw[2], mfw[2]); b = ratio(mc[2], mfc[2])
+  printf "- check with attribution ≤ 1.2× the floor (wall; CPU stated beside): %s× wall, %s× CPU — %s\n", \
+    a, b, (a != "n/a" && a + 0 <= 1.2) ? "holds" : "does NOT hold"
+  printf "- check with attribution peak RSS ≤ 32 MiB: %.1f MiB (without attribution %.1f MiB) — %s\n", \
+    rss[2] / 1024, rss[1] / 1024, (rss[2] > 0 && rss[2] <= 32768) ? "holds" : "does NOT hold"
+  if (npairs >= 7)
+    printf "- --fd-scan procfs: %s× the floor wall, %s× CPU\n", ratio(mw[7], mfw[7]), ratio(mc[7], mfc[7])
+  if (npairs >= 8) {
+    printf "- serve: one /metrics scrape ≤ one check with attribution: %.3f s vs %.3f s wall, %.3f s vs %.3f s CPU — %s; exporter peak RSS %.1f MiB\n", \
+      mw[8], mw[2], mc[8], mc[2], verdict(mw[8] <= mw[2], mc[8] <= mc[2], mc[8] >= 0.01), rss[8] / 1024
+  }
 }
 function verdict(w, c, cpu_known) {
   if (!cpu_known) return w ? "holds on wall time (CPU time unknown)" : "does NOT hold on wall time"

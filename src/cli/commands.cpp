@@ -56,10 +56,11 @@ void add_color_option(CLI::App& app, ColorMode& mode) {
 }
 
 void add_fd_scan_option(CLI::App& app, FdScan& scan) {
-  add_choice_option(app, "--fd-scan", scan,
-                    {{"auto", FdScan::kAuto}, {"bpf", FdScan::kBpf}, {"procfs", FdScan::kProcfs}},
-                    "how attribution reads every process's fds: auto (BPF from 5000 sockets, "
-                    "when permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)");
+  add_choice_option(
+      app, "--fd-scan", scan,
+      {{"auto", FdScan::kAuto}, {"bpf", FdScan::kBpf}, {"procfs", FdScan::kProcfs}},
+      "how attribution reads every process's fds: auto (BPF from 5000 TCP sockets "
+      "in sockstat, when permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)");
 }
 
 }  // namespace cd

@@ -2,6 +2,7 @@
 #include "collect/collector.h"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <unordered_set>
 
@@ -11,6 +12,7 @@
 #include "collect/processes.h"
 #include "collect/socket_aggregator.h"
 #include "collect/sysctls.h"
+#include "util/side_thread.h"
 
 namespace cd {
 
@@ -104,13 +106,47 @@ void dedupe(std::vector<std::string>& v) {
   std::erase_if(v, [&seen](const std::string& s) { return !seen.insert(s).second; });
 }
 
-// The BPF fd table when attribution wants it (FdScan). In auto mode a table that cannot be
-// read (no CAP_BPF, another pid namespace) silently leaves /proc/PID/fd to do the job; asked
-// for explicitly, it fails the reading with the reason.
+// Whether attribution should read the BPF fd table, given how many live TCP sockets there
+// are (or are expected): --fd-scan says, or in auto mode the population's size does.
+bool wants_fd_table(const CollectOptions& opt, std::size_t live_sockets) {
+  if (!opt.attribution) return false;
+  switch (opt.fd_scan) {
+    case FdScan::kBpf:
+      return true;
+    case FdScan::kProcfs:
+      return false;
+    case FdScan::kAuto:
+      return live_sockets >= kBpfMinSockets;
+  }
+  return false;
+}
+
+// Live TCP sockets of the namespace before the dump, to choose the fd scan while the dump has
+// not ended: "TCP: inuse" of /proc/net/sockstat plus "TCP6: inuse" of sockstat6, the
+// namespace's hashed TCP sockets (sock_prot_inuse_get() for tcp_prot and tcpv6_prot: LISTEN
+// and every live state, not TIME_WAIT), i.e. what the dump's inode index will hold give or
+// take the sockets opened or closed meanwhile. Unknown without sockstat.
+std::optional<std::size_t> live_tcp_estimate(const ProcFs& proc, const SockStat& st) {
+  if (!st.tcp_inuse || *st.tcp_inuse < 0) return std::nullopt;
+  std::size_t n = std::size_t(*st.tcp_inuse);
+  if (auto v6 = proc.read(pp::kSockstat6)) {  // absent without IPv6: no TCP6 sockets then
+    static constexpr std::string_view kTag = "TCP6: inuse ";
+    if (auto at = v6->find(kTag); at != std::string::npos) {
+      std::size_t k = 0;
+      const char* first = v6->data() + at + kTag.size();
+      auto [p, ec] = std::from_chars(first, v6->data() + v6->size(), k);
+      if (ec == std::errc() && p != first) n += k;
+    }
+  }
+  return n;
+}
+
+// The BPF fd table when `want` (wants_fd_table). In auto mode a table that cannot be read
+// (no CAP_BPF, another pid namespace) silently leaves /proc/PID/fd to do the job; asked for
+// explicitly, it fails the reading with the reason.
 Result<std::optional<FdTable>> read_fd_table(const Sources& src, const CollectOptions& opt,
-                                             const InodeIndex& index) {
-  if (!opt.attribution || opt.fd_scan == FdScan::kProcfs) return std::nullopt;
-  if (opt.fd_scan == FdScan::kAuto && index.size() < kBpfMinSockets) return std::nullopt;
+                                             bool want) {
+  if (!want) return std::nullopt;
   if (!src.fd_tables) {
     if (opt.fd_scan == FdScan::kBpf)
       return fail(
@@ -121,6 +157,24 @@ Result<std::optional<FdTable>> read_fd_table(const Sources& src, const CollectOp
   if (table) return std::move(*table);
   if (opt.fd_scan == FdScan::kBpf) return std::unexpected(table.error());
   return std::nullopt;
+}
+
+// The read half of the process scan: the fd table if wanted, then /proc. Needs nothing from
+// the dump, so it may run on a second thread while the dump runs.
+struct ProcessRead {
+  ProcessFds fds;
+  bool from_table = false;
+};
+
+Result<ProcessRead> read_processes(const Sources& src, const CollectOptions& opt, bool want_table,
+                                   std::stop_token stop) {
+  auto table = read_fd_table(src, opt, want_table);
+  if (!table) return std::unexpected(table.error());
+  const ProcessScanOptions popt{.attribution = opt.attribution, .filter_netns = opt.filter_netns};
+  ProcessRead out;
+  out.from_table = table->has_value();
+  out.fds = read_process_fds(src.proc, popt, *table ? &**table : nullptr, stop);
+  return out;  // the table's other processes (other namespaces) are freed here
 }
 
 }  // namespace
@@ -137,20 +191,46 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
   if (src.conntrack)
     collect_conntrack(*src.conntrack, {opt.conntrack_table, opt.snat_port_range}, r, missing);
 
-  const AggregatorConfig cfg = aggregator_config(r.sysctls, opt);
-  SocketAggregator agg(cfg);
-  if (auto ok = dump_all(src.sockets, agg); !ok) return std::unexpected(ok.error());
-  r.sockets = agg.finish();
+  AggregatorConfig cfg = aggregator_config(r.sysctls, opt);
+  const std::optional<std::size_t> estimate = live_tcp_estimate(src.proc, r.sockstat);
+  // The index is reserved once; a quarter more than the estimate absorbs sockets opened while
+  // we read (unwritten reserve is never resident).
+  if (cfg.index_inodes && estimate) cfg.expected_inodes = *estimate + *estimate / 4 + 1024;
+
+  // The fd scan (BPF fd table or /proc/PID/fd) and the socket dump do not depend on each other:
+  // on a second core the scan costs no wall time up to the dump's. It starts now when the fd
+  // scan method is known before the dump (always, except --fd-scan auto without sockstat).
+  std::optional<Result<ProcessRead>> read;
   InodeIndex index;
-  if (cfg.index_inodes) index = agg.take_inode_index();
+  // Serial or concurrent, the choice is the same: from the estimate when there is one.
+  const bool decided = opt.fd_scan != FdScan::kAuto || !opt.attribution || estimate;
+  const bool want_table_early = wants_fd_table(opt, estimate.value_or(0));
+  {
+    SideThread scan;
+    // Undecided, or no thread to be had (start() fails): `read` stays empty and the scan runs
+    // after the dump, below.
+    if (opt.processes && decided && opt.concurrent_fd_scan)
+      scan.start([&src, &opt, &read, want_table_early](std::stop_token stop) {
+        read.emplace(read_processes(src, opt, want_table_early, stop));
+      });
+    SocketAggregator agg(cfg);
+    if (auto ok = dump_all(src.sockets, agg); !ok) return std::unexpected(ok.error());
+    r.sockets = agg.finish();
+    if (cfg.index_inodes) index = agg.take_inode_index();
+    scan.join();
+  }
 
   if (opt.processes) {
-    auto table = read_fd_table(src, opt, index);
-    if (!table) return std::unexpected(table.error());
-    ProcessScanOptions popt{.attribution = opt.attribution, .filter_netns = opt.filter_netns};
-    const FdTable* t = *table ? &**table : nullptr;
-    scan_processes(src.proc, popt, cfg.index_inodes ? &index : nullptr, t, r, missing);
-    if (opt.attribution) r.fd_scan = t ? "bpf" : "procfs";
+    if (!read) {
+      const bool want_table = decided ? want_table_early : wants_fd_table(opt, index.size());
+      read.emplace(read_processes(src, opt, want_table, {}));
+    }
+    if (!*read) return std::unexpected(read->error());
+    const ProcessScanOptions popt{.attribution = opt.attribution, .filter_netns = opt.filter_netns};
+    const bool from_table = (*read)->from_table;
+    attribute_processes(std::move((*read)->fds), popt, cfg.index_inodes ? &index : nullptr, r,
+                        missing);
+    if (opt.attribution) r.fd_scan = from_table ? "bpf" : "procfs";
   }
   return r;
 }

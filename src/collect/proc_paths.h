@@ -11,13 +11,14 @@ namespace cd::proc_paths {
 inline constexpr std::string_view kSnmp = "net/snmp";
 inline constexpr std::string_view kNetstat = "net/netstat";
 inline constexpr std::string_view kSockstat = "net/sockstat";
+inline constexpr std::string_view kSockstat6 = "net/sockstat6";  // TCP6 inuse: fd scan choice
 // Absent on kernels built without CONFIG_NF_CONNTRACK_PROCFS.
 inline constexpr std::string_view kConntrackStat = "net/stat/nf_conntrack";
 inline constexpr std::string_view kFileNr = "sys/fs/file-nr";
 
 // Files collect_reading() reads itself, besides the sysctls.
-inline constexpr std::array<std::string_view, 5> kReadingFiles = {kSnmp, kNetstat, kSockstat,
-                                                                  kConntrackStat, kFileNr};
+inline constexpr std::array<std::string_view, 6> kReadingFiles = {
+    kSnmp, kNetstat, kSockstat, kSockstat6, kConntrackStat, kFileNr};
 
 // Conntrack sysctls: nf_conntrack_count exists only while the module is loaded.
 inline constexpr std::string_view kNetfilterDir = "sys/net/netfilter";

@@ -87,7 +87,28 @@ struct Unreadable {
   }
 };
 
-// Attribution state for the whole scan: listener inodes and per-tuple owners.
+// Reads the fd directory open as `dirfd`, collecting the inode of every socket link. Returns
+// the number of fds seen, or the errno of a failure to read the directory itself.
+Result<uint64_t> read_socket_links(UniqueFd dirfd, std::vector<uint32_t>& inodes) {
+  auto dir = open_dir_fd(dirfd.release(), "fdopendir");
+  if (!dir) return std::unexpected(dir.error());
+  uint64_t fds = 0;
+  char link[64];  // "socket:[4294967295]" fits; longer targets are never sockets
+  for (;;) {
+    errno = 0;  // readdir() signals an error only through errno
+    const dirent* e = ::readdir(dir->get());
+    if (!e) break;
+    if (e->d_name[0] == '.') continue;
+    ++fds;
+    ssize_t n = ::readlinkat(::dirfd(dir->get()), e->d_name, link, sizeof link);
+    if (n <= 0 || std::size_t(n) >= sizeof link) continue;  // closed meanwhile, or long
+    if (uint32_t inode = socket_inode(link, std::size_t(n)); inode != 0) inodes.push_back(inode);
+  }
+  if (errno != 0 && !vanished(errno)) return fail_errno("readdir");
+  return fds;
+}
+
+// Attribution state for the whole join: listener inodes and per-tuple owners.
 class Attributor {
  public:
   Attributor(const InodeIndex& index, Reading& reading)
@@ -99,33 +120,10 @@ class Attributor {
     std::sort(listeners_.begin(), listeners_.end());
   }
 
-  // Walks the fd directory open as `dirfd`. Returns the number of fds seen, or the errno of
-  // a failure to read the directory itself.
-  Result<uint64_t> scan_dir(int32_t pid, UniqueFd dirfd, ProcessSockets& ps) {
-    auto dir = open_dir_fd(dirfd.release(), "fdopendir");
-    if (!dir) return std::unexpected(dir.error());
+  // One process's socket inodes (from its fd links or the fd table), joined with the dump.
+  void join(int32_t pid, const std::vector<uint32_t>& inodes, ProcessSockets& ps) {
     per_tuple_.clear();
-    uint64_t fds = 0;
-    char link[64];  // "socket:[4294967295]" fits; longer targets are never sockets
-    for (;;) {
-      errno = 0;  // readdir() signals an error only through errno
-      const dirent* e = ::readdir(dir->get());
-      if (!e) break;
-      if (e->d_name[0] == '.') continue;
-      ++fds;
-      ssize_t n = ::readlinkat(::dirfd(dir->get()), e->d_name, link, sizeof link);
-      if (n <= 0 || std::size_t(n) >= sizeof link) continue;  // closed meanwhile, or long
-      if (uint32_t inode = socket_inode(link, std::size_t(n)); inode != 0) account(pid, inode, ps);
-    }
-    if (errno != 0 && !vanished(errno)) return fail_errno("readdir");
-    finish_process(pid, ps);
-    return fds;
-  }
-
-  // The same from an FdTable entry (BPF fd scan): no /proc/PID/fd reads at all.
-  void scan_table(int32_t pid, const FdTable::Process& fds, ProcessSockets& ps) {
-    per_tuple_.clear();
-    for (uint32_t inode : fds.socket_inodes) account(pid, inode, ps);
+    for (uint32_t inode : inodes) account(pid, inode, ps);
     finish_process(pid, ps);
   }
 
@@ -145,9 +143,10 @@ class Attributor {
   void account(int32_t pid, uint32_t inode, ProcessSockets& ps) {
     const InodeEntry* s = index_.find(inode);
     if (!s) return;  // a socket not in the dump: UDP, unix, netlink, other namespace
-    if (s->state < kTcpStateSlots) ++ps.by_state[s->state];
-    if (s->state == uint8_t(TcpState::kListen)) add_listener(pid, inode, ps);
-    if (s->tuple != kNoTuple && s->tuple < owners_.size()) ++per_tuple_[s->tuple];
+    const uint8_t state = s->state();
+    if (state < kTcpStateSlots) ++ps.by_state[state];
+    if (state == uint8_t(TcpState::kListen)) add_listener(pid, inode, ps);
+    if (const uint32_t t = s->tuple(); t != kNoTuple && t < owners_.size()) ++per_tuple_[t];
   }
 
   void add_listener(int32_t pid, uint32_t inode, ProcessSockets& ps) {
@@ -192,20 +191,18 @@ Result<uint64_t> count_entries(const std::string& path) {
 
 }  // namespace
 
-void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const InodeIndex* index,
-                    const FdTable* table, Reading& reading, std::vector<std::string>& missing) {
+ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, FdTable* table,
+                            std::stop_token stop) {
   namespace pp = proc_paths;
+  ProcessFds out;
   // If our own namespace link is unreadable we cannot tell namespaces apart: keep everyone.
   std::optional<NetnsFilter> netns;
   if (opt.filter_netns) netns.emplace(proc);
 
   const bool size_counts = fd_dir_size_counts(proc);
-  std::optional<Attributor> attributor;
-  if (opt.attribution && index && !index->empty()) attributor.emplace(*index, reading);
-
-  Unreadable unreadable;
   std::string rel;
   for (int32_t pid : proc.pids()) {
+    if (stop.stop_requested()) break;
     const std::string dir = std::to_string(pid) + "/";
     auto sub = [&](std::string_view leaf) -> const std::string& {
       rel.assign(dir);
@@ -213,14 +210,14 @@ void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const Ino
       return rel;
     };
 
-    bool ns_unknown = false;
+    ProcessFds::Entry e;
     if (netns) {
       NetnsVerdict v = netns->check(pid);
       if (v == NetnsVerdict::kGone || v == NetnsVerdict::kOther) continue;
-      ns_unknown = v == NetnsVerdict::kUnknown;  // cannot tell: keep it, and say so
+      e.ns_unknown = v == NetnsVerdict::kUnknown;  // cannot tell: keep it, and say so
     }
 
-    ProcessInfo p;
+    ProcessInfo& p = e.info;
     p.pid = pid;
     auto comm = proc.read(sub(pp::kComm));
     if (!comm && vanished(comm.error().err)) continue;
@@ -235,77 +232,106 @@ void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const Ino
       if (auto lim = parse_limits_nofile(*limits)) {
         p.fd_soft_limit = lim->soft;
         p.fd_hard_limit = lim->hard;
-      } else if (unreadable.limits++ == 0) {
-        unreadable.limits_error = lim.error().message;
+      } else if (out.limits_unparsed++ == 0) {
+        out.limits_error = lim.error().message;
       }
     }
 
     // A process the table does not list started after it was read, or is hidden from BPF
     // iterators: its /proc/PID/fd is read as without a table.
-    const FdTable::Process* listed = nullptr;
+    FdTable::Process* listed = nullptr;
     if (table) {
       if (auto it = table->by_pid.find(pid); it != table->by_pid.end()) listed = &it->second;
     }
 
     const std::string fd_path = proc.path(sub(pp::kFdDir));
-    bool gone = false;
-    bool fd_denied = false;
     if (size_counts && !listed) {
       struct stat st {};
       if (::stat(fd_path.c_str(), &st) == 0)
         p.open_fds = uint64_t(st.st_size);
       else if (vanished(errno))
-        gone = true;
+        continue;
       else
-        fd_denied = true;
+        e.fd_denied = true;
     }
-    if (gone) continue;
     // No open files at all: kernel threads and zombies. Nothing to exhaust, nothing to own.
     if (p.open_fds == uint64_t{0}) continue;
 
     if (listed) {
       p.open_fds = listed->open_fds;
-      if (attributor) {
-        ProcessSockets ps;
-        attributor->scan_table(pid, *listed, ps);
-        p.sockets = std::move(ps);
+      if (opt.attribution) {
+        e.socket_inodes = std::move(listed->socket_inodes);
+        e.fds_read = true;
       }
-    } else if (attributor) {
+    } else if (opt.attribution) {
       UniqueFd dfd(::open(fd_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!dfd && vanished(errno)) continue;
       if (dfd) {
-        ProcessSockets ps;
-        auto seen = attributor->scan_dir(pid, std::move(dfd), ps);
+        auto seen = read_socket_links(std::move(dfd), e.socket_inodes);
         if (seen) {
           if (!p.open_fds) p.open_fds = *seen;
-          p.sockets = std::move(ps);
+          e.fds_read = true;
         } else if (vanished(seen.error().err)) {
           continue;
         }
       }
-      if (!p.sockets) {
-        ++unreadable.socket_owners;
-        if (!p.open_fds) fd_denied = true;
+      if (!e.fds_read) {
+        e.links_failed = true;
+        e.socket_inodes = {};
       }
-    } else if (!p.open_fds && !fd_denied) {
+    } else if (!p.open_fds && !e.fd_denied) {
       auto n = count_entries(fd_path);
       if (n)
         p.open_fds = *n;
       else if (vanished(n.error().err))
         continue;
       else
-        fd_denied = true;
+        e.fd_denied = true;
     }
     if (p.open_fds == uint64_t{0}) continue;
-    if (fd_denied && !p.open_fds) ++unreadable.fd_counts;
-    if (ns_unknown) ++unreadable.netns;
+    out.entries.push_back(std::move(e));
+  }
+  return out;
+}
+
+void attribute_processes(ProcessFds&& fds, const ProcessScanOptions& opt, const InodeIndex* index,
+                         Reading& reading, std::vector<std::string>& missing) {
+  // An empty index (no TCP socket with an inode) attributes nothing: processes keep their
+  // fd counts and no `sockets`, as when attribution is off.
+  std::optional<Attributor> attributor;
+  if (opt.attribution && index && !index->empty()) attributor.emplace(*index, reading);
+
+  Unreadable unreadable;
+  unreadable.limits = fds.limits_unparsed;
+  unreadable.limits_error = fds.limits_error;
+  reading.processes.reserve(reading.processes.size() + fds.entries.size());
+  for (ProcessFds::Entry& e : fds.entries) {
+    ProcessInfo& p = e.info;
+    if (attributor && e.fds_read) {
+      ProcessSockets ps;
+      attributor->join(p.pid, e.socket_inodes, ps);
+      p.sockets = std::move(ps);
+    }
+    e.socket_inodes = {};  // freed as the join goes
+    if (e.links_failed) {
+      if (attributor) ++unreadable.socket_owners;
+      if (!p.open_fds) e.fd_denied = true;
+    }
+    if (e.fd_denied && !p.open_fds) ++unreadable.fd_counts;
+    if (e.ns_unknown) ++unreadable.netns;
     reading.processes.push_back(std::move(p));
   }
+  fds.entries = {};
 
   if (attributor) attributor->emit_tuple_owners();
   if (std::string line = unreadable.summary(); !line.empty()) missing.push_back(std::move(line));
   if (std::string line = unreadable.limits_summary(); !line.empty())
     missing.push_back(std::move(line));
+}
+
+void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const InodeIndex* index,
+                    FdTable* table, Reading& reading, std::vector<std::string>& missing) {
+  attribute_processes(read_process_fds(proc, opt, table), opt, index, reading, missing);
 }
 
 }  // namespace cd

@@ -19,6 +19,7 @@ struct AggregatorConfig {
   PortRange ephemeral{32768, 60999};  // ip_local_port_range (default if unknown)
   uint32_t tw_reuse_delay_ms = 1000;  // tcp_tw_reuse_delay (1000 ms before it existed)
   bool index_inodes = false;          // build the InodeIndex for attribution
+  std::size_t expected_inodes = 0;    // live sockets expected (sockstat): reserved up front
 };
 
 class SocketAggregator : public SockSink {

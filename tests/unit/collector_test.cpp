@@ -289,20 +289,32 @@ std::vector<SockRecord> sockets_with_live(std::size_t live) {
   return v;
 }
 
+// A copy of host_6_18 whose sockstat counts `tcp` IPv4 and `tcp6` IPv6 live TCP sockets.
+void set_tcp_inuse(const TempProcTree& t, int tcp, int tcp6) {
+  t.write("net/sockstat", "sockets: used 0\nTCP: inuse " + std::to_string(tcp) +
+                              " orphan 0 tw 40 alloc 16 mem 7\nUDP: inuse 0 mem 0\n");
+  t.write("net/sockstat6", "TCP6: inuse " + std::to_string(tcp6) + "\nUDP6: inuse 0\n");
+}
+
+// The choice is made before the dump (so that the fd scan can run beside it), from sockstat's
+// TCP + TCP6 "inuse": the size of the dump itself no longer matters when sockstat is known.
 TEST(Collector, AutoFdScanUsesTheTableOnlyForBigPopulations) {
-  ProcFs proc(fixture_proc("host_6_18"));
+  TempProcTree t("host_6_18");
+  ProcFs proc(t.root());
   SteppingClock clock;
   std::vector<std::string> missing;
-
-  test::FakeSockSource small(fixture_sockets());
   test::FakeFdTableSource fds(table_for_pid_100());
-  auto r = collect_reading(Sources{proc, small, clock, nullptr, &fds}, CollectOptions{}, missing);
+
+  set_tcp_inuse(t, int(kBpfMinSockets) - 1001, 1000);  // one short
+  test::FakeSockSource big(sockets_with_live(kBpfMinSockets));
+  auto r = collect_reading(Sources{proc, big, clock, nullptr, &fds}, CollectOptions{}, missing);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(fds.reads, 0);
   EXPECT_EQ(r->fd_scan, "procfs");
 
-  test::FakeSockSource big(sockets_with_live(kBpfMinSockets));
-  r = collect_reading(Sources{proc, big, clock, nullptr, &fds}, CollectOptions{}, missing);
+  set_tcp_inuse(t, int(kBpfMinSockets) - 1000, 1000);
+  test::FakeSockSource small(fixture_sockets());
+  r = collect_reading(Sources{proc, small, clock, nullptr, &fds}, CollectOptions{}, missing);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(fds.reads, 1);
   EXPECT_EQ(r->fd_scan, "bpf");
@@ -313,6 +325,28 @@ TEST(Collector, AutoFdScanUsesTheTableOnlyForBigPopulations) {
   ASSERT_TRUE(pid100->sockets);
   EXPECT_EQ(pid100->sockets->by_state[kEst], 2u);
   EXPECT_EQ(pid100->sockets->by_state[kListen], 0u);
+}
+
+// Without sockstat the choice waits for the dump and counts its live sockets, as it always did.
+TEST(Collector, AutoFdScanWithoutSockstatDecidesFromTheDump) {
+  TempProcTree t("host_6_18");
+  t.remove("net/sockstat");
+  ProcFs proc(t.root());
+  SteppingClock clock;
+  std::vector<std::string> missing;
+  test::FakeFdTableSource fds(table_for_pid_100());
+
+  test::FakeSockSource small(fixture_sockets());
+  auto r = collect_reading(Sources{proc, small, clock, nullptr, &fds}, CollectOptions{}, missing);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(fds.reads, 0);
+  EXPECT_EQ(r->fd_scan, "procfs");
+
+  test::FakeSockSource big(sockets_with_live(kBpfMinSockets));
+  r = collect_reading(Sources{proc, big, clock, nullptr, &fds}, CollectOptions{}, missing);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(fds.reads, 1);
+  EXPECT_EQ(r->fd_scan, "bpf");
 }
 
 TEST(Collector, ForcedFdScanUsesTheTableOrFailsWithTheReason) {
@@ -337,10 +371,20 @@ TEST(Collector, ForcedFdScanUsesTheTableOrFailsWithTheReason) {
   EXPECT_NE(r.error().message.find("only on the live system"), std::string::npos);
 
   // Auto falls back to /proc/PID/fd when the table cannot be read: the fd links count.
+  TempProcTree t("host_6_18");
+  set_tcp_inuse(t, int(kBpfMinSockets), 0);
+  ProcFs busy(t.root());
   test::FakeSockSource big(sockets_with_live(kBpfMinSockets));
-  r = collect_reading(Sources{proc, big, clock, nullptr, &denied}, CollectOptions{}, missing);
+  const int denied_before = denied.reads;
+  r = collect_reading(Sources{busy, big, clock, nullptr, &denied}, CollectOptions{}, missing);
   ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(denied.reads, denied_before + 1);
   EXPECT_EQ(r->fd_scan, "procfs");
+  const ProcessInfo* api = nullptr;
+  for (const auto& p : r->processes)
+    if (p.pid == 100) api = &p;
+  ASSERT_TRUE(api && api->sockets);
+  EXPECT_EQ(api->sockets->by_state[kEst], 7u);  // its fd links, not the table's two sockets
 
   // --fd-scan procfs never reads the table.
   test::FakeFdTableSource unused(table_for_pid_100());

@@ -470,7 +470,7 @@ class LiveLab {
           std::to_string(g.count) + (g.server_side ? " server" : " client");
     out["index_size"] = std::to_string(idx.size());
     const InodeEntry* e = idx.find(inode_of(c4[0]));
-    out["index_c4"] = e ? std::to_string(e->tuple) + "/" + std::to_string(e->state) : "none";
+    out["index_c4"] = e ? std::to_string(e->tuple()) + "/" + std::to_string(e->state()) : "none";
     return 0;
   }
 

@@ -235,13 +235,30 @@ TEST(SocketAggregator, InodeIndexPointsAtSortedTuples) {
   ASSERT_EQ(sum.tuples[0].key.dport, 5432);
   EXPECT_EQ(idx.size(), 6u);  // TIME_WAIT has no inode
   ASSERT_NE(idx.find(61), nullptr);
-  EXPECT_EQ(idx.find(61)->tuple, 0u);
-  EXPECT_EQ(idx.find(61)->state, state(kEst));
-  EXPECT_EQ(idx.find(50)->tuple, 1u);
-  EXPECT_EQ(idx.find(1)->tuple, kNoTuple);
-  EXPECT_EQ(idx.find(1)->state, state(TcpState::kListen));
-  EXPECT_EQ(idx.find(70)->tuple, kNoTuple);  // server side
+  EXPECT_EQ(idx.find(61)->tuple(), 0u);
+  EXPECT_EQ(idx.find(61)->state(), state(kEst));
+  EXPECT_EQ(idx.find(50)->tuple(), 1u);
+  EXPECT_EQ(idx.find(1)->tuple(), kNoTuple);
+  EXPECT_EQ(idx.find(1)->state(), state(TcpState::kListen));
+  EXPECT_EQ(idx.find(70)->tuple(), kNoTuple);  // server side
   EXPECT_EQ(idx.find(999), nullptr);
+}
+
+// 8 bytes an entry: state and tuple share a word; a tuple number too big for its 28 bits reads
+// back as "no tuple", never as another tuple.
+TEST(SocketAggregator, InodeEntryPacksStateAndTuple) {
+  const InodeEntry e(7, state(TcpState::kCloseWait), (1u << 28) - 2);
+  EXPECT_EQ(e.inode, 7u);
+  EXPECT_EQ(e.state(), state(TcpState::kCloseWait));
+  EXPECT_EQ(e.tuple(), (1u << 28) - 2);
+  InodeEntry f(8, state(TcpState::kNewSynRecv), kNoTuple);
+  EXPECT_EQ(f.tuple(), kNoTuple);
+  EXPECT_EQ(f.state(), state(TcpState::kNewSynRecv));
+  f.set_tuple(3);
+  EXPECT_EQ(f.tuple(), 3u);
+  EXPECT_EQ(f.state(), state(TcpState::kNewSynRecv));
+  f.set_tuple(1u << 28);
+  EXPECT_EQ(f.tuple(), kNoTuple);
 }
 
 TEST(SocketAggregator, InodeIndexIsEmptyUnlessAsked) {
