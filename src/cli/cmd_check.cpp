@@ -32,6 +32,7 @@ struct CheckArgs {
   std::string netns;
   bool all_netns = false;
   ColorMode color = ColorMode::kAuto;
+  bool interval_given = false;
 };
 
 // --all-netns: one line (or one report) per namespace, worst first; the exit status is the
@@ -73,6 +74,14 @@ int run_check(const CheckArgs& a) {
   opt.collect.processes = !a.no_processes;
   opt.collect.attribution = !a.no_processes && !a.no_attribution;
   opt.collect.fd_scan = a.fd_scan;
+  if (a.fd_scan != FdScan::kAuto && !opt.collect.attribution)
+    return error_exit(
+        "--fd-scan chooses how attribution reads fds; attribution is off "
+        "(--no-attribution or --no-processes)");
+  if (replays(opt) && a.interval_given && a.interval_s > 0)
+    return error_exit(
+        "--interval: a recording (--proc-root, --sock-diag-dump) is one reading; rates need two "
+        "readings of the live system");
   if (!a.snat_port_range.empty()) {
     auto range = parse_snat_port_range(a.snat_port_range);
     if (!range) return error_exit(range.error().message);
@@ -93,7 +102,7 @@ Handler setup_check(CLI::App& app) {
   app.add_flag("--json", a->json, "print the report as JSON (schema conndoctor/report/v1)");
   app.add_option("--interval", a->interval_s,
                  "seconds between the two readings that turn counters into rates; 0 takes one")
-      ->check(CLI::Range(0.0, 3600.0))
+      ->check(seconds_between(0, 3600))
       ->capture_default_str();
   app.add_option("--proc-root", a->proc_root,
                  "read procfs from this directory instead of /proc (recorded state, fixtures)")
@@ -126,7 +135,10 @@ Handler setup_check(CLI::App& app) {
   add_fd_scan_option(app, a->fd_scan);
   app.add_flag("-v,--verbose", a->verbose, "show every tuple and process, not only the top ones");
   add_color_option(app, a->color);
-  return [a] { return run_check(*a); };
+  return [a, &app] {
+    a->interval_given = app.get_option("--interval")->count() > 0;
+    return run_check(*a);
+  };
 }
 
 }  // namespace cd

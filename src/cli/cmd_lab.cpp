@@ -78,7 +78,7 @@ Handler setup_lab(CLI::App& app) {
                   "KEY=VALUE: a net.* sysctl inside the lab namespace, after the scenario's own")
       ->take_all();
   run->add_option("--interval", a->interval_s, "seconds between the diagnosis's two readings")
-      ->check(CLI::Range(0.0, 60.0))
+      ->check(seconds_between(0, 60))
       ->capture_default_str();
   run->add_flag("-v,--verbose", a->verbose, "show every tuple and process");
   add_color_option(*run, a->color);

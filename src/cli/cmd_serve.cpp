@@ -171,7 +171,7 @@ Handler setup_serve(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--min-interval", a->min_interval_s,
                  "seconds between collections; scrapes in between share the last result")
-      ->check(CLI::Range(0.0, 3600.0))
+      ->check(seconds_between(0, 3600))
       ->capture_default_str();
   app.add_option("--top", a->top, "tuples, processes and listeners exported (cardinality bound)")
       ->check(CLI::Range(1, 100))

@@ -1,6 +1,12 @@
 // The table of subcommands, in the order `conndoctor --help` lists them.
 #include "cli/commands.h"
 
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
 #include <cctype>
 #include <utility>
 
@@ -53,6 +59,21 @@ void add_color_option(CLI::App& app, ColorMode& mode) {
       app, "--color", mode,
       {{"auto", ColorMode::kAuto}, {"always", ColorMode::kAlways}, {"never", ColorMode::kNever}},
       "colour: auto (a terminal without NO_COLOR), always, never");
+}
+
+CLI::Validator seconds_between(double lo, double hi) {
+  const std::string range = fmt::format("from {} to {}", lo, hi);
+  return CLI::Validator(
+      [lo, hi, range](std::string& v) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const double d = std::strtod(v.c_str(), &end);
+        if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(d) ||
+            d < lo || d > hi)
+          return "'" + v + "' is not a number of seconds " + range;
+        return {};
+      },
+      "SECONDS");
 }
 
 void add_fd_scan_option(CLI::App& app, FdScan& scan) {

@@ -40,8 +40,10 @@ int emit(const std::string& output);         // whole document to stdout; 0, or 
 bool use_color(ColorMode mode);              // auto: a terminal, no NO_COLOR, TERM != dumb
 void add_color_option(CLI::App& app, ColorMode& mode);
 void add_fd_scan_option(CLI::App& app, FdScan& scan);  // --fd-scan auto|bpf|procfs
-nlohmann::ordered_json host_json();                    // hostname, kernel, generated_at, version
-int exit_code_for(Status s);                           // ok 0, warning 1, critical 2, unknown 3
+// A number of seconds from `lo` to `hi`; "nan", "inf" and words are refused by name.
+CLI::Validator seconds_between(double lo, double hi);
+nlohmann::ordered_json host_json();  // hostname, kernel, generated_at, version
+int exit_code_for(Status s);         // ok 0, warning 1, critical 2, unknown 3
 
 // The one render step of `check` and `lab run`: the report as JSON (conndoctor/report/v1, then
 // the members of `extra` in order, then "host") or as text (`preface`, then the report), written

@@ -183,7 +183,9 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
                                 std::vector<std::string>& missing) {
   Reading r;
   r.taken_at_s = src.clock.now_s();
-  r.sysctls = read_sysctls(src.proc, missing);
+  auto sysctls = read_sysctls(src.proc, missing);
+  if (!sysctls) return std::unexpected(sysctls.error());
+  r.sysctls = std::move(*sysctls);
   for (auto step : {read_counters, read_sockstat, read_file_nr})
     if (auto ok = step(src.proc, r, missing); !ok) return std::unexpected(ok.error());
   if (auto ok = read_conntrack(src.proc, r, missing, src.conntrack != nullptr); !ok)

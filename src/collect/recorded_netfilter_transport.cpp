@@ -14,6 +14,7 @@
 // out), so a two-reading recording replays both readings. A kind never recorded answers
 // nothing (an empty table), not an error.
 #include <fcntl.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -176,8 +177,17 @@ class RecordingTransport : public NetfilterTransport {
 
 Result<std::unique_ptr<NetfilterTransport>> recorded_transport_from_bytes(
     std::vector<uint8_t> bytes, std::string name) {
+  // An empty transcript, or one of another protocol, would replay as an empty table.
+  if (bytes.empty()) return fail(name + ": empty file (0 bytes), not a conntrack recording");
   auto sections = parse_transcript(bytes, name);
   if (!sections) return std::unexpected(sections.error());
+  if (sections->empty()) return fail(name + ": holds no ctnetlink or nf_tables dump");
+  for (const auto& [type, list] : *sections) {
+    const unsigned subsys = type >> 8;
+    if (subsys != NFNL_SUBSYS_CTNETLINK && subsys != NFNL_SUBSYS_NFTABLES)
+      return fail(name + ": not a ctnetlink/nf_tables recording (a request of netlink type " +
+                  std::to_string(type) + "; a sock_diag dump goes to --sock-diag-dump)");
+  }
   return std::unique_ptr<NetfilterTransport>(
       std::make_unique<RecordedTransport>(std::move(bytes), std::move(*sections)));
 }

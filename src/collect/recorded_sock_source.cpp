@@ -285,8 +285,11 @@ class RecordingSockSource : public SockSource, private RawDumpObserver {
 
 Result<std::unique_ptr<SockSource>> parse_recorded_sock_source(std::vector<uint8_t> bytes,
                                                                std::string name) {
+  // An empty file is not "a machine with no sockets": every recording holds the requests.
+  if (bytes.empty()) return fail(name + ": empty file (0 bytes), not a sock_diag recording");
   auto sections = parse_sections(bytes, name);
   if (!sections) return std::unexpected(sections.error());
+  if (sections->empty()) return fail(name + ": holds no sock_diag dump");
   return std::make_unique<RecordedSockSource>(std::move(bytes), std::move(name),
                                               std::move(*sections));
 }

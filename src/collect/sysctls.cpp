@@ -120,36 +120,44 @@ Result<std::array<int64_t, 3>> parse_tcp_mem(std::string_view text) {
 
 }  // namespace
 
-Sysctls read_sysctls(const ProcFs& proc, std::vector<std::string>& missing) {
+Result<Sysctls> read_sysctls(const ProcFs& proc, std::vector<std::string>& missing) {
   Sysctls s;
+  // A file that cannot be read is named in `missing`; one that reads but does not parse
+  // (err == 0: the parser's own message) is bad input, as everywhere in the collector.
+  auto unknown = [&](std::string_view rel, const Error& e,
+                     Presence presence = Presence::kAlways) -> std::optional<Error> {
+    if (e.err == 0) return e;
+    missing.push_back(why(rel, e, presence));
+    return std::nullopt;
+  };
   for (const IntSysctl& t : kIntSysctls) {
     auto v = proc.read_int(t.rel);
     if (v)
       s.*t.field = *v;
     else if (!(t.presence == Presence::kNewerKernels && v.error().err == ENOENT))
-      missing.push_back(why(t.rel, v.error(), t.presence));
+      if (auto bad = unknown(t.rel, v.error(), t.presence)) return std::unexpected(*bad);
   }
 
   auto range =
       read_parsed(proc, kPortRange, [](const std::string& text) { return parse_port_range(text); });
   if (range)
     s.ip_local_port_range = *range;
-  else
-    missing.push_back(why(kPortRange, range.error()));
+  else if (auto bad = unknown(kPortRange, range.error()))
+    return std::unexpected(*bad);
 
   auto reserved = read_parsed(proc, kReservedPorts,
                               [](const std::string& text) { return parse_port_list(text); });
   if (reserved)
     s.ip_local_reserved_ports = std::move(*reserved);
-  else
-    missing.push_back(why(kReservedPorts, reserved.error()));
+  else if (auto bad = unknown(kReservedPorts, reserved.error()))
+    return std::unexpected(*bad);
 
   auto mem =
       read_parsed(proc, kTcpMem, [](const std::string& text) { return parse_tcp_mem(text); });
   if (mem)
     s.tcp_mem = *mem;
-  else
-    missing.push_back(why(kTcpMem, mem.error(), Presence::kInitNetnsOnly));
+  else if (auto bad = unknown(kTcpMem, mem.error(), Presence::kInitNetnsOnly))
+    return std::unexpected(*bad);
 
   // nf_conntrack_count exists only while the module is loaded (in this netns's sysctl table).
   if (!proc.exists(proc_paths::kConntrackCount)) {
@@ -161,16 +169,16 @@ Sysctls read_sysctls(const ProcFs& proc, std::vector<std::string>& missing) {
     auto v = proc.read_int(rel);
     if (v)
       s.*field = *v;
-    else
-      missing.push_back(why(rel, v.error()));
+    else if (auto bad = unknown(rel, v.error()))
+      return std::unexpected(*bad);
   }
   for (const std::string& name : conntrack_timeout_names(proc)) {
     std::string rel = std::string(proc_paths::kNetfilterDir) + "/" + name;
     auto v = proc.read_int(rel);
     if (v)
       s.conntrack_timeouts[name.substr(kConntrackPrefix.size())] = *v;
-    else
-      missing.push_back(why(rel, v.error()));
+    else if (auto bad = unknown(rel, v.error()))
+      return std::unexpected(*bad);
   }
   return s;
 }

@@ -10,7 +10,10 @@
 
 namespace cd {
 
-Sysctls read_sysctls(const ProcFs& proc, std::vector<std::string>& missing);
+// The namespace's sysctls (and the host's fs.*). A file that cannot be read leaves its value
+// unknown and is named in `missing` ("net.ipv4.tcp_tw_reuse: Permission denied"); a file that
+// reads but does not parse fails the whole reading with the parser's message, which names it.
+Result<Sysctls> read_sysctls(const ProcFs& proc, std::vector<std::string>& missing);
 
 // Every file read_sysctls reads, relative to the root (including the conntrack timeouts found
 // there), so that `record` copies exactly these.

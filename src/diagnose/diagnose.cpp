@@ -16,6 +16,10 @@ static Result<std::unique_ptr<SockSource>> open_sockets(const DiagnoseOptions& o
   return open_recording_sock_source(std::move(*live), opt.record_dump);
 }
 
+bool replays(const DiagnoseOptions& opt) {
+  return opt.proc_root != "/proc" || !opt.sock_diag_dump.empty();
+}
+
 // Live ctnetlink only when the rest is live too: a recorded /proc or socket dump describes
 // another moment (or machine) than this host's conntrack table.
 static Result<std::unique_ptr<ConntrackSource>> open_conntrack(const DiagnoseOptions& opt) {
@@ -24,8 +28,13 @@ static Result<std::unique_ptr<ConntrackSource>> open_conntrack(const DiagnoseOpt
     if (!t) return std::unexpected(t.error());
     return make_conntrack_source(std::move(*t));
   }
-  if (opt.proc_root != "/proc" || !opt.sock_diag_dump.empty())
+  if (replays(opt)) {
+    if (!opt.record_conntrack_dump.empty())
+      return fail(
+          "--record-conntrack-dump records this host's live conntrack table; with a recorded "
+          "/proc or socket dump there is none to record");
     return std::unique_ptr<ConntrackSource>();
+  }
   auto t = open_netlink_transport();
   if (!t) return std::unexpected(t.error());
   if (!opt.record_conntrack_dump.empty()) {
@@ -36,8 +45,7 @@ static Result<std::unique_ptr<ConntrackSource>> open_conntrack(const DiagnoseOpt
 }
 
 std::unique_ptr<FdTableSource> open_fd_tables(const DiagnoseOptions& opt) {
-  if (opt.proc_root != "/proc" || !opt.sock_diag_dump.empty() || !opt.collect.attribution)
-    return nullptr;
+  if (replays(opt) || !opt.collect.attribution) return nullptr;
   return open_bpf_fd_table_source();
 }
 
@@ -53,7 +61,10 @@ Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock, FdTableSour
   if (!conntrack) return std::unexpected(conntrack.error());
   ProcFs proc(opt.proc_root);
   Sources src{proc, **sockets, clock, conntrack->get(), fd_tables};
-  auto snap = collect_snapshot(src, opt.collect);
+  // A recording is one reading: reading it twice would report every rate as a measured 0.
+  CollectOptions collect = opt.collect;
+  if (replays(opt)) collect.interval_s = 0;
+  auto snap = collect_snapshot(src, collect);
   if (!snap) return std::unexpected(snap.error());
   Diagnosis d{std::move(*snap), {}};
   d.analysis = analyse(d.snapshot);

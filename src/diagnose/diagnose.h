@@ -22,6 +22,8 @@ struct DiagnoseOptions {
   CollectOptions collect;
 };
 
+// Replays (a recorded /proc or socket dump) take one reading whatever the interval: rates need
+// two readings, and a recording holds one.
 Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock);
 // The same with a BPF fd scan the caller keeps loaded across calls (serve), or none.
 Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock, FdTableSource* fd_tables);
@@ -29,5 +31,8 @@ Result<Diagnosis> diagnose(const DiagnoseOptions& opt, Clock& clock, FdTableSour
 // The BPF fd scan when the options describe the live system with attribution; else none, and
 // attribution reads /proc/PID/fd (a recorded or fixture /proc has no kernel to ask).
 std::unique_ptr<FdTableSource> open_fd_tables(const DiagnoseOptions& opt);
+
+// The options name a recorded /proc root or socket dump instead of the live system.
+bool replays(const DiagnoseOptions& opt);
 
 }  // namespace cd

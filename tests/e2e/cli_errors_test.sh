@@ -62,6 +62,42 @@ else
   failures=$((failures + 1))
 fi
 
+# Inputs that used to give a wrong report instead of an error (docs/design.md, "Bad input").
+expect_error nan-interval "interval: 'nan' is not a number of seconds" -- check --interval nan
+expect_error inf-interval "interval: 'inf' is not a number of seconds" -- check --interval inf
+expect_error serve-nan-min-interval "min-interval: 'nan' is not a number of seconds" -- serve --min-interval nan
+expect_error lab-nan-interval "interval: 'nan' is not a number of seconds" -- lab run idle --interval nan
+expect_error fd-scan-without-attribution 'attribution is off' -- check --interval 0 --fd-scan bpf --no-attribution
+expect_error fd-scan-without-processes 'attribution is off' -- check --interval 0 --fd-scan procfs --no-processes
+if [[ -f "$dump" ]]; then
+  : >"$tmp/empty.bin"
+  expect_error empty-dump 'empty.bin: empty file \(0 bytes\), not a sock_diag recording' -- \
+    check --interval 0 --proc-root "$proc" --sock-diag-dump "$tmp/empty.bin"
+  expect_error empty-conntrack-dump 'empty.bin: empty file \(0 bytes\), not a conntrack recording' -- \
+    check --interval 0 --proc-root "$proc" --sock-diag-dump "$dump" --conntrack-dump "$tmp/empty.bin"
+  expect_error sock-diag-as-conntrack-dump 'not a ctnetlink/nf_tables recording' -- \
+    check --interval 0 --proc-root "$proc" --sock-diag-dump "$dump" --conntrack-dump "$dump"
+  expect_error record-conntrack-with-proc-root 'record-conntrack-dump records .* live conntrack' -- \
+    check --interval 0 --proc-root "$proc" --sock-diag-dump "$dump" --record-conntrack-dump "$tmp/ct.bin"
+  [[ -e "$tmp/ct.bin" ]] && { echo "FAIL record-conntrack-with-proc-root: wrote $tmp/ct.bin"; failures=$((failures + 1)); }
+  expect_error interval-with-replay 'a recording .* is one reading' -- \
+    check --interval 5 --proc-root "$proc" --sock-diag-dump "$dump"
+  # A malformed sysctl is bad input, not "nothing reserved".
+  mkdir -p "$tmp/badsys"
+  cp -r "$proc"/. "$tmp/badsys/"
+  echo '8080,9000-' >"$tmp/badsys/sys/net/ipv4/ip_local_reserved_ports"
+  expect_error malformed-reserved-ports "ip_local_reserved_ports: bad port or range '9000-'" -- \
+    check --interval 0 --proc-root "$tmp/badsys" --sock-diag-dump "$dump"
+  # A replay without --interval is one reading: rates are unknown, never a measured 0.
+  "$CONNDOCTOR" check --json --proc-root "$proc" --sock-diag-dump "$dump" >"$tmp/replay.json" 2>/dev/null
+  if python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r["resources"]["interval_s"] is None else 1)' "$tmp/replay.json" 2>/dev/null; then
+    echo "ok   replay-is-one-reading"
+  else
+    echo "FAIL replay-is-one-reading: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["resources"].get("interval_s"))' "$tmp/replay.json" 2>&1)"
+    failures=$((failures + 1))
+  fi
+fi
+
 # --json with bad input must not print half a document either.
 expect_error json-bad-interval 'interval' -- check --json --interval x
 

@@ -187,8 +187,9 @@ TEST(Collector, MalformedFileIsBadInputNamingTheFile) {
   SteppingClock clock;
   auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 1});
   ASSERT_FALSE(snap);
+  // The sysctls are read first: the first malformed file met is the one named.
   EXPECT_EQ(snap.error().message,
-            proc.path("net/snmp") + ": 'Tcp:' value line has 3 fields, header has 15");
+            proc.path("sys/net/ipv4/tcp_tw_reuse") + ": not an integer ('abc')");
 }
 
 TEST(Collector, MissingIsDeduplicatedAcrossReadings) {

@@ -50,6 +50,35 @@ constexpr uint8_t kEst = uint8_t(TcpState::kEstablished);
 constexpr uint8_t kCloseWait = uint8_t(TcpState::kCloseWait);
 constexpr uint8_t kListen = uint8_t(TcpState::kListen);
 
+// A limits file that reads but does not parse leaves that process's limit unknown, and says so:
+// a process that cannot be checked against its limit must not look like one that is fine.
+TEST(Processes, UnparsableLimitsAreNamedInMissing) {
+  TempProcTree t("host_6_18");
+  t.write("4242/limits", "Limit Soft Units\nMax open files lots many files\n");
+  Reading r;
+  std::vector<std::string> missing;
+  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, nullptr, r, missing);
+  const ProcessInfo* hog = find_pid(r, 4242);
+  ASSERT_TRUE(hog);
+  EXPECT_FALSE(hog->fd_soft_limit);
+  ASSERT_EQ(missing.size(), 1u) << joined(missing);
+  EXPECT_NE(missing[0].find("fd limits of 1 process unknown"), std::string::npos) << missing[0];
+}
+
+// `record` without root writes a file where an fd directory it could not read would be: the
+// replay counts that process as unreadable instead of dropping it as exited.
+TEST(Processes, UnrecordedFdDirectoryIsUnreadableNotGone) {
+  TempProcTree t("host_6_18");
+  t.remove("100/fd");
+  t.write("100/fd", "not readable when recorded: Permission denied\n");
+  Reading r;
+  std::vector<std::string> missing;
+  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, nullptr, r, missing);
+  ASSERT_EQ(missing.size(), 1u) << joined(missing);
+  EXPECT_NE(missing[0].find("fd counts of 1 process not readable"), std::string::npos)
+      << missing[0];
+}
+
 TEST(Processes, FdCountsAgainstEachProcessOwnLimit) {
   Reading r;
   std::vector<std::string> missing;

@@ -100,11 +100,22 @@ TEST(RecordedSockSource, RequestNeverRecordedIsEmpty) {
   EXPECT_EQ(dump_of(*src, {AF_INET, IPPROTO_TCP, ~0u}).size(), 1u);
 }
 
-TEST(RecordedSockSource, EmptyFileIsAnEmptyMachine) {
+// An empty file is bad input, not "a machine with no sockets": every recording holds at
+// least the requests of its dumps.
+TEST(RecordedSockSource, EmptyFileIsBadInput) {
   test::TempFile f;
   auto src = open_recorded_sock_source(f.path());
-  ASSERT_TRUE(src) << src.error().message;
-  EXPECT_TRUE(dump_of(**src, {AF_INET, IPPROTO_TCP, ~0u}).empty());
+  ASSERT_FALSE(src);
+  EXPECT_EQ(src.error().message, f.path() + ": empty file (0 bytes), not a sock_diag recording");
+}
+
+// A machine with no sockets is a recording whose dumps answer nothing.
+TEST(RecordedSockSource, DumpsWithNoSocketsAreAnEmptyMachine) {
+  DumpBuilder b;
+  b.request(AF_INET, IPPROTO_TCP, ~0u).done();
+  auto src = replay(b);
+  ASSERT_TRUE(src);
+  EXPECT_TRUE(dump_of(*src, {AF_INET, IPPROTO_TCP, ~0u}).empty());
 }
 
 TEST(RecordedSockSource, OverlappingSectionsGiveEachSocketOnce) {
@@ -304,7 +315,9 @@ TEST(RecordingSockSource, FailedDumpLeavesAReadableFileThatFailsTheSameWay) {
 }
 
 TEST(RecordingSockSource, SourceWithoutRawBytesCannotBeRecorded) {
-  auto inner = parse_recorded_sock_source({}, "empty");
+  DumpBuilder b;
+  b.request(AF_INET, IPPROTO_TCP, ~0u).done();
+  auto inner = parse_recorded_sock_source(b.bytes(), "replay");
   ASSERT_TRUE(inner);
   test::TempFile f;
   auto rec = open_recording_sock_source(std::move(*inner), f.path());

@@ -29,7 +29,7 @@ std::string joined(const std::vector<std::string>& v) {
 
 TEST(Sysctls, Kernel618FixtureReadsEveryField) {
   std::vector<std::string> missing;
-  Sysctls s = read_sysctls(ProcFs(fixture_proc("host_6_18")), missing);
+  Sysctls s = read_sysctls(ProcFs(fixture_proc("host_6_18")), missing).value();
   EXPECT_TRUE(missing.empty()) << joined(missing);
   EXPECT_EQ(s.ip_local_port_range, (PortRange{32768, 60999}));
   ASSERT_TRUE(s.ip_local_reserved_ports);
@@ -64,7 +64,7 @@ TEST(Sysctls, Kernel618FixtureReadsEveryField) {
 
 TEST(Sysctls, OlderKernelWithoutTwReuseDelayIsSilentlyUnknown) {
   std::vector<std::string> missing;
-  Sysctls s = read_sysctls(ProcFs(fixture_proc("old_kernel_4_19")), missing);
+  Sysctls s = read_sysctls(ProcFs(fixture_proc("old_kernel_4_19")), missing).value();
   EXPECT_TRUE(missing.empty()) << joined(missing);
   EXPECT_FALSE(s.tcp_tw_reuse_delay_ms);
   EXPECT_EQ(s.ip_local_port_range, (PortRange{1024, 65000}));
@@ -79,7 +79,7 @@ TEST(Sysctls, ExpectedFileAbsentIsMissingWithWhy) {
   TempProcTree t("host_6_18");
   t.remove("sys/net/ipv4/tcp_tw_reuse");
   std::vector<std::string> missing;
-  Sysctls s = read_sysctls(ProcFs(t.root()), missing);
+  Sysctls s = read_sysctls(ProcFs(t.root()), missing).value();
   EXPECT_FALSE(s.tcp_tw_reuse);
   EXPECT_EQ(missing, std::vector<std::string>{"net.ipv4.tcp_tw_reuse: No such file or directory"});
 }
@@ -88,7 +88,7 @@ TEST(Sysctls, ConntrackNotLoaded) {
   TempProcTree t("host_6_18");
   t.remove("sys/net/netfilter");
   std::vector<std::string> missing;
-  Sysctls s = read_sysctls(ProcFs(t.root()), missing);
+  Sysctls s = read_sysctls(ProcFs(t.root()), missing).value();
   EXPECT_EQ(missing, std::vector<std::string>{"conntrack: nf_conntrack not loaded (no " + t.root() +
                                               "/sys/net/netfilter/nf_conntrack_count)"});
   EXPECT_FALSE(s.nf_conntrack_count);
@@ -105,7 +105,7 @@ TEST(Sysctls, HostWideSysctlsAbsentInsideANetworkNamespace) {
   t.remove("sys/net/ipv4/tcp_mem");
   t.remove("sys/net/ipv4/tcp_max_orphans");
   std::vector<std::string> missing;
-  Sysctls s = read_sysctls(ProcFs(t.root()), missing);
+  Sysctls s = read_sysctls(ProcFs(t.root()), missing).value();
   EXPECT_FALSE(s.tcp_mem);
   EXPECT_FALSE(s.tcp_max_orphans);
   const std::string why =
@@ -115,23 +115,34 @@ TEST(Sysctls, HostWideSysctlsAbsentInsideANetworkNamespace) {
   EXPECT_EQ(missing.size(), 2u);
 }
 
-TEST(Sysctls, MalformedFilesNameTheSysctl) {
+// A sysctl that reads but does not parse is bad input: the reading fails with one line that
+// names the file, rather than a diagnosis made on half the settings.
+TEST(Sysctls, MalformedFilesAreBadInputNamingTheSysctl) {
   std::vector<std::string> missing;
-  Sysctls s = read_sysctls(ProcFs(fixture_proc("malformed")), missing);
-  EXPECT_FALSE(s.tcp_tw_reuse);
-  EXPECT_FALSE(s.ip_local_port_range);
-  EXPECT_FALSE(s.ip_local_reserved_ports);
-  EXPECT_FALSE(s.tcp_mem);
-  EXPECT_TRUE(s.tcp_timestamps);
-  EXPECT_TRUE(has_line(
-      missing, fixture_proc("malformed") + "/sys/net/ipv4/tcp_tw_reuse: not an integer ('abc')"))
-      << joined(missing);
-  EXPECT_TRUE(
-      has_line(missing, "net.ipv4.ip_local_port_range: low port above high port in '60999 32768'"))
-      << joined(missing);
-  EXPECT_TRUE(has_line(missing, "net.ipv4.ip_local_reserved_ports: bad port or range '9000-'"));
-  EXPECT_TRUE(has_line(missing, "net.ipv4.tcp_mem: expected 3 page counts (min pressure max)"));
-  EXPECT_EQ(missing.size(), 4u) << joined(missing);
+  auto s = read_sysctls(ProcFs(fixture_proc("malformed")), missing);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message,
+            fixture_proc("malformed") + "/sys/net/ipv4/tcp_tw_reuse: not an integer ('abc')");
+  struct Case {
+    const char* rel;
+    const char* text;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{"sys/net/ipv4/ip_local_port_range", "60999 32768\n",
+                "net.ipv4.ip_local_port_range: low port above high port in '60999 32768'"},
+           Case{"sys/net/ipv4/ip_local_reserved_ports", "8080,9000-\n",
+                "net.ipv4.ip_local_reserved_ports: bad port or range '9000-'"},
+           Case{"sys/net/ipv4/tcp_mem", "1 2\n",
+                "net.ipv4.tcp_mem: expected 3 page counts (min pressure max)"},
+       }) {
+    TempProcTree t("host_6_18");
+    t.write(c.rel, c.text);
+    std::vector<std::string> m;
+    auto r = read_sysctls(ProcFs(t.root()), m);
+    ASSERT_FALSE(r) << c.rel;
+    EXPECT_EQ(r.error().message, c.message);
+  }
 }
 
 TEST(Sysctls, UnreadableFileIsMissingWithErrnoText) {
@@ -140,7 +151,7 @@ TEST(Sysctls, UnreadableFileIsMissingWithErrnoText) {
   auto r = test::run_in_child([&]() -> std::string {
     if (!test::become_nobody()) return "SKIP";
     std::vector<std::string> missing;
-    Sysctls s = read_sysctls(ProcFs(t.root()), missing);
+    Sysctls s = read_sysctls(ProcFs(t.root()), missing).value();
     if (s.tcp_tw_reuse) return "tcp_tw_reuse read despite mode 0600";
     if (missing != std::vector<std::string>{"net.ipv4.tcp_tw_reuse: Permission denied"})
       return "missing was: " + joined(missing);
@@ -152,7 +163,7 @@ TEST(Sysctls, UnreadableFileIsMissingWithErrnoText) {
 
 TEST(Sysctls, LiveProcIsReadable) {
   std::vector<std::string> missing;
-  Sysctls s = read_sysctls(ProcFs("/proc"), missing);
+  Sysctls s = read_sysctls(ProcFs("/proc"), missing).value();
   ASSERT_TRUE(s.ip_local_port_range) << joined(missing);
   EXPECT_LE(s.ip_local_port_range->lo, s.ip_local_port_range->hi);
   ASSERT_TRUE(s.tcp_tw_reuse);
