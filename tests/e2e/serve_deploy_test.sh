@@ -79,8 +79,14 @@ if command -v systemd-analyze >/dev/null; then
   if ! out=$(systemd-analyze verify "$SERVE_TMP/conndoctor.service" 2>&1) || [[ -n "$out" ]]; then
     serve_fail "systemd-analyze verify: $out"
   fi
+  # Least privilege, measured: the unit's exposure score must stay "OK" or better (<= 3.0).
+  score=$(systemd-analyze security --offline=true "$SERVE_TMP/conndoctor.service" 2>&1 |
+    sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+  [[ -n $score ]] || serve_fail "systemd-analyze security printed no exposure level"
+  awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }' || serve_fail "exposure $score > 3.0"
+  echo "systemd-analyze security: exposure $score"
 else
-  skip_check "systemd-analyze verify of the unit (no systemd-analyze)"
+  skip_check "systemd-analyze verify and security of the unit (no systemd-analyze)"
 fi
 python3 -c "import yaml" 2>/dev/null || skip_check "the DaemonSet (no python3-yaml)"
 
