@@ -324,6 +324,17 @@ Result<PortRange> parse_port_range(std::string_view text) {
   return PortRange{*lo, *hi};
 }
 
+uint32_t parse_socket_link(std::string_view link) {
+  static constexpr std::string_view kPrefix = "socket:[";
+  if (link.size() < kPrefix.size() + 2 || !link.starts_with(kPrefix) || link.back() != ']')
+    return 0;
+  uint32_t inode = 0;
+  const char* first = link.data() + kPrefix.size();
+  const char* last = link.data() + link.size() - 1;
+  auto [p, ec] = std::from_chars(first, last, inode);
+  return ec == std::errc() && p == last ? inode : 0;
+}
+
 Result<std::vector<PortRange>> parse_port_list(std::string_view text) {
   static constexpr std::string_view kSrc = "net.ipv4.ip_local_reserved_ports";
   std::vector<PortRange> out;

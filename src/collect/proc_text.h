@@ -35,6 +35,10 @@ struct NofileLimit {
 };
 Result<NofileLimit> parse_limits_nofile(std::string_view text);
 
+// A /proc/PID/fd link target: "socket:[12345]" -> 12345; anything else (files, pipes, anon
+// inodes, a malformed number) -> 0, which is never a socket inode.
+uint32_t parse_socket_link(std::string_view link);
+
 // "32768\t60999" -> range; "8080,9000-9010" -> ranges (reserved ports).
 Result<PortRange> parse_port_range(std::string_view text);
 Result<std::vector<PortRange>> parse_port_list(std::string_view text);

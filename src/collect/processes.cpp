@@ -32,19 +32,6 @@ bool vanished(int err) {
   return err == ENOENT || err == ESRCH;
 }
 
-// "socket:[12345]" -> 12345; anything else (files, pipes, anon inodes) -> 0.
-uint32_t socket_inode(const char* link, std::size_t len) {
-  static constexpr std::string_view kPrefix = "socket:[";
-  if (len < kPrefix.size() + 2 || std::memcmp(link, kPrefix.data(), kPrefix.size()) != 0 ||
-      link[len - 1] != ']')
-    return 0;
-  uint32_t inode = 0;
-  const char* first = link + kPrefix.size();
-  const char* last = link + len - 1;
-  auto [p, ec] = std::from_chars(first, last, inode);
-  return ec == std::errc() && p == last ? inode : 0;
-}
-
 // Since 6.2 proc_fd_getattr() reports the number of open fds as the size of /proc/PID/fd, so
 // one stat() replaces a directory walk. Older kernels report 0: probe on our own fd dir
 // while we hold an fd open in it, so 0 there can only mean "not supported".
@@ -102,7 +89,8 @@ Result<uint64_t> read_socket_links(UniqueFd dirfd, std::vector<uint32_t>& inodes
     ++fds;
     ssize_t n = ::readlinkat(::dirfd(dir->get()), e->d_name, link, sizeof link);
     if (n <= 0 || std::size_t(n) >= sizeof link) continue;  // closed meanwhile, or long
-    if (uint32_t inode = socket_inode(link, std::size_t(n)); inode != 0) inodes.push_back(inode);
+    if (uint32_t inode = parse_socket_link({link, std::size_t(n)}); inode != 0)
+      inodes.push_back(inode);
   }
   if (errno != 0 && !vanished(errno)) return fail_errno("readdir");
   return fds;

@@ -101,6 +101,8 @@ std::vector<std::string> conntrack_timeout_names(const ProcFs& proc) {
   return out;
 }
 
+}  // namespace
+
 Result<std::array<int64_t, 3>> parse_tcp_mem(std::string_view text) {
   std::array<int64_t, 3> v{};
   std::size_t i = 0;
@@ -117,8 +119,6 @@ Result<std::array<int64_t, 3>> parse_tcp_mem(std::string_view text) {
     return fail("net.ipv4.tcp_mem: expected 3 page counts (min pressure max)");
   return v;
 }
-
-}  // namespace
 
 Result<Sysctls> read_sysctls(const ProcFs& proc, std::vector<std::string>& missing) {
   Sysctls s;

@@ -2,7 +2,10 @@
 // are named in `missing` (absent ones that only newer kernels have are simply unknown).
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "collect/proc_fs.h"
@@ -18,5 +21,8 @@ Result<Sysctls> read_sysctls(const ProcFs& proc, std::vector<std::string>& missi
 // Every file read_sysctls reads, relative to the root (including the conntrack timeouts found
 // there), so that `record` copies exactly these.
 std::vector<std::string> sysctl_files(const ProcFs& proc);
+
+// net.ipv4.tcp_mem: "min pressure max" in pages.
+Result<std::array<int64_t, 3>> parse_tcp_mem(std::string_view text);
 
 }  // namespace cd
