@@ -32,6 +32,7 @@ Handler setup_record(CLI::App& app);
 Handler setup_lab(CLI::App& app);
 Handler setup_rules(CLI::App& app);
 Handler setup_serve(CLI::App& app);
+Handler setup_trace(CLI::App& app);
 
 // Shared by the handlers (cli/output.cpp).
 int error_exit(const std::string& message);  // "conndoctor: message" on stderr; returns 3
