@@ -65,7 +65,7 @@ int run_trace(const TraceArgs& a) {
   } else {
     Result<uint32_t> ino = fail("");
     if (a.netns.empty()) {
-      struct stat st{};
+      struct stat st {};
       if (::stat("/proc/self/ns/net", &st) != 0)
         return error_exit("trace: cannot read /proc/self/ns/net");
       ino = uint32_t(st.st_ino);
@@ -75,9 +75,9 @@ int run_trace(const TraceArgs& a) {
     if (!ino) return error_exit(ino.error().message);
     opt.netns_only = *ino;
     scope.netns = *ino;
-    scope.label = (a.netns.empty() ? std::string("this network namespace")
-                                   : "network namespace " + a.netns) +
-                  " (inode " + std::to_string(*ino) + ")";
+    scope.label =
+        (a.netns.empty() ? std::string("this network namespace") : "network namespace " + a.netns) +
+        " (inode " + std::to_string(*ino) + ")";
   }
 
   BlockedSignals signals;
@@ -90,8 +90,7 @@ int run_trace(const TraceArgs& a) {
   auto raw = tracer->read();
   if (!raw) return error_exit(raw.error().message);
   TraceResult result = decode_trace(*raw, elapsed);
-  result.missing.insert(result.missing.begin(), tracer->missing().begin(),
-                        tracer->missing().end());
+  result.missing.insert(result.missing.begin(), tracer->missing().begin(), tracer->missing().end());
   if (a.json) return emit(trace_json(result, scope).dump(2) + "\n");
   return emit(trace_text(result, scope));
 }

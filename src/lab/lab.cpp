@@ -86,6 +86,8 @@ Result<LabRun> lab_run(const LabOptions& opt) {
     if (int sig = guard->check()) return interrupted(sig, run.netns);
     load.stop(kStopGraceS);
     run.observed = load.observations();
+    for (std::size_t w = 0; w < load.size(); ++w)
+      run.workers.push_back({load.comm(w), load.pid(w)});
     if (!diag) return fail("lab " + run.scenario + ": diagnosis failed: " + diag.error().message);
     run.diagnosis = std::move(*diag);
   }
@@ -113,6 +115,8 @@ nlohmann::ordered_json lab_json(const LabRun& run) {
   j["kept"] = run.kept;
   j["sysctls"] = run.sysctls;
   j["observed"] = run.observed;
+  j["workers"] = nlohmann::ordered_json::array();
+  for (const auto& w : run.workers) j["workers"].push_back({{"comm", w.comm}, {"pid", w.pid}});
   return j;
 }
 

@@ -35,7 +35,9 @@ bool all_zero(const std::vector<uint8_t>& bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
 }
 
-std::string comm_of(const char (&c)[16]) { return std::string(c, strnlen(c, sizeof c)); }
+std::string comm_of(const char (&c)[16]) {
+  return std::string(c, strnlen(c, sizeof c));
+}
 
 std::optional<Endpoint> endpoint_of(uint16_t family, uint16_t port_be, const uint8_t (&a)[16]) {
   Endpoint e;
@@ -71,45 +73,83 @@ std::string syscall_name(uint32_t nr) {
   // The calls that create an fd (and so can fail with EMFILE or ENFILE), x86-64 numbering.
   switch (nr) {
 #ifdef __x86_64__
-    case SYS_open: return "open";
-    case SYS_creat: return "creat";
-    case SYS_socketpair: return "socketpair";
-    case SYS_pipe: return "pipe";
-    case SYS_accept: return "accept";
-    case SYS_dup: return "dup";
-    case SYS_dup2: return "dup2";
-    case SYS_epoll_create: return "epoll_create";
-    case SYS_signalfd: return "signalfd";
-    case SYS_eventfd: return "eventfd";
-    case SYS_inotify_init: return "inotify_init";
+    case SYS_open:
+      return "open";
+    case SYS_creat:
+      return "creat";
+    case SYS_socketpair:
+      return "socketpair";
+    case SYS_pipe:
+      return "pipe";
+    case SYS_accept:
+      return "accept";
+    case SYS_dup:
+      return "dup";
+    case SYS_dup2:
+      return "dup2";
+    case SYS_epoll_create:
+      return "epoll_create";
+    case SYS_signalfd:
+      return "signalfd";
+    case SYS_eventfd:
+      return "eventfd";
+    case SYS_inotify_init:
+      return "inotify_init";
 #endif
-    case SYS_openat: return "openat";
-    case SYS_openat2: return "openat2";
-    case SYS_socket: return "socket";
-    case SYS_accept4: return "accept4";
-    case SYS_pipe2: return "pipe2";
-    case SYS_dup3: return "dup3";
-    case SYS_fcntl: return "fcntl";
-    case SYS_epoll_create1: return "epoll_create1";
-    case SYS_eventfd2: return "eventfd2";
-    case SYS_signalfd4: return "signalfd4";
-    case SYS_timerfd_create: return "timerfd_create";
-    case SYS_inotify_init1: return "inotify_init1";
-    case SYS_fanotify_init: return "fanotify_init";
-    case SYS_memfd_create: return "memfd_create";
-    case SYS_perf_event_open: return "perf_event_open";
-    case SYS_bpf: return "bpf";
-    case SYS_userfaultfd: return "userfaultfd";
-    case SYS_open_by_handle_at: return "open_by_handle_at";
-    case SYS_pidfd_open: return "pidfd_open";
-    case SYS_pidfd_getfd: return "pidfd_getfd";
-    case SYS_io_uring_setup: return "io_uring_setup";
-    case SYS_io_uring_enter: return "io_uring_enter";
-    case SYS_recvmsg: return "recvmsg";  // SCM_RIGHTS fds installed on receive
-    case SYS_fsopen: return "fsopen";
-    case SYS_open_tree: return "open_tree";
-    case SYS_mq_open: return "mq_open";
-    default: return "syscall " + std::to_string(nr);
+    case SYS_openat:
+      return "openat";
+    case SYS_openat2:
+      return "openat2";
+    case SYS_socket:
+      return "socket";
+    case SYS_accept4:
+      return "accept4";
+    case SYS_pipe2:
+      return "pipe2";
+    case SYS_dup3:
+      return "dup3";
+    case SYS_fcntl:
+      return "fcntl";
+    case SYS_epoll_create1:
+      return "epoll_create1";
+    case SYS_eventfd2:
+      return "eventfd2";
+    case SYS_signalfd4:
+      return "signalfd4";
+    case SYS_timerfd_create:
+      return "timerfd_create";
+    case SYS_inotify_init1:
+      return "inotify_init1";
+    case SYS_fanotify_init:
+      return "fanotify_init";
+    case SYS_memfd_create:
+      return "memfd_create";
+    case SYS_perf_event_open:
+      return "perf_event_open";
+    case SYS_bpf:
+      return "bpf";
+    case SYS_userfaultfd:
+      return "userfaultfd";
+    case SYS_open_by_handle_at:
+      return "open_by_handle_at";
+    case SYS_pidfd_open:
+      return "pidfd_open";
+    case SYS_pidfd_getfd:
+      return "pidfd_getfd";
+    case SYS_io_uring_setup:
+      return "io_uring_setup";
+    case SYS_io_uring_enter:
+      return "io_uring_enter";
+    case SYS_recvmsg:
+      return "recvmsg";  // SCM_RIGHTS fds installed on receive
+    case SYS_fsopen:
+      return "fsopen";
+    case SYS_open_tree:
+      return "open_tree";
+    case SYS_mq_open:
+      return "mq_open";
+    default:
+      return "syscall " + std::to_string(nr);
   }
 }
 
@@ -204,11 +244,10 @@ TraceResult decode_trace(const RawTraceMaps& raw, double duration_s) {
       f.op = "other";
       overflowed(r, "failures", CD_FAILURES_MAX, n, "failed calls");
     } else {
-      f.op = k.op == CD_OP_CONNECT ? "connect"
-             : k.op == CD_OP_BIND  ? "bind"
-             : k.op == CD_OP_SYSCALL
-                 ? syscall_name(k.call)
-                 : "op " + std::to_string(k.op);
+      f.op = k.op == CD_OP_CONNECT   ? "connect"
+             : k.op == CD_OP_BIND    ? "bind"
+             : k.op == CD_OP_SYSCALL ? syscall_name(k.call)
+                                     : "op " + std::to_string(k.op);
       f.err = k.err;
       f.pid = int32_t(k.pid);
       f.comm = comm_of(k.comm);
@@ -264,8 +303,8 @@ TraceResult decode_trace(const RawTraceMaps& raw, double duration_s) {
       overflowed(r, "drops", CD_DROPS_MAX, n, "drops");
     } else {
       auto it = raw.drop_reason_names.find(k.reason);
-      d.reason = it != raw.drop_reason_names.end() ? it->second
-                                                   : "reason " + std::to_string(k.reason);
+      d.reason =
+          it != raw.drop_reason_names.end() ? it->second : "reason " + std::to_string(k.reason);
       d.netns = k.netns;
       d.where = endpoint_of(k.family, k.port, k.addr);
     }

@@ -15,11 +15,15 @@ using json = nlohmann::ordered_json;
 json endpoint_json(const std::optional<Endpoint>& e) {
   return e ? json(e->to_string()) : json(nullptr);
 }
-json pid_json(int32_t pid) { return pid > 0 ? json(pid) : json(nullptr); }
+json pid_json(int32_t pid) {
+  return pid > 0 ? json(pid) : json(nullptr);
+}
 json comm_json(int32_t pid, const std::string& comm) {
   return pid > 0 || !comm.empty() ? json(comm) : json(nullptr);
 }
-json ms_json(std::optional<double> ms) { return ms ? json(*ms) : json(nullptr); }
+json ms_json(std::optional<double> ms) {
+  return ms ? json(*ms) : json(nullptr);
+}
 
 std::string fixed(double v, int decimals) {
   char buf[64];
@@ -73,7 +77,8 @@ json trace_json(const TraceResult& r, const TraceScope& scope) {
     o["closed"] = c.closed;
     o["local_closed_first"] = c.local_closed_first;
     o["remote_closed_first"] = c.remote_closed_first;
-    o["lifetime_ms"] = {{"p50", ms_json(c.lifetime_ms(0.5))}, {"p99", ms_json(c.lifetime_ms(0.99))}};
+    o["lifetime_ms"] = {{"p50", ms_json(c.lifetime_ms(0.5))},
+                        {"p99", ms_json(c.lifetime_ms(0.99))}};
     churn.push_back(std::move(o));
   }
   j["churn"] = std::move(churn);
@@ -129,8 +134,8 @@ std::string trace_text(const TraceResult& r, const TraceScope& scope) {
            std::to_string(c.local_closed_first) + ", remote first " +
            std::to_string(c.remote_closed_first) + ")";
       if (auto p50 = c.lifetime_ms(0.5))
-        t += ", lifetime p50 <= " + fixed(*p50, 3) + " ms, p99 <= " +
-             fixed(*c.lifetime_ms(0.99), 3) + " ms";
+        t += ", lifetime p50 <= " + fixed(*p50, 3) +
+             " ms, p99 <= " + fixed(*c.lifetime_ms(0.99), 3) + " ms";
       t += "\n";
     }
   }

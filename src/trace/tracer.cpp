@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
 
@@ -25,13 +25,13 @@
 namespace cd {
 
 Result<uint32_t> netns_inode_of(const std::string& name_or_pid) {
-  const bool numeric = !name_or_pid.empty() &&
-                       std::all_of(name_or_pid.begin(), name_or_pid.end(),
-                                   [](unsigned char c) { return std::isdigit(c); });
+  const bool numeric =
+      !name_or_pid.empty() && std::all_of(name_or_pid.begin(), name_or_pid.end(),
+                                          [](unsigned char c) { return std::isdigit(c); });
   std::string path = numeric ? "/proc/" + name_or_pid + "/ns/net" : "/run/netns/" + name_or_pid;
   if (!numeric && name_or_pid.find('/') != std::string::npos)
     return fail("--netns: '" + name_or_pid + "' is neither a /run/netns name nor a pid");
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return fail_errno("--netns: " + path);
   return uint32_t(st.st_ino);
 }
@@ -53,7 +53,6 @@ struct BtfDeleter {
 // The drop reasons that mean a connection resource ran out (include/net/dropreason-core.h).
 constexpr const char* kWantedDrops[] = {
     "TCP_LISTEN_OVERFLOW",  // accept queue full (tcp_v4_syn_recv_sock, tcp_conn_request)
-    "TCP_REQQFULLDROP",     // SYN queue full without syncookies
     "NETFILTER_DROP",       // conntrack table full, insert clash, a firewall rule
     "PROTO_MEM",            // tcp_mem / udp_mem exceeded
     "SOCKET_BACKLOG",       // the socket's backlog full (sk_add_backlog)
@@ -83,10 +82,13 @@ Tracer& Tracer::operator=(Tracer&&) noexcept = default;
 Tracer::~Tracer() {
   if (s_) s_->links.clear();
 }
-const std::vector<std::string>& Tracer::missing() const { return s_->missing; }
+const std::vector<std::string>& Tracer::missing() const {
+  return s_->missing;
+}
 
 Result<Tracer> Tracer::start(const TraceOptions& opt) {
-  if (!getenv("CDTR_DEBUG")) libbpf_set_print(nullptr);  // errors come back as values, not as libbpf's stderr lines
+  if (!getenv("CDTR_DEBUG"))
+    libbpf_set_print(nullptr);  // errors come back as values, not as libbpf's stderr lines
   if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0)
     return fail("trace: this kernel has no BTF (/sys/kernel/btf/vmlinux), which the tracer needs");
   std::unique_ptr<btf, BtfDeleter> vmlinux(btf__load_vmlinux_btf());
@@ -200,11 +202,15 @@ Tracer::Tracer(std::unique_ptr<State> s) : s_(std::move(s)) {}
 Tracer::Tracer(Tracer&&) noexcept = default;
 Tracer& Tracer::operator=(Tracer&&) noexcept = default;
 Tracer::~Tracer() = default;
-const std::vector<std::string>& Tracer::missing() const { return s_->missing; }
+const std::vector<std::string>& Tracer::missing() const {
+  return s_->missing;
+}
 Result<Tracer> Tracer::start(const TraceOptions&) {
   return fail("trace: conndoctor was built without BPF (clang, bpftool, libbpf-dev)");
 }
-Result<RawTraceMaps> Tracer::read() const { return fail("trace: built without BPF"); }
+Result<RawTraceMaps> Tracer::read() const {
+  return fail("trace: built without BPF");
+}
 
 #endif
 
