@@ -35,8 +35,13 @@ bool all_zero(const std::vector<uint8_t>& bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
 }
 
+// A task's comm is whatever bytes it set with prctl(PR_SET_NAME): keep printable ASCII only,
+// so that the JSON stays valid UTF-8 and the text one line.
 std::string comm_of(const char (&c)[16]) {
-  return std::string(c, strnlen(c, sizeof c));
+  std::string s(c, strnlen(c, sizeof c));
+  for (char& ch : s)
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) ch = '?';
+  return s;
 }
 
 std::optional<Endpoint> endpoint_of(uint16_t family, uint16_t port_be, const uint8_t (&a)[16]) {

@@ -87,8 +87,7 @@ const std::vector<std::string>& Tracer::missing() const {
 }
 
 Result<Tracer> Tracer::start(const TraceOptions& opt) {
-  if (!getenv("CDTR_DEBUG"))
-    libbpf_set_print(nullptr);  // errors come back as values, not as libbpf's stderr lines
+  libbpf_set_print(nullptr);  // errors come back as values, not as libbpf's stderr lines
   if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0)
     return fail("trace: this kernel has no BTF (/sys/kernel/btf/vmlinux), which the tracer needs");
   std::unique_ptr<btf, BtfDeleter> vmlinux(btf__load_vmlinux_btf());
