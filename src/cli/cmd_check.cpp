@@ -8,9 +8,18 @@
 #include "collect/conntrack_collect.h"
 #include "diagnose/diagnose.h"
 #include "diagnose/netns.h"
+#include "diagnose/trace_merge.h"
 #include "render/netns_summary.h"
 #include "render/report.h"
+#include "trace/trace_decode.h"
+#include "trace/trace_report.h"
+#include "trace/tracer.h"
+#include "util/blocked_signals.h"
 #include "util/clock.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
 
 namespace cd {
 
@@ -31,6 +40,7 @@ struct CheckArgs {
   std::string snat_port_range;
   std::string netns;
   bool all_netns = false;
+  double trace_s = 0;  // --trace: seconds of `conndoctor trace` alongside the reading
   ColorMode color = ColorMode::kAuto;
 };
 
@@ -94,16 +104,65 @@ int run_check(const CheckArgs& a) {
   }
   auto clock = make_real_clock();
   if (a.all_netns) return run_all_netns(a, opt, *clock);
+
+  // --trace S: the tracer counts in the kernel while the reading runs, for S seconds in all.
+  // Without BPF the check still runs and `missing` says why nothing was traced.
+  std::optional<BlockedSignals> signals;
+  std::optional<Tracer> tracer;
+  std::string trace_error;
+  TraceScope scope;
+  const auto trace_start = std::chrono::steady_clock::now();
+  if (a.trace_s > 0) {
+    signals.emplace();
+    Result<uint32_t> ino = fail("");
+    if (a.netns.empty()) {
+      struct stat st {};
+      ino = ::stat("/proc/self/ns/net", &st) == 0 ? Result<uint32_t>(uint32_t(st.st_ino))
+                                                  : fail("trace: cannot read /proc/self/ns/net");
+    } else {
+      ino = netns_inode_of(a.netns);
+    }
+    auto t = ino ? Tracer::start({.netns_only = *ino}) : std::unexpected(ino.error());
+    if (t) {
+      tracer.emplace(std::move(*t));
+      scope.netns = *ino;
+      scope.label = "network namespace inode " + std::to_string(*ino);
+    } else {
+      trace_error = t.error().message;
+    }
+  }
+
   auto d = a.netns.empty() ? diagnose(opt, *clock) : diagnose_in(a.netns, opt, *clock);
   if (!d) return error_exit(d.error().message);
+
+  std::optional<TraceResult> traced;
+  if (tracer) {
+    const double spent =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - trace_start).count();
+    scope.interrupted = signals->wait(a.trace_s - spent);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - trace_start).count();
+    if (auto raw = tracer->read()) {
+      traced = decode_trace(*raw, elapsed);
+      traced->missing.insert(traced->missing.begin(), tracer->missing().begin(),
+                             tracer->missing().end());
+      merge_trace(d->analysis, *traced);
+    } else {
+      trace_error = raw.error().message;
+    }
+    tracer.reset();  // detached before anything is printed
+  }
+  if (!trace_error.empty()) d->snapshot.missing.push_back(trace_error + " (not traced)");
 
   std::string out;
   if (a.json) {
     auto doc = report_json(d->snapshot, d->analysis);
     doc["host"] = host_json();
+    if (a.trace_s > 0) doc["trace"] = traced ? trace_json(*traced, scope) : nullptr;
     out = doc.dump(2) + "\n";
   } else {
     out = report_text(d->snapshot, d->analysis, {use_color(a.color), a.verbose});
+    if (traced) out += "\n" + trace_text(*traced, scope);
   }
   if (int rc = emit(out); rc != kExitOk) return rc;
   return exit_for(d->analysis.status);
@@ -147,6 +206,11 @@ Handler setup_check(CLI::App& app) {
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");
   add_fd_scan_option(app, a->fd_scan);
+  auto* trace = app.add_option("--trace", a->trace_s,
+                               "also trace failed connects, EMFILE, churn and drops for S seconds "
+                               "(needs root) and add them to the findings' evidence")
+                    ->check(CLI::Range(0.1, 3600.0));
+  trace->excludes(all)->excludes(replay)->excludes(replay_ct);
   app.add_flag("-v,--verbose", a->verbose, "show every tuple and process, not only the top ones");
   add_color_option(app, a->color);
   return [a] { return run_check(*a); };

@@ -1,12 +1,9 @@
 // `conndoctor trace [--duration S] [--netns NAME|PID | --all-netns] [--json]`: count failed
 // connects, EMFILE, churn and resource drops in the kernel for S seconds (SIGINT/SIGTERM end
 // early and still report), then print what failed, where and who (docs/trace.md).
-#include <signal.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <chrono>
-#include <cmath>
 #include <memory>
 #include <string>
 
@@ -14,6 +11,7 @@
 #include "trace/trace_decode.h"
 #include "trace/trace_report.h"
 #include "trace/tracer.h"
+#include "util/blocked_signals.h"
 
 namespace cd {
 
@@ -24,37 +22,6 @@ struct TraceArgs {
   std::string netns;
   bool all_netns = false;
   bool json = false;
-};
-
-// SIGINT and SIGTERM are blocked for the whole trace and taken with sigtimedwait(): the wait
-// ends on either, and the report is still written; the mask is restored on every return.
-class BlockedSignals {
- public:
-  BlockedSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~BlockedSignals() { sigprocmask(SIG_SETMASK, &old_, nullptr); }
-  BlockedSignals(const BlockedSignals&) = delete;
-  BlockedSignals& operator=(const BlockedSignals&) = delete;
-
-  // Waits up to `seconds`; true when a signal ended the wait.
-  bool wait(double seconds) const {
-    using clock = std::chrono::steady_clock;
-    const auto end = clock::now() + std::chrono::duration<double>(seconds);
-    for (;;) {
-      const double left = std::chrono::duration<double>(end - clock::now()).count();
-      if (left <= 0) return false;
-      timespec ts{time_t(left), long((left - std::floor(left)) * 1e9)};
-      if (sigtimedwait(&set_, nullptr, &ts) > 0) return true;
-      if (errno != EAGAIN && errno != EINTR) return false;
-    }
-  }
-
- private:
-  sigset_t set_{}, old_{};
 };
 
 int run_trace(const TraceArgs& a) {
