@@ -58,6 +58,7 @@ Result<LabRun> lab_run(const LabOptions& opt) {
   run.scenario = std::string(sc->name);
   run.netns = std::string(kLabNetnsPrefix) + std::to_string(::getpid()) + "-" + run.scenario;
   auto ns = LabNetns::create(run.netns);
+  if (ns) run.netns_inode = uint64_t(ns->id().ino);
   if (!ns) return fail("lab: cannot create namespace " + run.netns + ": " + ns.error().message);
 
   std::vector<std::pair<std::string, std::string>> all;
@@ -112,6 +113,7 @@ nlohmann::ordered_json lab_json(const LabRun& run) {
   nlohmann::ordered_json j;
   j["scenario"] = run.scenario;
   j["netns"] = run.netns;
+  j["netns_inode"] = run.netns_inode;
   j["kept"] = run.kept;
   j["sysctls"] = run.sysctls;
   j["observed"] = run.observed;

@@ -25,6 +25,7 @@
 // `conndoctor lab clean`).
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -45,6 +46,7 @@ struct LabOptions {
 struct LabRun {
   std::string scenario;
   std::string netns;                  // cdlab-<pid>-<scenario>
+  uint64_t netns_inode = 0;           // its nsfs inode (the netns `conndoctor trace` reports)
   bool kept = false;                  // the namespace still exists (--keep)
   std::vector<std::string> sysctls;   // "net.ipv4.tcp_tw_reuse=0", as applied, in order
   std::vector<std::string> observed;  // what the load generators saw, one line each
