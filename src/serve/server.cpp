@@ -133,10 +133,8 @@ void MetricsServer::Impl::metrics(httplib::Response& res) {
   if (r.diagnosis)
     write_diagnosis_metrics(out, r.diagnosis->snapshot, r.diagnosis->analysis, opt.metrics);
   if (opt.trace) {
-    static constexpr MetricFamily kTraceUp{"conndoctor_trace_up", MetricType::kGauge,
-                                           "1 when serve --trace could read the tracer's counts"};
     auto t = opt.trace();
-    out.add(kTraceUp, int64_t(t ? 1 : 0));
+    out.add(kTraceUpFamily, int64_t(t ? 1 : 0));
     if (t) trace_metrics.write(out, *t);
   }
   res.set_content(out.str(), kMetricsType);

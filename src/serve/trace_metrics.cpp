@@ -35,6 +35,20 @@ constexpr MetricFamily kSynRetrans{"conndoctor_syn_retransmits_total", MetricTyp
                                    "SYNs sent again (the destination did not answer), by "
                                    "destination"};
 
+}  // namespace
+
+const MetricFamily kTraceUpFamily{"conndoctor_trace_up", MetricType::kGauge,
+                                  "1 when serve --trace could read the tracer's counts"};
+
+const std::vector<MetricFamily>& trace_metric_families() {
+  static const std::vector<MetricFamily> all = {kTraceUpFamily, kConnectFailures, kFdFailures,
+                                                kBindFailures,  kDrops,           kOpened,
+                                                kLocalFirst,    kSynRetrans};
+  return all;
+}
+
+namespace {
+
 std::string dest(const std::optional<Endpoint>& e) {
   return e ? e->to_string() : "none";
 }

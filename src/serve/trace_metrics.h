@@ -20,6 +20,11 @@ namespace cd {
 
 inline constexpr std::size_t kTraceSeriesCap = 50;  // per family, plus "other"
 
+// Every family serve --trace may write (docs/metrics.md lists each once).
+const std::vector<MetricFamily>& trace_metric_families();
+// conndoctor_trace_up: 1 when the tracer's counts could be read for this scrape.
+extern const MetricFamily kTraceUpFamily;
+
 class TraceMetrics {
  public:
   explicit TraceMetrics(std::size_t cap = kTraceSeriesCap) : cap_(cap) {}

@@ -91,6 +91,8 @@ struct sk_buff {
 #define CD_AF_INET 2
 #define CD_AF_INET6 10
 #define CD_EINPROGRESS 115
+#define CD_EALREADY 114
+#define CD_EISCONN 106
 #define CD_EMFILE 24
 #define CD_ENFILE 23
 #define CD_EEXIST 17
@@ -210,14 +212,18 @@ static __always_inline struct cd_churn* churn_entry(const struct cd_dest_key* ke
   return bpf_map_lookup_elem(&churn, &other);
 }
 
-static __always_inline __u32 net_inum(struct net* net) { return BPF_CORE_READ(net, ns.inum); }
+static __always_inline __u32 net_inum(struct net* net) {
+  return BPF_CORE_READ(net, ns.inum);
+}
 
 static __always_inline __u32 current_netns(void) {
   struct task_struct* task = (struct task_struct*)bpf_get_current_task();
   return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 }
 
-static __always_inline int netns_skipped(__u32 inum) { return netns_only != 0 && inum != netns_only; }
+static __always_inline int netns_skipped(__u32 inum) {
+  return netns_only != 0 && inum != netns_only;
+}
 
 // The destination of a connected (or connecting) socket.
 static __always_inline void sk_destination(struct sock* sk, __u16* family, __u16* port,
@@ -273,7 +279,10 @@ int cdt_sys_exit(__u64* ctx) {
   if (ret == -CD_EMFILE || ret == -CD_ENFILE) {
     k.op = CD_OP_SYSCALL;
     k.call = (__u16)nr;
-  } else if (nr == CD_NR_CONNECT && ret != -CD_EINPROGRESS) {
+  } else if (nr == CD_NR_CONNECT && ret != -CD_EINPROGRESS && ret != -CD_EALREADY &&
+             ret != -CD_EISCONN) {
+    // EALREADY / EISCONN: a non-blocking caller asking again about a connect in progress or
+    // done; not failures.
     struct cd_pending_key pk = {.tid = (__u32)bpf_get_current_pid_tgid(), .err = (__s32)-ret};
     __u32* pending = bpf_map_lookup_elem(&async_pending, &pk);
     if (pending && *pending > 0) {
@@ -301,11 +310,26 @@ int cdt_sys_exit(__u64* ctx) {
 
 static __always_inline __u32 log2_bucket(__u64 v) {
   __u32 b = 0;
-  if (v >> 32) { v >>= 32; b += 32; }
-  if (v >> 16) { v >>= 16; b += 16; }
-  if (v >> 8) { v >>= 8; b += 8; }
-  if (v >> 4) { v >>= 4; b += 4; }
-  if (v >> 2) { v >>= 2; b += 2; }
+  if (v >> 32) {
+    v >>= 32;
+    b += 32;
+  }
+  if (v >> 16) {
+    v >>= 16;
+    b += 16;
+  }
+  if (v >> 8) {
+    v >>= 8;
+    b += 8;
+  }
+  if (v >> 4) {
+    v >>= 4;
+    b += 4;
+  }
+  if (v >> 2) {
+    v >>= 2;
+    b += 2;
+  }
   if (v >> 1) b += 1;
   return b < CD_LIFETIME_BUCKETS ? b : CD_LIFETIME_BUCKETS - 1;
 }
@@ -346,7 +370,8 @@ int cdt_set_state(__u64* ctx) {
     if (v) __sync_fetch_and_add(&v->opened, 1);
     return 0;
   }
-  if (oldstate == CD_TCP_ESTABLISHED && (newstate == CD_TCP_FIN_WAIT1 || newstate == CD_TCP_CLOSE_WAIT)) {
+  if (oldstate == CD_TCP_ESTABLISHED &&
+      (newstate == CD_TCP_FIN_WAIT1 || newstate == CD_TCP_CLOSE_WAIT)) {
     struct cd_churn* v = churn_entry(&k);
     if (!v) return 0;
     if (newstate == CD_TCP_FIN_WAIT1)
