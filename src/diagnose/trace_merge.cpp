@@ -126,6 +126,73 @@ void merge_conntrack(Finding& f, const TraceResult& t) {
   f.evidence["traced_netfilter_drop_destinations"] = std::move(top);
 }
 
+// The one finding tracing creates: connects to one destination that fail with ETIMEDOUT
+// (SYNs unanswered: the host is down, a firewall drops, the server's SYN queue is full) or
+// ECONNREFUSED (a RST: nothing listens) en masse. No state shows this: the sockets are gone.
+constexpr uint64_t kConnectFailuresWarn = 10;
+constexpr uint64_t kConnectFailuresCrit = 100;
+
+void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
+  std::map<std::pair<std::string, int>, uint64_t> by;  // (destination, errno)
+  for (const auto& f : t.failures)
+    if (f.op == "connect" && f.destination && (f.err == ETIMEDOUT || f.err == ECONNREFUSED))
+      by[{f.destination->to_string(), f.err}] += f.count;
+  for (const auto& [key, n] : by) {
+    if (n < kConnectFailuresWarn) continue;
+    const auto& [dest, err] = key;
+    Finding f;
+    f.id = "connect_failures.destination";
+    f.resource = Resource::kConnectFailures;
+    f.severity = n >= kConnectFailuresCrit ? Severity::kCritical : Severity::kWarning;
+    f.layer = Layer::kNetwork;
+    f.title = "connect() to " + dest + " failed " + std::to_string(n) + " times with " +
+              errno_label(err) + " in " + std::to_string(int(t.duration_s + 0.5)) + " s";
+    f.evidence["destination"] = dest;
+    f.evidence["errno"] = errno_label(err);
+    f.evidence["count"] = n;
+    f.evidence["traced_seconds"] = double(int64_t(t.duration_s * 10 + 0.5)) / 10.0;
+    f.evidence["processes"] = failing_processes(t, err, dest);
+    uint64_t syn = 0;
+    for (const auto& s : t.syn_retransmits)
+      if (s.destination && s.destination->to_string() == dest) syn += s.count;
+    f.evidence["syn_retransmits"] = syn;
+    const std::string host = dest.substr(0, dest.rfind(':'));
+    const std::string port = dest.substr(dest.rfind(':') + 1);
+    if (err == ETIMEDOUT) {
+      f.evidence["cause"] =
+          "the SYNs got no answer: the host is down or unreachable, a firewall drops them, or "
+          "the server's SYN queue is full";
+      f.remediation = {
+          {'A',
+           "Check that " + dest +
+               " is up and answers from this host, and what drops the SYNs "
+               "on the way (a firewall, a security group, a full SYN queue on the server)",
+           {"nc -vz -w 3 " + host + " " + port, "conndoctor trace --duration 10"},
+           ""},
+          {'A',
+           "Make the client fail fast and back off: a connect timeout of a few seconds, "
+           "retries with exponential backoff and jitter, so that a dead destination does "
+           "not tie up threads and ports",
+           {},
+           "Too short a timeout fails healthy but slow connects."}};
+    } else {
+      f.evidence["cause"] = "a RST answered the SYN: nothing listens on " + dest +
+                            " (the service is down, restarting, or on another port)";
+      f.remediation = {{'A',
+                        "Check that the service listens on " + dest +
+                            " and that the client is "
+                            "configured to reach the right address and port",
+                        {"nc -vz -w 3 " + host + " " + port},
+                        ""},
+                       {'A',
+                        "Retry with backoff while the service restarts instead of failing at once",
+                        {},
+                        ""}};
+    }
+    a.findings.push_back(std::move(f));
+  }
+}
+
 }  // namespace
 
 void merge_trace(Analysis& analysis, const TraceResult& trace) {
@@ -147,6 +214,20 @@ void merge_trace(Analysis& analysis, const TraceResult& trace) {
       default:
         break;
     }
+  }
+  const std::size_t before = analysis.findings.size();
+  add_connect_failure_findings(analysis, trace);
+  if (analysis.findings.size() == before || analysis.status == Status::kUnknown) return;
+  std::stable_sort(analysis.findings.begin(), analysis.findings.end(),
+                   [](const Finding& x, const Finding& y) { return x.severity > y.severity; });
+  const Finding& worst = analysis.findings.front();
+  const Status s = worst.severity == Severity::kCritical  ? Status::kCritical
+                   : worst.severity == Severity::kWarning ? Status::kWarning
+                                                          : Status::kOk;
+  if (s > analysis.status) {
+    analysis.status = s;
+    analysis.summary = std::string(to_string(worst.severity)) + ": " + worst.title + " (" +
+                       std::string(to_string(worst.layer)) + " layer)";
   }
 }
 

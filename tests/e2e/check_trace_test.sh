@@ -83,6 +83,39 @@ print("ok: %s names pid %d (cd-churner) as traced owner: opened %d, %d EADDRNOTA
     ports[0]["id"], churn, tc["opened"], got[0]["count"]))
 PY
 
+# Connects refused en masse: a finding of their own (nothing in the state shows them), with the
+# count the client saw itself.
+connfail=$tools/cdtool-connfail
+if [[ -x $connfail ]]; then
+  ip netns exec "$ns" "$CONNDOCTOR" check --json --interval 0 --no-processes --trace 4 \
+    >"$tmp/refused.json" 2>"$tmp/refused.err" &
+  check_pid=$!
+  pids+=("$check_pid")
+  for ((i = 0; i < 200; i++)); do
+    [[ $(trace_attached) -ge 4 ]] && break
+    sleep 0.05
+  done
+  ip netns exec "$ns" "$connfail" --to 127.0.0.1:9 --count 25 >"$tmp/connfail.txt"
+  wait "$check_pid"
+  rc=$?
+  ((rc <= 2)) || { echo "FAIL: check --trace exited $rc: $(cat "$tmp/refused.err")"; exit 1; }
+  python3 - "$tmp/refused.json" "$tmp/connfail.txt" <<'PY' || exit 1
+import json, sys
+r = json.load(open(sys.argv[1]))
+lines = open(sys.argv[2]).read().split("\n")
+pid = int(lines[0].split()[1])
+told = dict((l.split()[0], int(l.split()[1])) for l in lines[1:] if l.strip())
+f = [f for f in r["findings"] if f["id"] == "connect_failures.destination"
+     and f["evidence"]["destination"] == "127.0.0.1:9"]
+assert f, "no connect_failures finding for 127.0.0.1:9: %r" % [x["id"] for x in r["findings"]]
+ev = f[0]["evidence"]
+assert ev["errno"] == "ECONNREFUSED" and ev["count"] == told["ECONNREFUSED"], (ev, told)
+assert ev["processes"] == [{"pid": pid, "comm": "cd-connfail", "count": told["ECONNREFUSED"]}], ev
+assert f[0]["layer"] == "network", f[0]["layer"]
+print("ok: %s: %s" % (f[0]["severity"], f[0]["title"]))
+PY
+fi
+
 # Without the privileges to trace, check still diagnoses and says in `missing` why nothing was
 # traced ("trace": null).
 if command -v setpriv >/dev/null; then
