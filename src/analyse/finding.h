@@ -21,6 +21,7 @@ enum class Resource {
   kOrphans,
   kTcpMemory,
   kConfig,
+  kConnectFailures,  // only from `check --trace`: connects to one destination failing en masse
 };
 
 std::string_view to_string(Severity s);  // "info", "warning", "critical"

@@ -8,9 +8,16 @@
 #include "collect/conntrack_collect.h"
 #include "diagnose/diagnose.h"
 #include "diagnose/netns.h"
+#include "diagnose/trace_merge.h"
 #include "render/netns_summary.h"
+#include "render/trace_report.h"
+#include "trace/trace_decode.h"
+#include "trace/tracer.h"
+#include "util/blocked_signals.h"
 #include "util/clock.h"
 #include "util/netns.h"
+
+#include <chrono>
 
 namespace cd {
 
@@ -31,6 +38,7 @@ struct CheckArgs {
   std::string snat_port_range;
   std::string netns;
   bool all_netns = false;
+  double trace_s = 0;  // --trace: seconds of `conndoctor trace` alongside the reading
   ColorMode color = ColorMode::kAuto;
   bool interval_given = false;
 };
@@ -89,10 +97,59 @@ int run_check(const CheckArgs& a) {
   }
   auto clock = make_real_clock();
   if (a.all_netns) return run_all_netns(a, opt, *clock);
+
+  // --trace S: the tracer counts in the kernel while the reading runs, for S seconds in all.
+  // Without BPF the check still runs and `missing` says why nothing was traced.
+  std::optional<BlockedSignals> signals;
+  std::optional<Tracer> tracer;
+  std::string trace_error;
+  TraceScope scope;
+  const auto trace_start = std::chrono::steady_clock::now();
+  if (a.trace_s > 0) {
+    signals.emplace();
+    Result<uint32_t> ino = fail("");
+    if (a.netns.empty()) {
+      auto self = netns_id_of("/proc/self/ns/net");
+      ino = self ? Result<uint32_t>(uint32_t(self->ino)) : std::unexpected(self.error());
+    } else {
+      ino = netns_inode_of(a.netns);
+    }
+    auto t = ino ? Tracer::start({.netns_only = *ino}) : std::unexpected(ino.error());
+    if (t) {
+      tracer.emplace(std::move(*t));
+      scope.netns = *ino;
+      scope.label = "network namespace inode " + std::to_string(*ino);
+    } else {
+      trace_error = t.error().message;
+    }
+  }
+
   auto d = a.netns.empty() ? diagnose(opt, *clock) : diagnose_in(a.netns, opt, *clock);
   if (!d) return error_exit(d.error().message);
 
-  return print_diagnosis(*d, {a.json, a.color, a.verbose});
+  std::optional<TraceResult> traced;
+  if (tracer) {
+    const double spent =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - trace_start).count();
+    scope.interrupted = signals->wait(a.trace_s - spent);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - trace_start).count();
+    if (auto raw = tracer->read()) {
+      traced = decode_trace(*raw, elapsed);
+      traced->missing.insert(traced->missing.begin(), tracer->missing().begin(),
+                             tracer->missing().end());
+      merge_trace(d->analysis, *traced);
+    } else {
+      trace_error = raw.error().message;
+    }
+    tracer.reset();  // detached before anything is printed
+  }
+  if (!trace_error.empty()) d->snapshot.missing.push_back(trace_error + " (not traced)");
+
+  nlohmann::ordered_json extra = nlohmann::ordered_json::object();
+  if (a.trace_s > 0) extra["trace"] = traced ? trace_json(*traced, scope) : nullptr;
+  return print_diagnosis(*d, {a.json, a.color, a.verbose}, extra, {},
+                         traced ? "\n" + trace_text(*traced, scope) : std::string());
 }
 
 }  // namespace
@@ -104,9 +161,10 @@ Handler setup_check(CLI::App& app) {
                  "seconds between the two readings that turn counters into rates; 0 takes one")
       ->check(seconds_between(0, 3600))
       ->capture_default_str();
-  app.add_option("--proc-root", a->proc_root,
-                 "read procfs from this directory instead of /proc (recorded state, fixtures)")
-      ->check(CLI::ExistingDirectory);
+  auto* proc_root =
+      app.add_option("--proc-root", a->proc_root,
+                     "read procfs from this directory instead of /proc (recorded state, fixtures)")
+          ->check(CLI::ExistingDirectory);
   auto* replay = app.add_option("--sock-diag-dump", a->sock_diag_dump,
                                 "replay this recorded sock_diag dump instead of asking the kernel")
                      ->check(CLI::ExistingFile);
@@ -133,6 +191,12 @@ Handler setup_check(CLI::App& app) {
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");
   add_fd_scan_option(app, a->fd_scan);
+  auto* trace = app.add_option("--trace", a->trace_s,
+                               "also trace failed connects, EMFILE, churn and drops for S seconds "
+                               "(needs root) and add them to the findings' evidence")
+                    ->check(seconds_between(0.1, 3600));
+  // Tracing watches the live kernel: it means nothing beside a recording.
+  trace->excludes(all)->excludes(replay)->excludes(replay_ct)->excludes(proc_root);
   app.add_flag("-v,--verbose", a->verbose, "show every tuple and process, not only the top ones");
   add_color_option(app, a->color);
   return [a, &app] {

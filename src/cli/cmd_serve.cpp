@@ -1,6 +1,7 @@
 // `conndoctor serve`: the diagnosis for Prometheus (/metrics), as JSON (/report), /healthz.
 #include <malloc.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdio>
@@ -15,6 +16,8 @@
 #include "serve/auth.h"
 #include "serve/scrape_coordinator.h"
 #include "serve/server.h"
+#include "trace/trace_decode.h"
+#include "trace/tracer.h"
 #include "util/clock.h"
 
 namespace cd {
@@ -25,6 +28,7 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:" + std::to_string(kDefaultServePort);
   double min_interval_s = 5.0;
   std::size_t top = 5;
+  bool trace = false;
   std::size_t threads = 8;
   std::size_t max_queued = 64;
   int read_timeout_s = 3;
@@ -122,6 +126,28 @@ int run_serve(const ServeArgs& a) {
   // where written.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
+  // --trace: loaded once, read at each scrape (the maps keep counting in between). Without
+  // BPF the exporter still serves the diagnosis and says so.
+  std::shared_ptr<Tracer> tracer;
+  if (a.trace) {
+    struct stat st {};
+    uint32_t ino = ::stat("/proc/self/ns/net", &st) == 0 ? uint32_t(st.st_ino) : 0;
+    auto t = Tracer::start({.netns_only = ino});
+    if (t) {
+      tracer = std::make_shared<Tracer>(std::move(*t));
+    } else {
+      std::fprintf(stderr, "conndoctor serve: not tracing (conndoctor_trace_up 0): %s\n",
+                   t.error().message.c_str());
+    }
+    const std::string why = t ? std::string() : t.error().message;
+    opt->trace = [tracer, why]() -> Result<TraceResult> {
+      if (!tracer) return fail(why);
+      auto raw = tracer->read();
+      if (!raw) return std::unexpected(raw.error());
+      return decode_trace(*raw, 0);
+    };
+  }
+
   auto server = MetricsServer::create(*opt, coordinator);
   if (!server) return error_exit(server.error().message);
   MetricsServer& srv = **server;
@@ -199,6 +225,9 @@ Handler setup_serve(CLI::App& app) {
   app.add_option("--sock-diag-dump", a->sock_diag_dump,
                  "replay this recorded sock_diag dump instead of asking the kernel")
       ->check(CLI::ExistingFile);
+  app.add_flag("--trace", a->trace,
+               "keep the tracer loaded and export its counters: failed connects, EMFILE, "
+               "churn, drops (needs root; docs/metrics.md)");
   app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");

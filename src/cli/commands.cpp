@@ -21,6 +21,8 @@ const std::vector<Command>& commands() {
        setup_record},
       {"rules", "list the diagnosis rules", setup_rules},
       {"serve", "export the diagnosis to Prometheus (/metrics) and as JSON (/report)", setup_serve},
+      {"trace", "count failed connects, EMFILE, churn and drops in the kernel, with who and where",
+       setup_trace},
   };
   return table;
 }

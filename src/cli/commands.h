@@ -33,6 +33,7 @@ Handler setup_record(CLI::App& app);
 Handler setup_lab(CLI::App& app);
 Handler setup_rules(CLI::App& app);
 Handler setup_serve(CLI::App& app);
+Handler setup_trace(CLI::App& app);
 
 // Shared by the handlers (cli/output.cpp).
 int error_exit(const std::string& message);  // "conndoctor: message" on stderr; returns 3
@@ -46,8 +47,8 @@ nlohmann::ordered_json host_json();  // hostname, kernel, generated_at, version
 int exit_code_for(Status s);         // ok 0, warning 1, critical 2, unknown 3
 
 // The one render step of `check` and `lab run`: the report as JSON (conndoctor/report/v1, then
-// the members of `extra` in order, then "host") or as text (`preface`, then the report), written
-// whole; returns the exit status of the analysis (or 3 when stdout fails).
+// the members of `extra` in order, then "host") or as text (`preface`, the report, then
+// `postscript`), written whole; returns the exit status of the analysis (or 3 when stdout fails).
 struct ReportStyle {
   bool json = false;
   ColorMode color = ColorMode::kAuto;
@@ -55,6 +56,6 @@ struct ReportStyle {
 };
 int print_diagnosis(const Diagnosis& d, const ReportStyle& style,
                     const nlohmann::ordered_json& extra = nlohmann::ordered_json::object(),
-                    const std::string& preface = {});
+                    const std::string& preface = {}, const std::string& postscript = {});
 
 }  // namespace cd

@@ -64,7 +64,8 @@ int exit_code_for(Status s) {
 }
 
 int print_diagnosis(const Diagnosis& d, const ReportStyle& style,
-                    const nlohmann::ordered_json& extra, const std::string& preface) {
+                    const nlohmann::ordered_json& extra, const std::string& preface,
+                    const std::string& postscript) {
   std::string out;
   if (style.json) {
     auto doc = report_json(d.snapshot, d.analysis);
@@ -72,7 +73,8 @@ int print_diagnosis(const Diagnosis& d, const ReportStyle& style,
     doc["host"] = host_json();
     out = doc.dump(2) + "\n";
   } else {
-    out = preface + report_text(d.snapshot, d.analysis, {use_color(style.color), style.verbose});
+    out = preface + report_text(d.snapshot, d.analysis, {use_color(style.color), style.verbose}) +
+          postscript;
   }
   if (int rc = emit(out); rc != kExitOk) return rc;
   return exit_code_for(d.analysis.status);

@@ -58,6 +58,7 @@ Result<LabRun> lab_run(const LabOptions& opt) {
   run.scenario = std::string(sc->name);
   run.netns = std::string(kLabNetnsPrefix) + std::to_string(::getpid()) + "-" + run.scenario;
   auto ns = LabNetns::create(run.netns);
+  if (ns) run.netns_inode = uint64_t(ns->id().ino);
   if (!ns) return fail("lab: cannot create namespace " + run.netns + ": " + ns.error().message);
 
   std::vector<std::pair<std::string, std::string>> all;
@@ -86,6 +87,8 @@ Result<LabRun> lab_run(const LabOptions& opt) {
     if (int sig = guard->check()) return interrupted(sig, run.netns);
     load.stop(kStopGraceS);
     run.observed = load.observations();
+    for (std::size_t w = 0; w < load.size(); ++w)
+      run.workers.push_back({load.comm(w), load.pid(w)});
     if (!diag) return fail("lab " + run.scenario + ": diagnosis failed: " + diag.error().message);
     run.diagnosis = std::move(*diag);
   }
@@ -114,9 +117,12 @@ nlohmann::ordered_json lab_json(const LabRun& run) {
   nlohmann::ordered_json j;
   j["scenario"] = run.scenario;
   j["netns"] = run.netns;
+  j["netns_inode"] = run.netns_inode;
   j["kept"] = run.kept;
   j["sysctls"] = run.sysctls;
   j["observed"] = run.observed;
+  j["workers"] = nlohmann::ordered_json::array();
+  for (const auto& w : run.workers) j["workers"].push_back({{"comm", w.comm}, {"pid", w.pid}});
   return j;
 }
 

@@ -16,6 +16,7 @@
 //   nothing in it knows that it runs in a lab.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -36,10 +37,16 @@ struct LabOptions {
 struct LabRun {
   std::string scenario;
   std::string netns;                  // cdlab-<pid>-<scenario>
+  uint64_t netns_inode = 0;           // its nsfs inode (the netns `conndoctor trace` reports)
   bool kept = false;                  // the namespace still exists (--keep)
   std::vector<std::string> sysctls;   // "net.ipv4.tcp_tw_reuse=0", as applied, in order
   std::vector<std::string> observed;  // what the load generators saw, one line each
-  Diagnosis diagnosis;                // cd::diagnose() run inside the namespace
+  struct Worker {
+    std::string comm;
+    int32_t pid = 0;
+  };
+  std::vector<Worker> workers;  // the load generator processes (ground truth for `trace`)
+  Diagnosis diagnosis;          // cd::diagnose() run inside the namespace
 };
 
 std::vector<ScenarioInfo> lab_list();
@@ -51,7 +58,8 @@ Result<std::vector<std::string>> lab_clean(std::string_view prefix = {});
 // 128 + signal when `e` is lab_run's "interrupted" error, otherwise 3 (could not diagnose).
 int lab_exit_code(const Error& e);
 
-// The report's "lab" object: {scenario, netns, kept, sysctls: [...], observed: [...]}.
+// The report's "lab" object: {scenario, netns, kept, sysctls: [...], observed: [...],
+// workers: [{comm, pid}]}.
 nlohmann::ordered_json lab_json(const LabRun& run);
 // The same for people: a few lines to print before the report.
 std::string lab_text(const LabRun& run);

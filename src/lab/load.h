@@ -80,6 +80,7 @@ class LoadSet {
 
   // Observations of all workers, in spawn order.
   std::vector<std::string> observations() const;
+  std::size_t size() const { return workers_.size(); }
 
  private:
   struct Worker {

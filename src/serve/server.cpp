@@ -16,6 +16,7 @@
 #include "render/exposition.h"
 #include "render/report.h"
 #include "serve/bounded_task_queue.h"
+#include "serve/trace_metrics.h"
 #include "snapshot/net_types.h"
 #include "util/unique_fd.h"
 
@@ -111,6 +112,8 @@ struct MetricsServer::Impl {
 
   Impl(const ServeOptions& o, ScrapeCoordinator& c) : opt(o), coordinator(c) {}
 
+  TraceMetrics trace_metrics;  // which series serve --trace admitted (cardinality cap)
+
   void routes();
   void metrics(httplib::Response& res);
   void report(httplib::Response& res);
@@ -129,6 +132,11 @@ void MetricsServer::Impl::metrics(httplib::Response& res) {
   write_exporter_metrics(out, coordinator.stats(&r));
   if (r.diagnosis)
     write_diagnosis_metrics(out, r.diagnosis->snapshot, r.diagnosis->analysis, opt.metrics);
+  if (opt.trace) {
+    auto t = opt.trace();
+    out.add(kTraceUpFamily, int64_t(t ? 1 : 0));
+    if (t) trace_metrics.write(out, *t);
+  }
   res.set_content(out.str(), kMetricsType);
 }
 

@@ -15,6 +15,7 @@
 #include "render/metrics.h"
 #include "serve/auth.h"
 #include "serve/scrape_coordinator.h"
+#include "snapshot/trace_result.h"
 #include "util/error.h"
 
 namespace cd {
@@ -47,6 +48,9 @@ struct ServeOptions {
   MetricsOptions metrics;
   // Added to /report as "host", as `check --json` does (cli/ supplies host_json()).
   std::function<nlohmann::ordered_json()> report_host;
+  // serve --trace: the tracer's counts now (cli/ keeps it loaded); empty: not tracing. An
+  // error exports conndoctor_trace_up 0 and no trace counters.
+  std::function<Result<TraceResult>()> trace;
 };
 
 // Checks what can be checked before binding: TLS files both given, readable, key not readable

@@ -17,6 +17,7 @@
 
 #include "render/exposition.h"
 #include "render/metrics.h"
+#include "serve/trace_metrics.h"  // serve --trace families, documented in the same file
 
 namespace cd {
 namespace {
@@ -352,7 +353,9 @@ TEST(Metrics, EveryFamilyIsDocumentedOnce) {
   ss << in.rdbuf();
   std::string doc = ss.str();
   std::set<std::string_view> names;
-  for (const MetricFamily& f : all_metric_families()) {
+  std::vector<MetricFamily> families = all_metric_families();
+  for (const MetricFamily& f : trace_metric_families()) families.push_back(f);  // serve --trace
+  for (const MetricFamily& f : families) {
     EXPECT_TRUE(names.insert(f.name).second) << "family declared twice: " << f.name;
     EXPECT_NE(doc.find("`" + std::string(f.name) + "`"), std::string::npos)
         << f.name << " is not in docs/metrics.md";

@@ -1,0 +1,233 @@
+// Merging a TraceResult into findings by their evidence keys (destination, pid, listener
+// address). Only adds keys prefixed "traced_", except for the owner of a tuple's churn, which
+// replaces the inferred owner (pid, comm) when the trace saw who opened the connections.
+#include "diagnose/trace_merge.h"
+#include "snapshot/trace_result.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <string>
+
+namespace cd {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string evidence_string(const Finding& f, const char* key) {
+  auto it = f.evidence.find(key);
+  return it != f.evidence.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The processes whose connect() failed with `err`, to `destination` ("" = anywhere), most first.
+json failing_processes(const TraceResult& t, int err, const std::string& destination) {
+  std::map<std::pair<int32_t, std::string>, uint64_t> by;
+  for (const auto& f : t.failures) {
+    if (f.op != "connect" || f.err != err) continue;
+    if (!destination.empty() && (!f.destination || f.destination->to_string() != destination))
+      continue;
+    by[{f.pid, f.comm}] += f.count;
+  }
+  std::vector<std::pair<uint64_t, std::pair<int32_t, std::string>>> v;
+  for (const auto& [k, n] : by) v.push_back({n, k});
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json out = json::array();
+  for (const auto& [n, k] : v)
+    out.push_back({{"pid", k.first > 0 ? json(k.first) : json(nullptr)},
+                   {"comm", k.second.empty() ? json(nullptr) : json(k.second)},
+                   {"count", n}});
+  return out;
+}
+
+void merge_ephemeral(Finding& f, const TraceResult& t) {
+  const std::string dest = evidence_string(f, "destination");
+  f.evidence["traced_eaddrnotavail"] = failing_processes(t, EADDRNOTAVAIL, dest);
+  if (dest.empty()) return;
+  const TraceChurn* top = nullptr;
+  for (const auto& c : t.churn)
+    if (c.destination && c.destination->to_string() == dest && c.pid > 0 &&
+        (!top || c.opened > top->opened))
+      top = &c;
+  if (!top) {
+    f.evidence["traced_churn"] = nullptr;
+    return;
+  }
+  // Connections in TIME_WAIT have no owner for `check` to read; the trace saw who opened them.
+  f.evidence["pid"] = top->pid;
+  f.evidence["comm"] = top->comm;
+  f.evidence["owner_inferred"] = false;
+  f.evidence["confidence"] = "traced";
+  f.evidence["traced_churn"] = {{"opened", top->opened},
+                                {"closed", top->closed},
+                                {"local_closed_first", top->local_closed_first},
+                                {"remote_closed_first", top->remote_closed_first}};
+}
+
+void merge_fds(Finding& f, const TraceResult& t) {
+  auto pid_it = f.evidence.find("pid");
+  if (pid_it != f.evidence.end() && pid_it->is_number_integer()) {
+    const int32_t pid = pid_it->get<int32_t>();
+    uint64_t n = 0;
+    json calls = json::object();
+    for (const auto& x : t.failures) {
+      if (x.pid != pid || (x.err != EMFILE && x.err != ENFILE)) continue;
+      n += x.count;
+      calls[x.op] = calls.value(x.op, uint64_t(0)) + x.count;
+    }
+    f.evidence["traced_emfile"] = n;
+    f.evidence["traced_emfile_calls"] = std::move(calls);
+    return;
+  }
+  // The host-wide file table (fs.file-max): ENFILE from any process.
+  uint64_t n = 0;
+  for (const auto& x : t.failures)
+    if (x.err == ENFILE) n += x.count;
+  f.evidence["traced_enfile"] = n;
+}
+
+void merge_accept_queue(Finding& f, const TraceResult& t) {
+  std::string where = evidence_string(f, "destination");
+  if (where.empty()) where = evidence_string(f, "fullest_listener");
+  auto listener = where.empty() ? std::nullopt : std::optional<std::string>(where);
+  uint64_t n = 0;
+  for (const auto& d : t.drops) {
+    if (d.reason != "TCP_LISTEN_OVERFLOW" || !d.where) continue;
+    if (listener) {
+      // A wildcard listener (0.0.0.0:8080, [::]:8080) takes the drops to any address on its port.
+      const auto colon = listener->rfind(':');
+      const std::string port = listener->substr(colon + 1);
+      const std::string host = listener->substr(0, colon);
+      const bool wildcard = host == "0.0.0.0" || host == "[::]";
+      const std::string dw = d.where->to_string();
+      if (wildcard ? dw.substr(dw.rfind(':') + 1) != port : dw != *listener) continue;
+    }
+    n += d.count;
+  }
+  f.evidence["traced_listen_overflow_drops"] = n;
+}
+
+void merge_conntrack(Finding& f, const TraceResult& t) {
+  uint64_t n = 0;
+  std::map<std::string, uint64_t> by;
+  for (const auto& d : t.drops) {
+    if (d.reason != "NETFILTER_DROP") continue;
+    n += d.count;
+    by[d.where ? d.where->to_string() : "unknown"] += d.count;
+  }
+  std::vector<std::pair<uint64_t, std::string>> v;
+  for (const auto& [w, c] : by) v.push_back({c, w});
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json top = json::array();
+  for (std::size_t i = 0; i < v.size() && i < 5; ++i)
+    top.push_back({{"destination", v[i].second}, {"count", v[i].first}});
+  f.evidence["traced_netfilter_drops"] = n;
+  f.evidence["traced_netfilter_drop_destinations"] = std::move(top);
+}
+
+// The one finding tracing creates: connects to one destination that fail with ETIMEDOUT
+// (SYNs unanswered: the host is down, a firewall drops, the server's SYN queue is full) or
+// ECONNREFUSED (a RST: nothing listens) en masse. No state shows this: the sockets are gone.
+constexpr uint64_t kConnectFailuresWarn = 10;
+constexpr uint64_t kConnectFailuresCrit = 100;
+
+void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
+  std::map<std::pair<std::string, int>, uint64_t> by;  // (destination, errno)
+  for (const auto& f : t.failures)
+    if (f.op == "connect" && f.destination && (f.err == ETIMEDOUT || f.err == ECONNREFUSED))
+      by[{f.destination->to_string(), f.err}] += f.count;
+  for (const auto& [key, n] : by) {
+    if (n < kConnectFailuresWarn) continue;
+    const auto& [dest, err] = key;
+    Finding f;
+    f.id = "connect_failures.destination";
+    f.resource = Resource::kConnectFailures;
+    f.severity = n >= kConnectFailuresCrit ? Severity::kCritical : Severity::kWarning;
+    f.layer = Layer::kNetwork;
+    f.title = "connect() to " + dest + " failed " + std::to_string(n) + " times with " +
+              errno_label(err) + " in " + std::to_string(int(t.duration_s + 0.5)) + " s";
+    f.evidence["destination"] = dest;
+    f.evidence["errno"] = errno_label(err);
+    f.evidence["count"] = n;
+    f.evidence["traced_seconds"] = double(int64_t(t.duration_s * 10 + 0.5)) / 10.0;
+    f.evidence["processes"] = failing_processes(t, err, dest);
+    uint64_t syn = 0;
+    for (const auto& s : t.syn_retransmits)
+      if (s.destination && s.destination->to_string() == dest) syn += s.count;
+    f.evidence["syn_retransmits"] = syn;
+    const std::string host = dest.substr(0, dest.rfind(':'));
+    const std::string port = dest.substr(dest.rfind(':') + 1);
+    if (err == ETIMEDOUT) {
+      f.evidence["cause"] =
+          "the SYNs got no answer: the host is down or unreachable, a firewall drops them, or "
+          "the server's SYN queue is full";
+      f.remediation = {
+          {'A',
+           "Check that " + dest +
+               " is up and answers from this host, and what drops the SYNs "
+               "on the way (a firewall, a security group, a full SYN queue on the server)",
+           {"nc -vz -w 3 " + host + " " + port, "conndoctor trace --duration 10"},
+           ""},
+          {'A',
+           "Make the client fail fast and back off: a connect timeout of a few seconds, "
+           "retries with exponential backoff and jitter, so that a dead destination does "
+           "not tie up threads and ports",
+           {},
+           "Too short a timeout fails healthy but slow connects."}};
+    } else {
+      f.evidence["cause"] = "a RST answered the SYN: nothing listens on " + dest +
+                            " (the service is down, restarting, or on another port)";
+      f.remediation = {{'A',
+                        "Check that the service listens on " + dest +
+                            " and that the client is "
+                            "configured to reach the right address and port",
+                        {"nc -vz -w 3 " + host + " " + port},
+                        ""},
+                       {'A',
+                        "Retry with backoff while the service restarts instead of failing at once",
+                        {},
+                        ""}};
+    }
+    a.findings.push_back(std::move(f));
+  }
+}
+
+}  // namespace
+
+void merge_trace(Analysis& analysis, const TraceResult& trace) {
+  for (Finding& f : analysis.findings) {
+    if (!f.evidence.is_object()) continue;
+    switch (f.resource) {
+      case Resource::kEphemeralPorts:
+        merge_ephemeral(f, trace);
+        break;
+      case Resource::kFileDescriptors:
+        merge_fds(f, trace);
+        break;
+      case Resource::kAcceptQueue:
+        merge_accept_queue(f, trace);
+        break;
+      case Resource::kConntrack:
+        merge_conntrack(f, trace);
+        break;
+      default:
+        break;
+    }
+  }
+  const std::size_t before = analysis.findings.size();
+  add_connect_failure_findings(analysis, trace);
+  if (analysis.findings.size() == before || analysis.status == Status::kUnknown) return;
+  std::stable_sort(analysis.findings.begin(), analysis.findings.end(),
+                   [](const Finding& x, const Finding& y) { return x.severity > y.severity; });
+  const Finding& worst = analysis.findings.front();
+  const Status s = worst.severity == Severity::kCritical  ? Status::kCritical
+                   : worst.severity == Severity::kWarning ? Status::kWarning
+                                                          : Status::kOk;
+  if (s > analysis.status) {
+    analysis.status = s;
+    analysis.summary = std::string(to_string(worst.severity)) + ": " + worst.title + " (" +
+                       std::string(to_string(worst.layer)) + " layer)";
+  }
+}
+
+}  // namespace cd
