@@ -49,6 +49,8 @@ std::string_view to_string(Resource r) {
       return "tcp_memory";
     case Resource::kConfig:
       return "config";
+    case Resource::kUnansweredConnects:
+      return "unanswered_connects";
   }
   return "config";
 }

@@ -21,6 +21,7 @@ enum class Resource {
   kOrphans,
   kTcpMemory,
   kConfig,
+  kUnansweredConnects,  // added to contract v1 after the others: values keep their order
 };
 
 std::string_view to_string(Severity s);  // "info", "warning", "critical"
