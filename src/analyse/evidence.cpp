@@ -65,4 +65,28 @@ void append_capped(std::vector<Finding>& kept, std::vector<Finding>& out, std::s
   for (Finding& f : kept) out.push_back(std::move(f));
 }
 
+// The process behind a tuple. TIME_WAIT sockets belong to no process (inode 0), so the owner is
+// inferred from the live sockets to the same tuple; the share of those it holds is the
+// confidence.
+void put_tuple_owner(Evidence& ev, const Reading& r, const TupleKey& key) {
+  const TupleOwner* owner = nullptr;
+  for (const TupleOwner& o : r.tuple_owners)
+    if (o.key == key) owner = &o;
+  if (!owner || owner->pids.empty()) {
+    put_process(ev, r, std::nullopt);
+    ev["owner_inferred"] = nullptr;
+    ev["confidence"] = nullptr;
+    return;
+  }
+  auto top = std::max_element(owner->pids.begin(), owner->pids.end(),
+                              [](const auto& a, const auto& b) { return a.second < b.second; });
+  uint64_t all = 0;
+  for (const auto& [pid, n] : owner->pids) all += n;
+  double share = all ? double(top->second) / double(all) : 0.0;
+  put_process(ev, r, top->first);
+  ev["owner_inferred"] = true;
+  ev["confidence"] = share >= 0.99 ? "high" : share >= 0.5 ? "medium" : "low";
+  ev["owner_share_of_live_sockets"] = rounded(share, 2);
+}
+
 }  // namespace cd

@@ -30,6 +30,11 @@ void put_rate(Evidence& ev, std::string_view key, const Snapshot& snap,
 // Puts "pid" and "comm" of a process (null when unknown).
 void put_process(Evidence& ev, const Reading& r, std::optional<int32_t> pid);
 
+// The process behind a destination tuple: "pid"/"comm" of the process holding most of its live
+// sockets, with "owner_inferred", "confidence" and "owner_share_of_live_sockets" (TIME_WAIT
+// belongs to no process); all null when unknown.
+void put_tuple_owner(Evidence& ev, const Reading& r, const TupleKey& key);
+
 const ProcessInfo* find_process(const Reading& r, int32_t pid);
 
 // The process owning a listening socket, from the attribution (nullopt when unknown).

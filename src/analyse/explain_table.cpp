@@ -98,7 +98,10 @@ const std::vector<ExplainEntry>& explain_table() {
                        "ls /proc/PID/fd | wc -l", "ss -tanp state close-wait"},
           .notes = {"The soft limit can be raised up to the hard limit, and the hard limit up "
                     "to fs.nr_open: LimitNOFILE= in the systemd unit, or prlimit for a running "
-                    "process. Find the leak first."},
+                    "process. Find the leak first.",
+                    "`conndoctor check` (two readings) forecasts a growing fd count: critical "
+                    "when it runs out within a minute (seconds_to_exhaustion), before the "
+                    "first EMFILE; critical anyway at 90% of the soft limit."},
       },
       {
           .id = "enfile",
@@ -247,7 +250,7 @@ const std::vector<ExplainEntry>& explain_table() {
           .errno_value = ETIMEDOUT,
           .phrases = {"connection timed out", "connection timeout", "connect timeout",
                       "operation timed out", "i/o timeout"},
-          .resources = {"accept_queue", "conntrack", "snat_ports"},
+          .resources = {"unanswered_connects", "accept_queue", "conntrack", "snat_ports"},
           .meaning = "No answer came in time. From connect(): the SYN was never answered after "
                      "tcp_syn_retries retransmissions (about 2 minutes with the default 6). On an "
                      "established connection: data stayed unacknowledged (tcp_retries2, ~15 min; "
@@ -264,12 +267,17 @@ const std::vector<ExplainEntry>& explain_table() {
                      "destination port, protocol).",
                      "A firewall dropping (not rejecting) the traffic, or the peer or route is "
                      "down."},
-          .findings = {"accept_queue.*", "conntrack.*", "snat_ports.*"},
-          .commands = {"nstat -az TcpExtListenOverflows TcpExtListenDrops "
+          .findings = {"unanswered_connects.*", "accept_queue.*", "conntrack.*", "snat_ports.*"},
+          .commands = {"ss -tno state syn-sent   # timer:(on,...,N): N SYN retransmits so far",
+                       "nstat -az TcpExtTCPSynRetrans TcpExtListenOverflows TcpExtListenDrops "
                        "TcpExtTCPAbortOnTimeout",
                        "conntrack -S", "conndoctor check"},
           .notes = {"Run `conndoctor check` on the client, on the server and on the NAT "
-                    "gateway: each sees a different part.",
+                    "gateway: each sees a different part. On the client, unanswered_connects "
+                    "names the destinations whose SYNs go unanswered.",
+                    "Every unanswered connect holds its local port while the SYN is retried: "
+                    "the port pool to that destination can run out too, but widening the range "
+                    "only lets more SYNs wait; find where they die.",
                     "Client deadlines (Go's \"i/o timeout\", connect timeouts in pools) fire "
                     "before the kernel's ETIMEDOUT but mean the same: no answer."},
       },
@@ -341,10 +349,11 @@ const std::vector<ExplainEntry>& explain_table() {
                "process).",
                "B: widen net.ipv4.ip_local_port_range, reserving the service ports it covers.",
                "C: net.ipv4.tcp_tw_reuse is the one that exists: 0 off, 1 on, 2 loopback only "
-               "(the default). It helps outbound connect() only, needs TCP timestamps, waits "
-               "tcp_tw_reuse_delay ms (since ~6.14), and through NAT or load balancers that "
-               "rewrite timestamps it can cause PAWS rejects (TcpExt PAWSActive/PAWSEstab)."},
-          .findings = {"ephemeral_ports.tuple", "time_wait.*", "config.tw_reuse_paws"},
+               "(the default). It helps outbound connect() only, needs the peer's TCP "
+               "timestamps (without them it simply does not reuse) and waits "
+               "tcp_tw_reuse_delay ms (since ~6.14). Unlike tw_recycle it drops nothing "
+               "behind NAT."},
+          .findings = {"ephemeral_ports.tuple", "time_wait.*", "config.tw_reuse_syn_retrans"},
           .commands = {"grep -rn tw_recycle /etc/sysctl.conf /etc/sysctl.d/",
                        "sysctl net.ipv4.tcp_tw_reuse net.ipv4.tcp_timestamps", "conndoctor check"},
           .notes = {},
@@ -361,15 +370,19 @@ const std::vector<ExplainEntry>& explain_table() {
           .causes_heading = "what to know",
           .causes = {"Only outbound connections benefit. Server-side TIME_WAIT (the server "
                      "closes first) gains nothing: enable keep-alive instead.",
-                     "Needs net.ipv4.tcp_timestamps; each reuse counts TcpExt TWRecycled.",
+                     "Needs TCP timestamps on the old connection, the peer's included "
+                     "(tcp_twsk_unique() checks tw_ts_recent_stamp): a peer or middlebox "
+                     "without them gets no reuse at all, and nothing breaks. Each reuse counts "
+                     "TcpExt TWRecycled.",
                      "Waits net.ipv4.tcp_tw_reuse_delay ms (default 1000, since ~6.14) after "
                      "the socket entered TIME_WAIT.",
-                     "Risk: NAT or load balancers that rewrite or strip timestamps make peers "
-                     "reject segments (PAWS: TcpExt PAWSActive/PAWSEstab). Roll out gradually.",
+                     "The observable risk: a reused port can meet a peer still in LAST_ACK; "
+                     "its challenge ACK draws a RST and the SYN is retried ~1 s later (TcpExt "
+                     "TCPSynRetrans). PAWS counters are not a sign of reuse trouble.",
                      "It is not tcp_tw_recycle, which was removed in 4.12."},
-          .findings = {"ephemeral_ports.tuple", "config.tw_reuse_paws"},
+          .findings = {"ephemeral_ports.tuple", "config.tw_reuse_syn_retrans"},
           .commands = {"sysctl net.ipv4.tcp_tw_reuse net.ipv4.tcp_timestamps",
-                       "nstat -az TcpExtTWRecycled TcpExtPAWSActive TcpExtPAWSEstab"},
+                       "nstat -az TcpExtTWRecycled TcpExtTCPSynRetrans"},
           .notes = {},
       },
       {

@@ -51,6 +51,8 @@ std::string_view to_string(Resource r) {
       return "config";
     case Resource::kConnectFailures:
       return "connect_failures";
+    case Resource::kUnansweredConnects:
+      return "unanswered_connects";
   }
   return "config";
 }

@@ -22,6 +22,7 @@ enum class Resource {
   kTcpMemory,
   kConfig,
   kConnectFailures,  // only from `check --trace`: connects to one destination failing en masse
+  kUnansweredConnects,  // added to contract v1 after the others: values keep their order
 };
 
 std::string_view to_string(Severity s);  // "info", "warning", "critical"

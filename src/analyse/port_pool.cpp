@@ -76,6 +76,8 @@ PortAnalysis analyse_ports(const Snapshot& snap) {
     s.in_use = t.in_use();
     s.time_wait = std::min(t.time_wait, s.in_use);
     s.live = s.in_use - s.time_wait;
+    s.syn_sent = t.by_state[int(TcpState::kSynSent)];
+    s.syn_unanswered = std::min(t.syn_unanswered, s.syn_sent);
     s.tw_reuse_applies = tw_reuse_applies(sc, t.key);
     s.tw_reusable = reusable(t, s.tw_reuse_applies);
     s.usable = pa.usable_per_tuple;

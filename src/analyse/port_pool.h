@@ -23,7 +23,21 @@ struct TupleStat {
   std::optional<double> steady_state_demand;    // ports needed at this rate: live + rate x 60 s
   std::optional<double> seconds_to_exhaustion;  // 0 = exhausted now; nullopt = stable/unknown
   bool tw_reuse_applies = false;
+  uint32_t syn_sent = 0;        // live sockets still waiting for a SYN-ACK
+  uint32_t syn_unanswered = 0;  // of those, SYN retransmitted: unanswered for >= 1 s
 };
+
+// Unanswered connects to one tuple that make a finding of their own (unanswered_connects).
+inline constexpr uint32_t kUnansweredMin = 10;
+inline bool connects_unanswered(const TupleStat& t) {
+  return t.syn_unanswered >= kUnansweredMin;
+}
+// When those connects are most of the tuple's live sockets, its port figures describe a
+// destination that does not answer, not "many connections open": the ephemeral_ports rule leaves
+// the tuple to unanswered_connects (widening the range would only let more SYNs wait).
+inline bool pool_held_by_unanswered(const TupleStat& t) {
+  return connects_unanswered(t) && uint64_t(t.syn_sent) * 2 > t.live;
+}
 
 struct PortAnalysis {
   bool known = false;  // range known and dump complete

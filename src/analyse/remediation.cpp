@@ -215,6 +215,38 @@ RemediationStep step_find_stuck_sockets() {
       "None (read-only).");
 }
 
+RemediationStep step_connect_timeout() {
+  return step(
+      'A',
+      "Give every connect() a short timeout in the client and back off (or open a circuit "
+      "breaker) instead of piling up: an unanswered SYN is retried for ~127 s (tcp_syn_retries=6: "
+      "1+2+4+...+64 s), holding its local port and the request that waits for it",
+      {"Go: net.Dialer{Timeout: 3 * time.Second} in the http.Transport's DialContext",
+       "Java: HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)); OkHttp "
+       ".connectTimeout(3, TimeUnit.SECONDS); Apache HttpClient "
+       "ConnectionConfig.custom().setConnectTimeout(3, TimeUnit.SECONDS)",
+       "Python: requests.get(url, timeout=(3.05, 30)); httpx.Client(timeout=httpx.Timeout(30, "
+       "connect=3))"},
+      "Low. A timeout shorter than the path's real handshake time (a far destination, a "
+      "loaded server) fails connects that would have succeeded: keep it well above the RTT.");
+}
+
+RemediationStep step_destination_listener(const Endpoint& dst) {
+  return step(
+      'A',
+      fmt::format(
+          "On the destination {}: check that the service listens and that its listener does not "
+          "drop SYNs because its accept or SYN queue is full (a slow accept loop); a listener "
+          "that is not there answers with RST, not silence",
+          dst.to_string()),
+      {fmt::format("ss -ltn 'sport = :{}'   # on {}: Recv-Q = queued, Send-Q = limit", dst.port,
+                   dst.addr.to_string()),
+       "nstat -az TcpExtListenOverflows TcpExtListenDrops TcpExtTCPReqQFullDrop   # on the "
+       "destination, run twice: rising = dropping",
+       "conndoctor check   # on the destination"},
+      "None (read-only checks).");
+}
+
 // --- B ----------------------------------------------------------------------------------------
 
 RemediationStep step_widen_port_range(const Reading& r) {
@@ -341,6 +373,23 @@ RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> som
               "bottleneck; it does not fix a stalled loop (A).");
 }
 
+RemediationStep step_syncookies_on(const Sysctls& s) {
+  if (s.tcp_syncookies && *s.tcp_syncookies != 0)
+    return step('B',
+                fmt::format("syncookies are already on (tcp_syncookies={}): the SYN queue of the "
+                            "listener is what overflows; raise its backlog",
+                            *s.tcp_syncookies),
+                {}, "None.");
+  return step(
+      'B',
+      "Turn syncookies back on (tcp_syncookies=1, the default): with the SYN queue full "
+      "the kernel then answers with a cookie instead of dropping the SYN",
+      {sysctl_w("net.ipv4.tcp_syncookies", "1"), persist_sysctl("net.ipv4.tcp_syncookies", "1")},
+      "Low. A cookie handshake keeps window scaling and SACK only when timestamps are on "
+      "(tcp_timestamps=1); the kernel logs \"Possible SYN flooding on port ...\" once per "
+      "listener.");
+}
+
 RemediationStep step_raise_tw_buckets(const Sysctls& s, std::optional<int64_t> tw_count) {
   int64_t cur = s.tcp_max_tw_buckets.value_or(0);
   // The default is ehash/2, the same figure as tcp_max_orphans's default: restore at least that.
@@ -411,28 +460,57 @@ RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple) {
   }
   if (ts_off) cmds.push_back(persist_sysctl("net.ipv4.tcp_timestamps", "1"));
   cmds.push_back(
-      "nstat -az TcpExtPAWSActive TcpExtPAWSEstab TcpExtTWRecycled   # watch afterwards");
+      "nstat -az TcpExtTWRecycled TcpExtTCPSynRetrans   # watch afterwards: reuses, "
+      "SYN retries");
   std::string action =
       "Let connect() take over TIME_WAIT ports of outbound client connections once they are "
       "tcp_tw_reuse_delay old (tcp_tw_reuse=1; it needs tcp_timestamps=1 and applies to "
       "connect() only, never to server-side TIME_WAIT); do it after A, when reuse is still not "
       "enough";
   if (!s.tcp_timestamps) action += " (check that net.ipv4.tcp_timestamps is 1)";
+  // tcp_twsk_unique() [net/ipv4/tcp_ipv4.c] reuses a port only when the old connection carried
+  // the peer's timestamps (tw_ts_recent_stamp): without them nothing is reused, nothing breaks.
   return step('C', std::move(action), std::move(cmds),
-              "Through NAT or load balancers that rewrite or strip TCP timestamps, the peer's PAWS "
-              "check rejects segments of the reused connection (TcpExt PAWSActive/PAWSEstab rise, "
-              "connects stall): roll it out gradually, one host first, and watch those counters.");
+              "Low. Reuse needs the peer's TCP timestamps: where a peer or middlebox strips them "
+              "connect() simply does not reuse (no harm, no help; TWRecycled stays flat). The "
+              "observable risk: a reused port can meet a peer still in LAST_ACK for the old "
+              "connection; its challenge ACK draws a RST from this side and the SYN is sent again "
+              "~1 s later (TcpExt TCPSynRetrans), an occasional 1 s connect.");
 }
 
-RemediationStep step_tw_reuse_back_to_loopback() {
-  return step('C',
-              "Limit tcp_tw_reuse to loopback (2, the default) until the middlebox that rewrites "
-              "or strips TCP timestamps is fixed: PAWS is rejecting segments of reused "
-              "connections",
-              {sysctl_w("net.ipv4.tcp_tw_reuse", "2"), persist_sysctl("net.ipv4.tcp_tw_reuse", "2"),
-               "nstat -az TcpExtPAWSActive TcpExtPAWSEstab   # should stop rising"},
-              "Outbound TIME_WAIT ports are no longer reused: churny clients then need connection "
-              "reuse (A) or a wider range (B).");
+// --- D: the network path ---------------------------------------------------------------------
+
+RemediationStep step_trace_unanswered_syns(const Endpoint& dst) {
+  std::string host = dst.addr.to_string();
+  return step(
+      'D',
+      fmt::format(
+          "Find where the SYNs to {} die: capture here (SYNs leave, no SYN-ACK comes back), then "
+          "on the destination (do they arrive?). A firewall or security group on the way or at "
+          "the destination that drops instead of rejecting looks exactly like this; so does a "
+          "route to a host that is down",
+          dst.to_string()),
+      {fmt::format("tcpdump -ni any -c 20 'host {} and port {} and tcp[tcpflags] & "
+                   "(tcp-syn|tcp-rst) != 0'",
+                   host, dst.port),
+       fmt::format("ss -tno state syn-sent dst {}   # timer:(on,...,N): N = SYN retransmits so far",
+                   dst.to_string()),
+       fmt::format("nft list ruleset | grep -nw -e drop -e {}   # here, on the way, and on the "
+                   "destination",
+                   dst.port)},
+      "None (read-only); tcpdump costs CPU on a busy interface (-c bounds it).");
+}
+
+RemediationStep step_conntrack_on_path() {
+  return step(
+      'D',
+      "On every NAT gateway or stateful firewall on the way: a full conntrack table or an "
+      "exhausted SNAT port pool drops new flows without a word to either end",
+      {"conntrack -S | tr ' ' '\n' | grep -E '^(drop|insert_failed|early_drop)='   # on the "
+       "gateway, run twice: rising = dropping",
+       "sysctl net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max   # on the gateway",
+       "conndoctor check   # on the gateway: conntrack and snat_ports findings"},
+      "None (read-only checks).");
 }
 
 // --- D ----------------------------------------------------------------------------------------

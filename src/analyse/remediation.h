@@ -31,6 +31,10 @@ RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> p
                                      bool owner_at_fd_limit);
 // Orphans and TCP memory: sockets whose data nobody reads or that close with unsent data.
 RemediationStep step_find_stuck_sockets();
+// Connects nobody answers: a connect timeout far below the kernel's ~127 s of SYN retries.
+RemediationStep step_connect_timeout();
+// The destination's own listener may drop the SYNs (accept or SYN queue full): check it there.
+RemediationStep step_destination_listener(const Endpoint& dst);
 
 // --- B: the system ----------------------------------------------------------------------------
 // Widen ip_local_port_range to 10000-65535, reserving the listening ports it would cover first.
@@ -45,6 +49,8 @@ RemediationStep step_raise_fd_limit(const ProcessInfo& p, std::optional<int64_t>
 RemediationStep step_raise_file_max(const FileNr& f, std::optional<int64_t> file_max);
 // Raise the listen backlog and net.core.somaxconn together.
 RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> somaxconn);
+// SYN-queue drops with tcp_syncookies=0: turn syncookies back on (the default, 1).
+RemediationStep step_syncookies_on(const Sysctls& s);
 // Raise tcp_max_tw_buckets (never shrink it to "fix" TIME_WAIT).
 RemediationStep step_raise_tw_buckets(const Sysctls& s, std::optional<int64_t> tw_count);
 // Raise tcp_max_orphans with its memory cost.
@@ -56,10 +62,13 @@ RemediationStep step_raise_tcp_mem(const Sysctls& s);
 // tcp_tw_reuse=1 for outbound connections, or "already in effect" when the current setting
 // already covers the tuple (tcp_tw_reuse=1, or =2 on loopback).
 RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple);
-// PAWS rejects rise with tcp_tw_reuse=1: step back to 2 (loopback only) until the path is fixed.
-RemediationStep step_tw_reuse_back_to_loopback();
 
-// --- D: conntrack -------------------------------------------------------------------------
+// --- D: conntrack and the network path ------------------------------------------------------
+// Connects nobody answers: find where the SYNs die (a firewall dropping them on the way or at
+// the destination). Path steps take D, the network layer's letter, like conntrack.
+RemediationStep step_trace_unanswered_syns(const Endpoint& dst);
+// Conntrack or SNAT on a gateway on the way drops new flows silently (full table, port clash).
+RemediationStep step_conntrack_on_path();
 // Raise nf_conntrack_max with its memory cost, and the hash table with it.
 RemediationStep step_conntrack_size(const Reading& r);
 // Shorten conntrack timeouts that keep entries long after the traffic stopped.

@@ -12,13 +12,19 @@ namespace cd {
 namespace {
 
 constexpr double kWarnFill = 0.80;
-constexpr double kOwnerAtLimit = 0.95;  // the file_descriptors rule's critical threshold
+constexpr double kOwnerAtLimit = 0.95;  // close enough to EMFILE (at 100 %) to be the cause
 constexpr std::size_t kMaxFindings = 5;
 
-// sk_acceptq_is_full() [include/net/sock.h] is `sk_ack_backlog > sk_max_ack_backlog`: the queue
-// holds limit + 1 and the next completed handshake overflows. So queue >= limit is "full".
+// sk_acceptq_is_full() [include/net/sock.h] is `sk_ack_backlog > sk_max_ack_backlog`: a queue
+// at its limit still takes one more completed handshake, so it holds limit + 1 before
+// tcp_v4_syn_recv_sock() and tcp_conn_request() drop (ListenOverflows). Full = over the limit.
 bool full(const Listener& l) {
-  return l.queue_len > 0 && l.queue_len >= l.queue_limit;
+  return l.queue_len > l.queue_limit;
+}
+
+// At the limit: the next completed handshake is the last one that fits.
+bool at_limit(const Listener& l) {
+  return l.queue_len > 0 && l.queue_len == l.queue_limit;
 }
 
 double fill(const Listener& l) {
@@ -28,12 +34,35 @@ double fill(const Listener& l) {
 
 struct Rates {
   std::optional<double> overflows, drops;
+  std::optional<double> req_q_full_drop;     // SYN queue full, no cookies: SYN dropped
+  std::optional<double> req_q_full_cookies;  // SYN queue full, answered with a cookie
   bool rising() const { return (overflows && *overflows > 0) || (drops && *drops > 0); }
+  // ListenDrops counts every drop of tcp_listendrop() [include/net/tcp.h], ListenOverflows only
+  // the accept-queue ones: the rest are SYN-queue drops (no syncookies, tcp_max_syn_backlog),
+  // memory or other refusals.
+  std::optional<double> beyond_overflows() const {
+    if (!overflows || !drops) return std::nullopt;
+    return std::max(0.0, *drops - *overflows);
+  }
 };
+
+Rates read_rates(const Snapshot& snap) {
+  return Rates{snap.counter_rate("TcpExt.ListenOverflows"), snap.counter_rate("TcpExt.ListenDrops"),
+               snap.counter_rate("TcpExt.TCPReqQFullDrop"),
+               snap.counter_rate("TcpExt.TCPReqQFullDoCookies")};
+}
 
 void put_rates(Evidence& ev, const Snapshot& snap, const Rates& rates) {
   put_rate(ev, "overflows_per_s", snap, rates.overflows);
   put_rate(ev, "drops_per_s", snap, rates.drops);
+  put_rate(ev, "drops_beyond_overflows_per_s", snap, rates.beyond_overflows());
+  put_rate(ev, "req_q_full_drop_per_s", snap, rates.req_q_full_drop);
+  put_rate(ev, "req_q_full_cookies_per_s", snap, rates.req_q_full_cookies);
+}
+
+void put_syn_settings(Evidence& ev, const Reading& r) {
+  ev["tcp_syncookies"] = or_null(r.sysctls.tcp_syncookies);
+  ev["tcp_max_syn_backlog"] = or_null(r.sysctls.tcp_max_syn_backlog);
 }
 
 // The listener's owner and whether it sits at its own fd limit: accept() then fails with
@@ -58,7 +87,10 @@ Finding listener_finding(const RuleInput& in, const Listener& l, Severity sev, c
   f.severity = sev;
   f.layer = Layer::kApplication;
   std::string tail;
-  if (full(l)) tail = ", full: new connections are dropped";
+  if (full(l))
+    tail = ", full: new connections are dropped";
+  else if (at_limit(l))
+    tail = ", at its limit: one more handshake fits, then new connections are dropped";
   if (rates.overflows && *rates.overflows > 0)
     tail += fmt::format(", overflowing at {}", per_second(*rates.overflows));
   f.title = fmt::format("accept queue of {}: {} of {} queued ({}){}", l.local.to_string(),
@@ -69,6 +101,8 @@ Finding listener_finding(const RuleInput& in, const Listener& l, Severity sev, c
   ev["limit"] = l.queue_limit;
   ev["utilization"] = rounded(fill(l), 4);
   ev["somaxconn"] = or_null(r.sysctls.somaxconn);
+  ev["syn_recv"] = l.syn_recv;
+  put_syn_settings(ev, r);
   put_rates(ev, in.snap, rates);
   auto pid = listener_pid(r, l);
   bool at_limit = put_owner(ev, r, pid);
@@ -79,15 +113,59 @@ Finding listener_finding(const RuleInput& in, const Listener& l, Severity sev, c
 
 }  // namespace
 
+// SYN-queue drops: the SYN queue (request sockets) is full and syncookies are off
+// (TCPReqQFullDrop, tcp_syn_flood_action()), or with syncookies off tcp_conn_request() refuses
+// SYNs once the queue passes 3/4 of tcp_max_syn_backlog (ListenDrops only).
+bool syn_queue_finding(const RuleInput& in, const Rates& rates, std::vector<Finding>& out) {
+  const Reading& r = in.snap.now();
+  bool full_drops = rates.req_q_full_drop && *rates.req_q_full_drop > 0;
+  auto beyond = rates.beyond_overflows();
+  bool cookies_off = r.sysctls.tcp_syncookies && *r.sysctls.tcp_syncookies == 0;
+  bool backlog_drops = beyond && *beyond > 0 && cookies_off;
+  if (!full_drops && !backlog_drops) return false;
+  Finding f;
+  f.id = "accept_queue.syn_queue";
+  f.resource = Resource::kAcceptQueue;
+  f.severity = Severity::kWarning;
+  f.layer = Layer::kSystem;
+  f.title = fmt::format(
+      "SYN queue drops: {} SYNs dropped a second before the handshake (tcp_syncookies={}): "
+      "clients retry after 1 s, 3 s, 7 s",
+      per_second(full_drops ? *rates.req_q_full_drop : *beyond),
+      r.sysctls.tcp_syncookies ? std::to_string(*r.sysctls.tcp_syncookies) : std::string("?"));
+  Evidence& ev = f.evidence;
+  put_syn_settings(ev, r);
+  put_rates(ev, in.snap, rates);
+  const Listener* busiest = nullptr;
+  for (const Listener& l : r.sockets.listeners)
+    if (!busiest || l.syn_recv > busiest->syn_recv) busiest = &l;
+  if (busiest && busiest->syn_recv > 0) {
+    ev["busiest_syn_queue"] = busiest->local.to_string();
+    ev["syn_recv"] = busiest->syn_recv;
+    ev["limit"] = busiest->queue_limit;
+  } else {
+    ev["busiest_syn_queue"] = nullptr;
+    ev["syn_recv"] = nullptr;
+  }
+  ev["cause"] = full_drops ? "the SYN queue of a listener is full (its listen backlog) and "
+                             "syncookies are off, so tcp_conn_request() drops new SYNs"
+                           : "syncookies are off and a SYN queue passed 3/4 of "
+                             "tcp_max_syn_backlog: tcp_conn_request() drops new SYNs";
+  f.remediation = {step_syncookies_on(r.sysctls)};
+  if (busiest) f.remediation.push_back(step_raise_backlog(*busiest, r.sysctls.somaxconn));
+  out.push_back(std::move(f));
+  return true;
+}
+
 void rule_accept_queue(const RuleInput& in, std::vector<Finding>& out) {
   const Reading& r = in.snap.now();
-  Rates rates{in.snap.counter_rate("TcpExt.ListenOverflows"),
-              in.snap.counter_rate("TcpExt.ListenDrops")};
+  Rates rates = read_rates(in.snap);
+  bool syn_queue = syn_queue_finding(in, rates, out);
   std::vector<Finding> found;
   for (const Listener& l : r.sockets.listeners) {
     if (full(l)) {
       found.push_back(listener_finding(in, l, Severity::kCritical, rates));
-    } else if (l.queue_limit > 0 && fill(l) >= kWarnFill) {
+    } else if (at_limit(l) || (l.queue_limit > 0 && fill(l) >= kWarnFill)) {
       found.push_back(listener_finding(in, l, Severity::kWarning, rates));
     }
   }
@@ -95,7 +173,9 @@ void rule_accept_queue(const RuleInput& in, std::vector<Finding>& out) {
     append_capped(found, out, kMaxFindings, "listeners");
     return;
   }
-  if (!rates.rising()) return;
+  // Drops the SYN-queue finding already explains are not accept-queue overflows.
+  bool overflowing = rates.overflows && *rates.overflows > 0;
+  if (!rates.rising() || (syn_queue && !overflowing)) return;
   // Drops without a full queue in this reading: the queue fills in bursts between readings.
   Finding f;
   f.id = "accept_queue.overflows";

@@ -1,5 +1,6 @@
 // Rule config: settings that are wrong before anything runs out: a service port inside the
-// ephemeral range, tcp_tw_reuse=1 with PAWS rejects rising, tcp_max_tw_buckets cut down.
+// ephemeral range, tcp_max_tw_buckets cut down; and what tcp_tw_reuse really costs (SYN
+// retries when a reused port meets a peer still in LAST_ACK), said as information only.
 #include <fmt/format.h>
 
 #include <map>
@@ -49,34 +50,47 @@ void listening_ports(const RuleInput& in, std::vector<Finding>& out) {
     ev["port"] = port;
     ev["ip_local_port_range"] = {range.lo, range.hi};
     put_process(ev, r, listener_pid(r, *l));
+    // bind(0) listeners need no reservation, but sock_diag cannot tell them from configured
+    // ones: __inet_bind() keeps that in sk_userlocks (SOCK_BINDPORT_LOCK), not exported.
+    ev["port_origin"] = nullptr;
+    ev["port_origin_note"] =
+        "unknown: the socket dump does not say whether the port was configured or chosen by "
+        "bind(0); a kernel-chosen port needs no reservation";
     f.remediation = {step_reserve_ports(r.sysctls, {port})};
     found.push_back(std::move(f));
   }
   append_capped(found, out, kMaxPortFindings, "ports");
 }
 
-void tw_reuse_paws(const RuleInput& in, std::vector<Finding>& out) {
+// The observable cost of tcp_tw_reuse: a reused port whose peer is still in LAST_ACK (its last
+// ACK was lost) answers the new SYN with a challenge ACK (tcp_send_challenge_ack()), this side
+// resets and tcp_retransmit_timer() resends the SYN ~1 s later. Both counters are host-wide and
+// SYN retransmits have other causes, so this is information, never advice to turn reuse off
+// (that would bring the port exhaustion back). PAWS counters say nothing about reuse: without
+// the peer's timestamps tcp_twsk_unique() does not reuse at all.
+void tw_reuse_syn_retrans(const RuleInput& in, std::vector<Finding>& out) {
   const Reading& r = in.snap.now();
-  if (r.sysctls.tcp_tw_reuse.value_or(0) != 1) return;
-  auto active = in.snap.counter_rate("TcpExt.PAWSActive");
-  auto estab = in.snap.counter_rate("TcpExt.PAWSEstab");
-  bool rising = (active && *active > 0) || (estab && *estab > 0);
-  if (!rising) return;
+  if (r.sysctls.tcp_tw_reuse.value_or(0) == 0) return;
+  auto recycled = in.snap.counter_rate("TcpExt.TWRecycled");
+  auto retrans = in.snap.counter_rate("TcpExt.TCPSynRetrans");
+  if (!recycled || *recycled <= 0 || !retrans || *retrans <= 0) return;
   Finding f;
-  f.id = "config.tw_reuse_paws";
+  f.id = "config.tw_reuse_syn_retrans";
   f.resource = Resource::kConfig;
-  f.severity = Severity::kWarning;
+  f.severity = Severity::kInfo;
   f.layer = Layer::kNetwork;
   f.title = fmt::format(
-      "tcp_tw_reuse=1 while PAWS rejects rise (PAWSActive {}, PAWSEstab {}): a NAT or load "
-      "balancer rewrites or strips TCP timestamps",
-      active ? per_second(*active) : std::string("?"),
-      estab ? per_second(*estab) : std::string("?"));
+      "tcp_tw_reuse={} reuses TIME_WAIT ports at {} while SYNs are retransmitted at {}: a reused "
+      "port that meets a peer still in LAST_ACK costs a ~1 s retry",
+      *r.sysctls.tcp_tw_reuse, per_second(*recycled), per_second(*retrans));
   Evidence& ev = f.evidence;
-  ev["tcp_tw_reuse"] = 1;
-  put_rate(ev, "paws_active_per_s", in.snap, active);
-  put_rate(ev, "paws_estab_per_s", in.snap, estab);
-  f.remediation = {step_tw_reuse_back_to_loopback()};
+  ev["tcp_tw_reuse"] = *r.sysctls.tcp_tw_reuse;
+  put_rate(ev, "tw_recycled_per_s", in.snap, recycled);
+  put_rate(ev, "syn_retrans_per_s", in.snap, retrans);
+  ev["note"] =
+      "host-wide counters: SYN retransmits also come from destinations that do not answer "
+      "(see unanswered_connects); keep tcp_tw_reuse while the churn needs it";
+  f.remediation = {step_client_reuse()};
   out.push_back(std::move(f));
 }
 
@@ -108,7 +122,7 @@ void tw_buckets_cut(const RuleInput& in, std::vector<Finding>& out) {
 
 void rule_config(const RuleInput& in, std::vector<Finding>& out) {
   listening_ports(in, out);
-  tw_reuse_paws(in, out);
+  tw_reuse_syn_retrans(in, out);
   tw_buckets_cut(in, out);
 }
 

@@ -105,9 +105,12 @@ void idle_established(const RuleInput& in, const Fill& fill, std::vector<Finding
   f.evidence["idle_max_s"] = t.stale.established_idle_max_s;
   f.evidence["tcp_timeout_established"] = est;
   f.evidence["share"] = rounded(share(idle, t.entries), 4);
+  f.evidence["capped_not_idle"] = t.stale.established_capped;
   f.evidence["note"] =
       "idle = timeout - time left, as every packet resets an ESTABLISHED entry's timeout; a peer "
-      "that vanished without FIN or RST leaves its entry for the whole timeout";
+      "that vanished without FIN or RST leaves its entry for the whole timeout. Entries with at "
+      "most the 300 s cap left (unacknowledged data, zero window) are busy or about to expire, "
+      "never counted idle";
   f.remediation = {step_conntrack_timeouts(r.sysctls)};
   out.push_back(std::move(f));
 }

@@ -46,30 +46,6 @@ std::string forecast_text(const TupleStat& t) {
   return fmt::format("runs out in ~{:.0f} s", *t.seconds_to_exhaustion);
 }
 
-// The process behind a tuple. TIME_WAIT sockets belong to no process (inode 0), so the owner is
-// inferred from the live sockets to the same tuple; the share of those it holds is the
-// confidence.
-void put_owner(Evidence& ev, const Reading& r, const TupleKey& key) {
-  const TupleOwner* owner = nullptr;
-  for (const TupleOwner& o : r.tuple_owners)
-    if (o.key == key) owner = &o;
-  if (!owner || owner->pids.empty()) {
-    put_process(ev, r, std::nullopt);
-    ev["owner_inferred"] = nullptr;
-    ev["confidence"] = nullptr;
-    return;
-  }
-  auto top = std::max_element(owner->pids.begin(), owner->pids.end(),
-                              [](const auto& a, const auto& b) { return a.second < b.second; });
-  uint64_t all = 0;
-  for (const auto& [pid, n] : owner->pids) all += n;
-  double share = all ? double(top->second) / double(all) : 0.0;
-  put_process(ev, r, top->first);
-  ev["owner_inferred"] = true;
-  ev["confidence"] = share >= 0.99 ? "high" : share >= 0.5 ? "medium" : "low";
-  ev["owner_share_of_live_sockets"] = rounded(share, 2);
-}
-
 Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
   const Reading& r = in.snap.now();
   // Mostly TIME_WAIT: short connections that the client closes first (no reuse). Mostly live:
@@ -102,7 +78,7 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
   ev["cause"] = churn ? "short connections closed by this client first: each holds its port "
                         "for its lifetime plus 60 s of TIME_WAIT"
                       : "many connections open at once to one destination";
-  put_owner(ev, r, t.key);
+  put_tuple_owner(ev, r, t.key);
 
   bool loopback = t.key.src.is_loopback() || t.key.dst.is_loopback();
   if (churn) {
@@ -211,6 +187,7 @@ void rule_ephemeral_ports(const RuleInput& in, std::vector<Finding>& out) {
   std::vector<Finding> hot;
   uint64_t warm = 0;
   for (const TupleStat& t : in.ports.tuples) {
+    if (pool_held_by_unanswered(t)) continue;  // unanswered_connects reports it, pool included
     if (auto sev = tuple_severity(t)) {
       hot.push_back(tuple_finding(in, t, *sev));
     } else if (t.utilization >= kWarmUtil) {

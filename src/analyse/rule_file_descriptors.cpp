@@ -1,5 +1,6 @@
-// Rule file_descriptors: each process against its OWN soft RLIMIT_NOFILE (EMFILE), and the
-// system against fs.file-max (ENFILE). A process is never compared with file-max.
+// Rule file_descriptors: each process against its OWN soft RLIMIT_NOFILE (EMFILE), with a
+// forecast from two readings (a leak runs out in N seconds), and the system against fs.file-max
+// (ENFILE). A process is never compared with file-max.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,7 +15,12 @@ namespace cd {
 namespace {
 
 constexpr double kProcWarn = 0.80;
-constexpr double kProcCrit = 0.95;
+constexpr double kProcCrit = 0.90;    // the line netdata and the node mixin alert on
+constexpr double kWarnSeconds = 600;  // runs out within 10 minutes
+constexpr double kCritSeconds = 60;   // runs out within a minute
+// Below half its limit a process's growing count is not forecast: a busy server's fd count
+// swings by hundreds between two readings a few seconds apart, and that is no leak.
+constexpr double kForecastFloor = 0.50;
 constexpr double kSysWarn = 0.80;
 constexpr double kSysCrit = 0.90;
 constexpr std::size_t kMaxProcessFindings = 5;
@@ -25,6 +31,44 @@ std::optional<Severity> level(double fill, double warn, double crit) {
   return std::nullopt;
 }
 
+// The same process in the first reading: same pid and comm (a pid reused between the readings
+// by another program is not a growth of this one's fds).
+const ProcessInfo* before(const Snapshot& snap, const ProcessInfo& p) {
+  const Reading* b = snap.before();
+  if (!b) return nullptr;
+  const ProcessInfo* q = find_process(*b, p.pid);
+  return q && q->comm == p.comm ? q : nullptr;
+}
+
+struct Forecast {
+  std::optional<double> growth_per_s;           // null: one reading or unknown before
+  std::optional<double> seconds_to_exhaustion;  // null: not growing
+};
+
+// Like the port forecast: the count's change between the readings, extrapolated to the soft
+// limit. A shrinking or flat count does not run out.
+Forecast forecast(const Snapshot& snap, const ProcessInfo& p) {
+  Forecast fc;
+  const ProcessInfo* b = before(snap, p);
+  auto dt = snap.interval_s();
+  if (!b || !b->open_fds || !dt || *dt <= 0) return fc;
+  fc.growth_per_s = (double(*p.open_fds) - double(*b->open_fds)) / *dt;
+  if (*fc.growth_per_s > 0) {
+    double left = double(*p.fd_soft_limit) - double(*p.open_fds);
+    fc.seconds_to_exhaustion = left > 0 ? left / *fc.growth_per_s : 0.0;
+  }
+  return fc;
+}
+
+std::optional<Severity> process_level(double fill, const Forecast& fc) {
+  auto sev = level(fill, kProcWarn, kProcCrit);
+  if (fill < kForecastFloor) return sev;
+  const auto& ste = fc.seconds_to_exhaustion;
+  if (ste && *ste <= kCritSeconds) return Severity::kCritical;
+  if (ste && *ste <= kWarnSeconds && !sev) return Severity::kWarning;
+  return sev;
+}
+
 void process_findings(const RuleInput& in, std::vector<Finding>& out) {
   const Reading& r = in.snap.now();
   std::vector<Finding> found;
@@ -32,18 +76,23 @@ void process_findings(const RuleInput& in, std::vector<Finding>& out) {
     // An unlimited soft limit (nullopt) cannot run out; an unknown count says nothing.
     if (!p.open_fds || !p.fd_soft_limit || *p.fd_soft_limit == 0) continue;
     double fill = double(*p.open_fds) / double(*p.fd_soft_limit);
-    auto sev = level(fill, kProcWarn, kProcCrit);
+    Forecast fc = forecast(in.snap, p);
+    auto sev = process_level(fill, fc);
     if (!sev) continue;
+    std::string tail;
+    if (*p.open_fds >= *p.fd_soft_limit)
+      tail = ": open()/socket()/accept() fail with EMFILE";
+    else if (fc.seconds_to_exhaustion)
+      tail = fmt::format(", growing at {}: runs out in ~{}", per_second(*fc.growth_per_s),
+                         fmt_duration(*fc.seconds_to_exhaustion));
     Finding f;
     f.id = "file_descriptors.process";
     f.resource = Resource::kFileDescriptors;
     f.severity = *sev;
     f.layer = Layer::kApplication;
-    f.title = fmt::format("pid {} ({}): {} of its {} file descriptors open ({}){}", p.pid, p.comm,
-                          with_commas(*p.open_fds), with_commas(*p.fd_soft_limit), percent(fill),
-                          *p.open_fds >= *p.fd_soft_limit ? ": open()/socket()/accept() fail "
-                                                            "with EMFILE"
-                                                          : "");
+    f.title =
+        fmt::format("pid {} ({}): {} of its {} file descriptors open ({}){}", p.pid, p.comm,
+                    with_commas(*p.open_fds), with_commas(*p.fd_soft_limit), percent(fill), tail);
     Evidence& ev = f.evidence;
     ev["pid"] = p.pid;
     ev["comm"] = p.comm;
@@ -51,6 +100,8 @@ void process_findings(const RuleInput& in, std::vector<Finding>& out) {
     ev["soft_limit"] = *p.fd_soft_limit;
     ev["hard_limit"] = or_null(p.fd_hard_limit);
     ev["utilization"] = rounded(fill, 4);
+    put_rate(ev, "growth_per_s", in.snap, fc.growth_per_s);
+    ev["seconds_to_exhaustion"] = rounded(fc.seconds_to_exhaustion, 1);
     if (p.sockets) {
       uint64_t sockets = 0;
       for (uint32_t n : p.sockets->by_state) sockets += n;

@@ -10,6 +10,11 @@ const std::vector<Rule>& all_rules() {
        "ports per destination tuple (range - reserved - bound) and the host-wide pool: "
        "utilisation, churn, forecast",
        rule_ephemeral_ports},
+      // Right after the port pools: a tuple full of unanswered connects is left out of those and
+      // reported here, with the path and the destination as the cause.
+      {"unanswered_connects",
+       "SYN_SENT piling up per destination with no SYN-ACK: TCPSynRetrans, TCPAbortOnTimeout",
+       rule_unanswered_connects},
       {"time_wait", "TIME_WAIT vs tcp_max_tw_buckets, overflows, server-side TIME_WAIT",
        rule_time_wait},
       {"file_descriptors", "each process vs its own soft RLIMIT_NOFILE; the system vs file-max",
@@ -31,8 +36,8 @@ const std::vector<Rule>& all_rules() {
       {"orphans", "orphaned sockets vs tcp_max_orphans, TCPAbortOnMemory", rule_orphans},
       {"tcp_memory", "TCP buffer pages vs tcp_mem, TCPMemoryPressures", rule_tcp_memory},
       {"config",
-       "service ports inside the ephemeral range, tcp_tw_reuse=1 with PAWS rejects, "
-       "tcp_max_tw_buckets cut down",
+       "service ports inside the ephemeral range, tcp_max_tw_buckets cut down, SYN retries "
+       "next to tcp_tw_reuse",
        rule_config},
   };
   return kRules;

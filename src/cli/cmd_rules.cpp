@@ -19,7 +19,7 @@ Handler setup_rules(CLI::App& app) {
         arr.push_back({{"name", r.name}, {"description", r.description}});
       out = arr.dump(2) + "\n";
     } else {
-      for (const Rule& r : all_rules()) out += fmt::format("{:<18} {}\n", r.name, r.description);
+      for (const Rule& r : all_rules()) out += fmt::format("{:<20} {}\n", r.name, r.description);
     }
     return emit(out);
   };

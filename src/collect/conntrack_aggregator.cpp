@@ -175,9 +175,14 @@ void ConntrackAggregator::on_entry(const CtEntry& e) {
         break;
       case CtTcpState::kEstablished:
         // Every packet resets the timeout to tcp_timeout_established (tcp_packet() ->
-        // nf_ct_refresh_acct()), so the time since the last packet is the difference.
-        if (e.timeout_s && cfg_.established_timeout_s &&
-            *cfg_.established_timeout_s > int64_t(*e.timeout_s)) {
+        // nf_ct_refresh_acct()), so the time since the last packet is the difference -- except
+        // while data is unacknowledged or the window is zero: tcp_packet() then refreshes it
+        // to the 300 s cap (timeouts[TCP_CONNTRACK_UNACK/RETRANS]), and "established - left"
+        // would call a busy flow idle for ~5 days. Within the cap idleness is unknown.
+        if (e.timeout_s && int64_t(*e.timeout_s) <= cfg_.capped_timeout_s) {
+          ++s.stale.established_capped;
+        } else if (e.timeout_s && cfg_.established_timeout_s &&
+                   *cfg_.established_timeout_s > int64_t(*e.timeout_s)) {
           const uint64_t idle = uint64_t(*cfg_.established_timeout_s - int64_t(*e.timeout_s));
           if (int64_t(idle) >= kHour) ++s.stale.established_idle_1h;
           if (int64_t(idle) >= kDay) ++s.stale.established_idle_1d;

@@ -17,6 +17,10 @@ namespace cd {
 struct ConntrackAggregatorConfig {
   // nf_conntrack_tcp_timeout_established: idle time = this - the entry's time left.
   std::optional<int64_t> established_timeout_s;
+  // The shorter timeout tcp_packet() gives an ESTABLISHED entry while data is unacknowledged
+  // or the window is zero: min(established, max(nf_conntrack_tcp_timeout_unacknowledged,
+  // ..._max_retrans)), 300 s by default. A time left within it says nothing about idleness.
+  int64_t capped_timeout_s = 300;
   std::vector<NatRule> nat_rules;  // the namespace's SNAT rules (port ranges)
   bool nat_rules_read = false;
   std::optional<PortRange> snat_ports_override;  // --snat-port-range: wins over the rules

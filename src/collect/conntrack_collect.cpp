@@ -1,6 +1,8 @@
 // Conntrack over netlink for one reading, turning refusals into `missing` lines.
 #include "collect/conntrack_collect.h"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <charconv>
 
@@ -46,6 +48,13 @@ void collect_conntrack(ConntrackSource& src, const ConntrackCollectOptions& opt,
   if (auto it = r.sysctls.conntrack_timeouts.find("tcp_timeout_established");
       it != r.sysctls.conntrack_timeouts.end())
     cfg.established_timeout_s = it->second;
+  // The longer of the two caps (each 300 s by default; a missing one keeps its default).
+  int64_t cap = 0;
+  for (const char* name : {"tcp_timeout_unacknowledged", "tcp_timeout_max_retrans"}) {
+    auto it = r.sysctls.conntrack_timeouts.find(name);
+    cap = std::max<int64_t>(cap, it != r.sysctls.conntrack_timeouts.end() ? it->second : 300);
+  }
+  cfg.capped_timeout_s = cap;
   cfg.snat_ports_override = opt.snat_ports;
   std::optional<Error> rules_error;
   if (auto rules = src.nat_rules()) {

@@ -57,6 +57,9 @@ Result<void> decode_inet_diag_msg(std::span<const uint8_t> payload, uint8_t prot
   out.protocol = protocol;
   out.state = d.idiag_state;
   out.timer = d.idiag_timer;
+  // inet_sk_diag_fill(): with the retransmit timer pending, icsk_retransmits. A SYN_SENT
+  // socket with a non-zero count has had no SYN-ACK for at least the initial RTO (1 s).
+  out.retrans = d.idiag_timer == 1 ? d.idiag_retrans : 0;
   out.local.port = ntohs(d.id.idiag_sport);
   out.remote.port = ntohs(d.id.idiag_dport);
   out.inode = d.idiag_inode;

@@ -18,6 +18,7 @@ struct SockRecord {
   uint8_t protocol = 0;  // IPPROTO_TCP / IPPROTO_UDP (from the request)
   uint8_t state = 0;     // TcpState number
   uint8_t timer = 0;
+  uint8_t retrans = 0;  // idiag_retrans: SYN_SENT with timer 1 -> SYN retransmits so far
   Endpoint local;
   Endpoint remote;
   uint32_t inode = 0;  // 0 for TIME_WAIT: it belongs to no process

@@ -72,6 +72,7 @@ struct SocketAggregator::State {
   PortBits listening;
   PortBits tcp_ports;
   PortBits udp_ports;
+  std::unordered_map<uint16_t, uint32_t> syn_recv_by_port;  // listening port -> SYN_RECV
   std::vector<InodeEntry> inodes;  // tuple numbers in order of first sight until taken
   std::vector<uint32_t> order;     // tuple indices, busiest first; computed once
   bool ordered = false;
@@ -132,6 +133,9 @@ void SocketAggregator::on_socket(const SockRecord& s) {
 
   const bool listening_port = st.listening.test(port);
   const bool time_wait = state == uint8_t(TcpState::kTimeWait);
+  // Request sockets (TCP_NEW_SYN_RECV, reported as SYN_RECV by inet_req_diag_fill()) sit on
+  // the listener's port: its SYN queue.
+  if (listening_port && state == uint8_t(TcpState::kSynRecv)) ++st.syn_recv_by_port[port];
   uint32_t tuple = kNoTuple;
   if (in_range && !listening_port) {
     // A client socket: its local port came from the ephemeral range towards this destination.
@@ -152,8 +156,12 @@ void SocketAggregator::on_socket(const SockRecord& s) {
       if (age >= cfg_.tw_reuse_delay_ms) ++t.tw_past_reuse_delay;
       if (age <= uint32_t(kRateWindowS) * 1000) ++t.tw_recent;
       if (left <= uint32_t(kRateWindowS) * 1000) ++t.tw_expiring;
-    } else if (s.inode != 0 && t.sample_inodes.size() < kSampleInodes) {
-      t.sample_inodes.push_back(s.inode);
+    } else {
+      // A SYN retransmitted at least once went unanswered for the initial RTO (1 s,
+      // tcp_retransmit_timer()): the destination or the path drops it.
+      if (state == uint8_t(TcpState::kSynSent) && s.retrans > 0) ++t.syn_unanswered;
+      if (s.inode != 0 && t.sample_inodes.size() < kSampleInodes)
+        t.sample_inodes.push_back(s.inode);
     }
   }
 
@@ -190,6 +198,9 @@ SocketSummary SocketAggregator::finish() {
   st.tuple_index.clear();
   std::sort(sum.listeners.begin(), sum.listeners.end(),
             [](const Listener& a, const Listener& b) { return a.local < b.local; });
+  for (Listener& l : sum.listeners)
+    if (auto it = st.syn_recv_by_port.find(l.local.port); it != st.syn_recv_by_port.end())
+      l.syn_recv = it->second;
   std::stable_sort(sum.close_wait.begin(), sum.close_wait.end(),
                    [](const CloseWaitGroup& a, const CloseWaitGroup& b) {
                      if (a.count != b.count) return a.count > b.count;

@@ -215,7 +215,7 @@ int syn_flood(const SynConfig& cfg, WorkerLink& link) {
     if (!ready && uint32_t(stuck) >= cfg.ready_stuck) {
       link.ready(with_commas(uint64_t(stuck)) + " connects to " + cfg.destination.to_string() +
                  " unanswered for over " + seconds_text(cfg.stuck_after_s) + " after " +
-                 with_commas(completed) + " completed: the listener drops their SYNs");
+                 with_commas(completed) + " completed: " + cfg.why);
       ready = true;
     } else if (!ready && now - start >= cfg.ready_timeout_s) {
       link.ready("client: no connect stayed unanswered within " +

@@ -58,8 +58,21 @@ struct SynConfig {
   double stuck_after_s = 1.2;  // a connect unanswered this long counts as dropped
   uint32_t ready_stuck = 3;
   double ready_timeout_s = 6;
+  std::string why = "the listener drops their SYNs";  // said in the ready line
 };
 WorkerFn syn_worker(SynConfig cfg);
+
+// A process that leaks file descriptors at a steady pace (opens /dev/null and never closes it),
+// as a forgotten close() in a request path does: ready once it holds `ready_at` fds, then keeps
+// leaking until `stop_at` (kept below its soft limit, so the failure is the forecast's, not yet
+// EMFILE).
+struct FdLeakConfig {
+  double rate_per_s = 200;
+  uint32_t ready_at = 1100;
+  uint32_t stop_at = 1900;
+  double ready_timeout_s = 10;
+};
+WorkerFn fd_leak_worker(FdLeakConfig cfg);
 
 // Connects to `service`, then tries to listen on the local port that connect() picked: shows
 // why a service port inside ip_local_port_range must be reserved.

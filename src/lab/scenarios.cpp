@@ -7,6 +7,7 @@
 #include "lab/generators.h"
 #include "lab/scenario_netlayer.h"
 #include "lab/sock_util.h"
+#include "lab/tools.h"
 
 namespace cd {
 
@@ -50,7 +51,8 @@ ClientConfig churn_1000_ports() {
   c.rate_per_s = 400;
   c.max_attempts = 20000;
   c.ready_on_eaddrnotavail = true;
-  c.counters = {"TcpExt.TWRecycled"};
+  // PAWS too: with tcp_tw_reuse=1 and no timestamps (--set) they stay flat, reuse is refused.
+  c.counters = {"TcpExt.TWRecycled", "TcpExt.PAWSActive", "TcpExt.PAWSEstab"};
   return c;
 }
 
@@ -119,6 +121,15 @@ Result<void> fd_exhaustion(LoadSet& load) {
   return load.wait_ready(*srv, kLiveWait);
 }
 
+// A leak at 200 fds/s against a soft limit of 2,048: ready at 1,100 (54 %, below the 80 %
+// warning line), so only the forecast from the two readings can call it, and it must: at that
+// pace the process has seconds left.
+Result<void> fd_leak(LoadSet& load) {
+  auto w = load.spawn({"cdlab-leaker", fd_leak_worker({}), 2048});
+  if (!w) return std::unexpected(w.error());
+  return load.wait_ready(*w, kLiveWait);
+}
+
 Result<void> close_wait_leak(LoadSet& load) {
   auto srv = start_server(
       load, {.mode = Mode::kNeverClose, .listen = kService, .ready_after = 600, .max_conns = 600},
@@ -138,6 +149,36 @@ Result<void> accept_overflow(LoadSet& load) {
   auto srv = start_server(load, {.mode = Mode::kNeverAccept, .listen = kService, .backlog = 8});
   if (!srv) return std::unexpected(srv.error());
   auto cli = load.spawn({"cdlab-client", syn_worker({.destination = kService}), std::nullopt});
+  if (!cli) return std::unexpected(cli.error());
+  return load.wait_ready(*cli, kLiveWait);
+}
+
+// The destination's firewall drops SYNs without a word (no RST, no ICMP): an nft rule at the
+// input hook of the lab namespace, so the SYN leaves the client, reaches "the destination" over
+// loopback and dies there while its listener is healthy and idle. With a 100-port range the
+// unanswered connects take every port of the tuple: exactly the case that used to read as "many
+// connections open at once, widen the range". tcp_syn_retries=1 makes a connect give up after
+// 1 + 2 s (TCPAbortOnTimeout) instead of ~127 s, so the whole cycle shows within the run.
+constexpr const char* kBlackholeRuleset = R"(table inet cdlab_blackhole {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    tcp dport 8080 tcp flags & (syn | ack) == syn counter drop
+  }
+}
+)";
+
+Result<void> syn_blackhole(LoadSet& load) {
+  auto srv = start_server(load, {.mode = Mode::kCloseAfterPeer, .listen = kService});
+  if (!srv) return std::unexpected(srv.error());
+  if (auto r = run_tool({"nft", "-f", "-"}, kBlackholeRuleset); !r) return r;
+  auto cli = load.spawn({"cdlab-client",
+                         syn_worker({.destination = kService,
+                                     .rate_per_s = 50,
+                                     .max_sockets = 600,
+                                     .ready_stuck = 30,
+                                     .ready_timeout_s = 8,
+                                     .why = "a firewall at the destination drops their SYNs"}),
+                         std::nullopt});
   if (!cli) return std::unexpected(cli.error());
   return load.wait_ready(*cli, kLiveWait);
 }
@@ -201,6 +242,11 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
        "file_descriptors critical, names the pid and comm cdlab-fdhog",
        {},
        fd_exhaustion},
+      {"fd-leak",
+       "a process leaks 200 fds/s towards its soft limit of 2,048 (diagnosed at ~55 %)",
+       "file_descriptors critical from the forecast (seconds_to_exhaustion), names cdlab-leaker",
+       {},
+       fd_leak},
       {"close-wait-leak",
        "a server that never closes after the peer's FIN: 600 sockets in CLOSE_WAIT",
        "close_wait, application layer, names the server's pid",
@@ -211,6 +257,12 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
        "accept_queue critical, names 127.0.0.1:8080, overflow rate > 0",
        {},
        accept_overflow},
+      {"syn-blackhole",
+       "the destination's firewall silently drops SYNs (nft at the input hook); 100-port range",
+       "unanswered_connects critical, network layer, names 127.0.0.1:8080; no ephemeral_ports "
+       "finding",
+       {{"net.ipv4.ip_local_port_range", "40000 40099"}, {"net.ipv4.tcp_syn_retries", "1"}},
+       syn_blackhole},
       {"tw-bucket-overflow",
        "tcp_max_tw_buckets=32 while short connections continue: TIME_WAIT overflows",
        "time_wait finding from TCPTimeWaitOverflow",

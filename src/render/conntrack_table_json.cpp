@@ -26,6 +26,7 @@ nlohmann::ordered_json conntrack_table_json(const ConntrackTable& t) {
   stale["established_idle_over_1h"] = t.stale.established_idle_1h;
   stale["established_idle_over_1d"] = t.stale.established_idle_1d;
   stale["established_idle_max_s"] = t.stale.established_idle_max_s;
+  stale["established_capped"] = t.stale.established_capped;
   stale["udp_unreplied"] = t.stale.udp_unreplied;
   j["stale"] = std::move(stale);
   j["tcp_timeout_established"] =

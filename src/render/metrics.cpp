@@ -201,7 +201,7 @@ constexpr CounterMap kKernelCounters[] = {
     {{"conndoctor_tcp_aborts_on_data_total", T::kCounter, "TcpExt TCPAbortOnData."},
      "TcpExt.TCPAbortOnData"},
     {{"conndoctor_tcp_paws_active_rejects_total", T::kCounter,
-      "TcpExt PAWSActive: SYN-ACKs rejected by PAWS (tw_reuse through NAT)."},
+      "TcpExt PAWSActive: SYN-ACKs rejected by PAWS (timestamp older than the last seen)."},
      "TcpExt.PAWSActive"},
     {{"conndoctor_tcp_paws_established_rejects_total", T::kCounter, "TcpExt PAWSEstab."},
      "TcpExt.PAWSEstab"},

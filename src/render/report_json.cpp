@@ -222,6 +222,7 @@ json accept_json(const Snapshot& snap, const Reading& r) {
     list.push_back({{"listen", l.local.to_string()},
                     {"queue", l.queue_len},
                     {"limit", l.queue_limit},
+                    {"syn_recv", l.syn_recv},
                     {"pid", std::move(pid)},
                     {"comm", std::move(comm)}});
   }
@@ -231,6 +232,9 @@ json accept_json(const Snapshot& snap, const Reading& r) {
   j["overflows_per_s"] = num(snap.counter_rate("TcpExt.ListenOverflows"), 2);
   j["drops_per_s"] = num(snap.counter_rate("TcpExt.ListenDrops"), 2);
   j["somaxconn"] = opt(r.sysctls.somaxconn);
+  j["req_q_full_drop_per_s"] = num(snap.counter_rate("TcpExt.TCPReqQFullDrop"), 2);
+  j["tcp_syncookies"] = opt(r.sysctls.tcp_syncookies);
+  j["tcp_max_syn_backlog"] = opt(r.sysctls.tcp_max_syn_backlog);
   return j;
 }
 

@@ -71,6 +71,10 @@ struct ConntrackStale {
   uint64_t established_idle_1h = 0;
   uint64_t established_idle_1d = 0;
   uint64_t established_idle_max_s = 0;
+  // ESTABLISHED entries whose time left is within the capped timeout (300 s): busy flows with
+  // unacknowledged data or a zero window get that shorter timeout on every packet, so their
+  // idle time cannot be told; never counted as idle.
+  uint64_t established_capped = 0;
   uint64_t udp_unreplied = 0;  // one-way UDP (dead DNS servers, scans)
 };
 

@@ -74,6 +74,9 @@ struct Listener {
   uint32_t queue_len = 0;
   uint32_t queue_limit = 0;
   uint32_t inode = 0;
+  // Handshakes in progress on its port (request sockets, dumped as SYN_RECV): the SYN queue.
+  // Per port: two listeners on one port (IPv4 and IPv6) both show the port's count.
+  uint32_t syn_recv = 0;
 };
 
 // Sockets that hold an ephemeral local port towards one destination tuple.
@@ -81,9 +84,10 @@ struct TupleUsage {
   TupleKey key;
   std::array<uint32_t, kTcpStateSlots> by_state{};  // live states and TIME_WAIT
   uint32_t time_wait = 0;
-  uint32_t tw_past_reuse_delay = 0;     // TIME_WAIT older than tcp_tw_reuse_delay (reusable age)
-  uint32_t tw_recent = 0;               // entered TIME_WAIT within the last kRateWindowS seconds
-  uint32_t tw_expiring = 0;             // leave TIME_WAIT within the next kRateWindowS seconds
+  uint32_t tw_past_reuse_delay = 0;  // TIME_WAIT older than tcp_tw_reuse_delay (reusable age)
+  uint32_t tw_recent = 0;            // entered TIME_WAIT within the last kRateWindowS seconds
+  uint32_t tw_expiring = 0;          // leave TIME_WAIT within the next kRateWindowS seconds
+  uint32_t syn_unanswered = 0;       // SYN_SENT whose SYN was retransmitted: no SYN-ACK for >= 1 s
   std::vector<uint32_t> sample_inodes;  // up to kSampleInodes live sockets, for attribution
 
   uint32_t in_use() const;  // every socket of the tuple, TIME_WAIT included

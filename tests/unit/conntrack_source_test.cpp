@@ -393,6 +393,23 @@ TEST(SnatPortRange, Parses) {
 
 // --- aggregation -------------------------------------------------------------------------------
 
+TEST(CtAggregate, AnEntryWithinTheCappedTimeoutIsNotIdle) {
+  // tcp_packet() refreshes a busy flow with unacknowledged data or a zero window to 300 s.
+  ConntrackAggregatorConfig cfg;
+  cfg.established_timeout_s = 432000;
+  ConntrackAggregator agg(cfg);
+  agg.on_entry(
+      tcp("10.0.0.5", 1, "10.0.0.9", 80, CtTcpState::kEstablished, kAssured | kSeenReply, 299));
+  agg.on_entry(
+      tcp("10.0.0.5", 2, "10.0.0.9", 80, CtTcpState::kEstablished, kAssured | kSeenReply, 300));
+  agg.on_entry(tcp("10.0.0.5", 3, "10.0.0.9", 80, CtTcpState::kEstablished, kAssured | kSeenReply,
+                   301));  // idle ~5 days for real
+  ConntrackTable t = agg.finish(true, false);
+  EXPECT_EQ(t.stale.established_capped, 2u);
+  EXPECT_EQ(t.stale.established_idle_1d, 1u);
+  EXPECT_EQ(t.stale.established_idle_max_s, 432000u - 301);
+}
+
 TEST(CtAggregate, StatesStaleEntriesAndIdleTimes) {
   ConntrackAggregatorConfig cfg;
   cfg.established_timeout_s = 432000;
@@ -430,6 +447,7 @@ TEST(CtAggregate, StatesStaleEntriesAndIdleTimes) {
   EXPECT_EQ(t.stale.established_idle_1h, 2u);
   EXPECT_EQ(t.stale.established_idle_1d, 1u);
   EXPECT_EQ(t.stale.established_idle_max_s, 3u * 86400);
+  EXPECT_EQ(t.stale.established_capped, 0u);
   EXPECT_EQ(t.stale.udp_unreplied, 1u);
   EXPECT_EQ(t.destinations_total, 3u);
   ASSERT_FALSE(t.top_destinations.empty());
@@ -851,6 +869,91 @@ table ip cdsnat {
   EXPECT_EQ(sn->addr_max->to_string(), "198.18.0.4");
   EXPECT_EQ(sn->ports, (PortRange{50000, 50010}));
   EXPECT_TRUE(sn->random_fully);
+}
+
+// Forwards every entry to the aggregator and keeps the time left of the TCP entries to `port`.
+class TimeoutTap : public ConntrackSink {
+ public:
+  TimeoutTap(ConntrackAggregator& agg, uint16_t port) : agg_(agg), port_(port) {}
+  void on_entry(const CtEntry& e) override {
+    if (e.protocol == IPPROTO_TCP && e.orig_dst.port == port_ && e.timeout_s)
+      left.push_back(int64_t(*e.timeout_s));
+    agg_.on_entry(e);
+  }
+  std::vector<int64_t> left;
+
+ private:
+  ConntrackAggregator& agg_;
+  uint16_t port_;
+};
+
+// Item 7 of issue 12 on the real kernel: a flow whose receiver stopped reading (zero window)
+// is busy, yet tcp_packet() refreshes its entry to the 300 s cap on every packet, so
+// "established timeout - time left" called it idle for ~5 days. It must count as capped.
+TEST(CtLive, ZeroWindowFlowsAreCappedNotIdle) {
+  if (::geteuid() != 0) CD_SKIP() << "needs root for a network namespace";
+  if (::system("command -v nft >/dev/null 2>&1") != 0) CD_SKIP() << "nft not installed";
+  ScratchNetns ns;
+  if (!ns.ok()) CD_SKIP() << "cannot create a network namespace";
+  ASSERT_TRUE(nft(R"(table inet cdtest {
+  chain out {
+    type filter hook output priority 0;
+    ct state new counter
+  }
+}
+)"));
+  // Small buffers: the receiver's window closes after a few KiB.
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int small = 4096;
+  ::setsockopt(listener.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(listener.get(), 64), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  const uint16_t port = ntohs(a.sin_port);
+  constexpr int kFlows = 8;
+  std::vector<UniqueFd> clients, servers;
+  std::vector<char> chunk(65536, 'x');
+  for (int i = 0; i < kFlows; ++i) {
+    UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    ::setsockopt(c.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    ::connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+    servers.emplace_back(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));  // never read
+    clients.push_back(std::move(c));
+  }
+  // Write until the peer's window and our send buffer are full (bounded).
+  for (int round = 0; round < 200; ++round) {
+    bool any = false;
+    for (auto& c : clients)
+      any |= ::send(c.get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL) > 0;
+    if (!any) break;
+    ::usleep(5 * 1000);
+  }
+  ::usleep(300 * 1000);  // the zero-window ACKs have been seen by conntrack
+
+  auto src = open_netlink_conntrack_source();
+  ASSERT_TRUE(src) << src.error().message;
+  ConntrackAggregatorConfig cfg;
+  cfg.established_timeout_s = 432000;
+  cfg.capped_timeout_s = 300;
+  ConntrackAggregator agg(cfg);
+  TimeoutTap tap(agg, port);
+  auto d = (*src)->dump(tap);
+  ASSERT_TRUE(d) << d.error().message;
+  ConntrackTable t = agg.finish(true, d->interrupted);
+  ASSERT_EQ(tap.left.size(), std::size_t(kFlows));
+  // The kernel capped them (the bug's premise: the old formula reads ~5 days of idleness).
+  for (int64_t left : tap.left) {
+    EXPECT_LE(left, 300);
+    EXPECT_GE(432000 - left, 86400);
+  }
+  EXPECT_EQ(t.tcp_by_state["ESTABLISHED"], uint64_t(kFlows));
+  EXPECT_EQ(t.stale.established_capped, uint64_t(kFlows));
+  EXPECT_EQ(t.stale.established_idle_1h, 0u);
+  EXPECT_EQ(t.stale.established_idle_max_s, 0u);
 }
 
 TEST(CtLive, WithoutCapNetAdminTheDumpIsRefusedWithEperm) {

@@ -146,6 +146,7 @@ class DumpBuilder {
     d.idiag_family = s.family;
     d.idiag_state = s.state;
     d.idiag_timer = s.timer;
+    d.idiag_retrans = s.retrans;
     d.id.idiag_sport = htons(s.local.port);
     d.id.idiag_dport = htons(s.remote.port);
     std::memcpy(d.id.idiag_src, s.local.addr.bytes.data(), s.family == AF_INET6 ? 16 : 4);

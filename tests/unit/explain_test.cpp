@@ -50,8 +50,8 @@ const Case kCases[] = {
     {"curl: (7) Failed to connect: Connection refused", "econnrefused", "accept_queue"},
     {"ECONNREFUSED", "econnrefused", "accept_queue"},
     {"errno 111", "econnrefused", "accept_queue"},
-    {"connect: Connection timed out", "etimedout", "accept_queue"},
-    {"ETIMEDOUT", "etimedout", "accept_queue"},
+    {"connect: Connection timed out", "etimedout", "unanswered_connects"},
+    {"ETIMEDOUT", "etimedout", "unanswered_connects"},
     {"read: connection reset by peer", "econnreset", "accept_queue"},
     {"ECONNRESET", "econnreset", "accept_queue"},
     {"kernel: TCP: time wait bucket table overflow", "tw_bucket_overflow", "time_wait"},
@@ -182,7 +182,7 @@ TEST(Explain, TableIsWellFormed) {
   for (Resource r :
        {Resource::kEphemeralPorts, Resource::kTimeWait, Resource::kFileDescriptors,
         Resource::kCloseWait, Resource::kAcceptQueue, Resource::kConntrack, Resource::kSnatPorts,
-        Resource::kOrphans, Resource::kTcpMemory, Resource::kConfig})
+        Resource::kOrphans, Resource::kTcpMemory, Resource::kConfig, Resource::kUnansweredConnects})
     resources.insert(std::string(to_string(r)));
   std::set<std::string_view> ids;
   for (const ExplainEntry& e : explain_table()) {

@@ -62,8 +62,10 @@ TEST(Remediation, TwReuseVariants) {
   RemediationStep remote = step_tw_reuse(s, false);
   EXPECT_EQ(remote.priority, 'C');
   EXPECT_TRUE(has(remote.commands, "sysctl -w net.ipv4.tcp_tw_reuse=1"));
-  EXPECT_NE(remote.risk.find("PAWS"), std::string::npos);
-  EXPECT_NE(remote.risk.find("NAT"), std::string::npos);
+  // No tcp_tw_recycle-era lore: without timestamps reuse is refused; the risk is LAST_ACK.
+  EXPECT_EQ(remote.risk.find("PAWS"), std::string::npos) << remote.risk;
+  EXPECT_NE(remote.risk.find("LAST_ACK"), std::string::npos) << remote.risk;
+  EXPECT_NE(remote.risk.find("does not reuse"), std::string::npos) << remote.risk;
   EXPECT_NE(remote.action.find("never to server-side TIME_WAIT"), std::string::npos);
 
   RemediationStep loop = step_tw_reuse(s, true);

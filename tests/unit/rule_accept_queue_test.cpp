@@ -59,6 +59,50 @@ TEST(AcceptQueue, BacklogZeroWithOneQueuedIsFull) {
   EXPECT_EQ(f[0].severity, Severity::kCritical);
 }
 
+TEST(AcceptQueue, AQueueAtItsLimitStillTakesOneMoreSoItIsAWarningNotFull) {
+  // sk_acceptq_is_full() is `>`, not `>=`: 8 of 8 drops nothing yet (the lab's accept-overflow
+  // run shows the kernel holding 9 of 8).
+  SnapshotBuilder b;
+  b.listener(ep("0.0.0.0", 8080), 8, 8);
+  auto f = run_rule(rule_accept_queue, b.build());
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::kWarning);
+  EXPECT_EQ(f[0].title.find("full"), std::string::npos) << f[0].title;
+  EXPECT_NE(f[0].title.find("at its limit"), std::string::npos) << f[0].title;
+}
+
+TEST(AcceptQueue, SynQueueDropsWithoutCookiesAreTheirOwnFinding) {
+  SnapshotBuilder b;
+  b.sysctls().tcp_syncookies = 0;
+  b.listener(ep("0.0.0.0", 80), 0, 128);
+  b.now().sockets.listeners.back().syn_recv = 128;
+  b.counter("TcpExt.ListenOverflows", 0).counter("TcpExt.ListenDrops", 0);
+  b.counter("TcpExt.TCPReqQFullDrop", 0).counter("TcpExt.TCPReqQFullDoCookies", 0);
+  b.then(2.0).counter("TcpExt.ListenDrops", 100).counter("TcpExt.TCPReqQFullDrop", 100);
+  auto f = run_rule(rule_accept_queue, b.build());
+  ASSERT_EQ(f.size(), 1u);  // no accept_queue.overflows for the same drops
+  EXPECT_EQ(f[0].id, "accept_queue.syn_queue");
+  EXPECT_EQ(f[0].layer, Layer::kSystem);
+  EXPECT_EQ(f[0].evidence["req_q_full_drop_per_s"], 50.0);
+  EXPECT_EQ(f[0].evidence["drops_beyond_overflows_per_s"], 50.0);
+  EXPECT_EQ(f[0].evidence["busiest_syn_queue"], "0.0.0.0:80");
+  EXPECT_EQ(f[0].evidence["syn_recv"], 128);
+  EXPECT_EQ(f[0].evidence["tcp_syncookies"], 0);
+  ASSERT_FALSE(f[0].remediation.empty());
+  EXPECT_EQ(f[0].remediation[0].commands.at(0), "sysctl -w net.ipv4.tcp_syncookies=1");
+}
+
+TEST(AcceptQueue, DropsBeyondOverflowsWithCookiesOnStayTheOverflowsFinding) {
+  SnapshotBuilder b;  // tcp_syncookies=1
+  b.listener(ep("0.0.0.0", 80), 3, 128);
+  b.counter("TcpExt.ListenOverflows", 0).counter("TcpExt.ListenDrops", 0);
+  b.then(1.0).counter("TcpExt.ListenOverflows", 2).counter("TcpExt.ListenDrops", 7);
+  auto f = run_rule(rule_accept_queue, b.build());
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "accept_queue.overflows");
+  EXPECT_EQ(f[0].evidence["drops_beyond_overflows_per_s"], 5.0);
+}
+
 TEST(AcceptQueue, OverflowsWithoutAFullQueueWarn) {
   SnapshotBuilder b;
   b.listener(ep("0.0.0.0", 80), 3, 128);

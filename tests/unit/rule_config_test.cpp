@@ -36,21 +36,35 @@ TEST(Config, ListeningPortInsideTheRangeMustBeReserved) {
             "sysctl -w net.ipv4.ip_local_reserved_ports=\"40000,45000\"");
 }
 
-TEST(Config, TwReuseOneWithPawsRejectsRising) {
+TEST(Config, PawsRejectsAreNoSignOfTwReuseTrouble) {
+  // tcp_tw_recycle-era lore: with tcp_tw_reuse=1 PAWS rejects say nothing about reuse.
   SnapshotBuilder b;
-  b.tw_reuse(1).counter("TcpExt.PAWSActive", 10);
-  b.then(2.0).counter("TcpExt.PAWSActive", 30);
-  auto all = run_rule(rule_config, b.build());
-  auto f = findings_with_id(all, "config.tw_reuse_paws");
-  ASSERT_EQ(f.size(), 1u);
-  EXPECT_EQ(f[0]->layer, Layer::kNetwork);
-  EXPECT_EQ(f[0]->evidence["paws_active_per_s"], 10.0);
-  EXPECT_EQ(f[0]->remediation[0].commands[0], "sysctl -w net.ipv4.tcp_tw_reuse=2");
+  b.tw_reuse(1).counter("TcpExt.PAWSActive", 10).counter("TcpExt.PAWSEstab", 0);
+  b.then(2.0).counter("TcpExt.PAWSActive", 30).counter("TcpExt.PAWSEstab", 50);
+  EXPECT_TRUE(run_rule(rule_config, b.build()).empty());
+}
 
-  SnapshotBuilder loopback_only;  // tcp_tw_reuse=2: PAWS rejects are somebody else's story
-  loopback_only.counter("TcpExt.PAWSActive", 10);
-  loopback_only.then(2.0).counter("TcpExt.PAWSActive", 30);
-  EXPECT_TRUE(run_rule(rule_config, loopback_only.build()).empty());
+TEST(Config, TwReuseWithSynRetriesIsInformationNeverTurnItOff) {
+  SnapshotBuilder b;
+  b.tw_reuse(1).counter("TcpExt.TWRecycled", 100).counter("TcpExt.TCPSynRetrans", 4);
+  b.then(2.0).counter("TcpExt.TWRecycled", 900).counter("TcpExt.TCPSynRetrans", 10);
+  auto all = run_rule(rule_config, b.build());
+  auto f = findings_with_id(all, "config.tw_reuse_syn_retrans");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0]->severity, Severity::kInfo);
+  EXPECT_EQ(f[0]->layer, Layer::kNetwork);
+  EXPECT_EQ(f[0]->evidence["tw_recycled_per_s"], 400.0);
+  EXPECT_EQ(f[0]->evidence["syn_retrans_per_s"], 3.0);
+  EXPECT_NE(f[0]->title.find("LAST_ACK"), std::string::npos) << f[0]->title;
+  // No step may bring port exhaustion back: nothing switches tcp_tw_reuse off or to 2.
+  for (const RemediationStep& st : f[0]->remediation)
+    for (const std::string& c : st.commands)
+      EXPECT_EQ(c.find("tcp_tw_reuse"), std::string::npos) << c;
+
+  SnapshotBuilder off;  // tcp_tw_reuse=0: nothing is reused, the retries are someone else's
+  off.tw_reuse(0).counter("TcpExt.TWRecycled", 100).counter("TcpExt.TCPSynRetrans", 4);
+  off.then(2.0).counter("TcpExt.TWRecycled", 100).counter("TcpExt.TCPSynRetrans", 10);
+  EXPECT_TRUE(run_rule(rule_config, off.build()).empty());
 }
 
 TEST(Config, TwBucketsCutFarBelowTheDefault) {

@@ -30,6 +30,7 @@ inline TupleKey tuple_key(std::string_view src, std::string_view dst, uint16_t d
 struct TupleSpec {
   uint32_t established = 0;
   uint32_t syn_sent = 0;
+  uint32_t syn_unanswered = 0;  // of syn_sent: SYN retransmitted (idiag_retrans > 0)
   uint32_t close_wait = 0;
   uint32_t fin_wait = 0;
   uint32_t time_wait = 0;
@@ -167,6 +168,7 @@ class SnapshotBuilder {
       u.tw_past_reuse_delay = t.tw_past_delay;
       u.tw_recent = t.tw_recent;
       u.tw_expiring = t.tw_expiring;
+      u.syn_unanswered = t.syn_unanswered;
       for (int st = 0; st < kTcpStateSlots; ++st) s.by_state[st] += u.by_state[st];
       s.time_wait_client += t.time_wait;
       s.tuples.push_back(u);

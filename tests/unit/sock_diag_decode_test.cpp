@@ -28,6 +28,7 @@ TEST(SockDiagDecode, DecodesEveryFieldOfAnIpv4Socket) {
   in.wqueue = 9;
   in.expires_ms = 1234;
   in.timer = 1;
+  in.retrans = 3;
   auto bytes = DumpBuilder().sock(in).bytes();
   SockRecord out;
   auto kind = decode_reply(first_message(bytes), IPPROTO_TCP, out);
@@ -44,8 +45,21 @@ TEST(SockDiagDecode, DecodesEveryFieldOfAnIpv4Socket) {
   EXPECT_EQ(out.rqueue, 5u);
   EXPECT_EQ(out.wqueue, 9u);
   EXPECT_EQ(out.expires_ms, 1234u);
+  EXPECT_EQ(out.retrans, 3);
   // IPv4 uses only the first 4 bytes; the rest must be zero so that equal addresses compare equal.
   EXPECT_EQ(out.local.addr, *IpAddr::parse("10.1.2.3"));
+}
+
+TEST(SockDiagDecode, RetransCountsOnlyWithTheRetransmitTimer) {
+  // idiag_retrans means probes for the keepalive/zero-window timers: only timer 1 (retransmit)
+  // says how often a SYN was sent again.
+  SockRecord in = test::tcp(TcpState::kSynSent, "10.1.2.3:40001", "192.0.2.7:80", 1);
+  in.timer = 2;
+  in.retrans = 4;
+  auto bytes = DumpBuilder().sock(in).bytes();
+  SockRecord out;
+  ASSERT_TRUE(decode_reply(first_message(bytes), IPPROTO_TCP, out));
+  EXPECT_EQ(out.retrans, 0);
 }
 
 TEST(SockDiagDecode, DecodesIpv6AndMappedAddresses) {

@@ -37,6 +37,33 @@ int state(TcpState s) {
   return int(s);
 }
 
+TEST(SocketAggregator, CountsSynSentWhoseSynWasRetransmitted) {
+  SockRecord answered_late = tcp(TcpState::kSynSent, "10.0.0.1:40000", "10.0.0.2:80", 1);
+  SockRecord unanswered = tcp(TcpState::kSynSent, "10.0.0.1:40001", "10.0.0.2:80", 2);
+  unanswered.timer = 1;
+  unanswered.retrans = 2;
+  SockRecord est_retrans = tcp(kEst, "10.0.0.1:40002", "10.0.0.2:80", 3);
+  est_retrans.timer = 1;
+  est_retrans.retrans = 1;  // data retransmits: not a connect
+  auto sum = aggregate({answered_late, unanswered, est_retrans});
+  const TupleUsage* t = find_tuple(sum, "10.0.0.1", "10.0.0.2:80");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->by_state[state(TcpState::kSynSent)], 2u);
+  EXPECT_EQ(t->syn_unanswered, 1u);
+}
+
+TEST(SocketAggregator, CountsSynRecvOnEachListeningPort) {
+  auto sum = aggregate({
+      listener("0.0.0.0:8080", 0, 128, 10), listener("0.0.0.0:9090", 0, 128, 11),
+      tcp(TcpState::kSynRecv, "10.0.0.1:8080", "10.0.0.8:50001"),
+      tcp(TcpState::kSynRecv, "10.0.0.1:8080", "10.0.0.8:50002"),
+      tcp(TcpState::kSynRecv, "10.0.0.1:40000", "10.0.0.8:50003"),  // not a listening port
+  });
+  ASSERT_EQ(sum.listeners.size(), 2u);
+  EXPECT_EQ(sum.listeners[0].syn_recv, 2u);
+  EXPECT_EQ(sum.listeners[1].syn_recv, 0u);
+}
+
 TEST(SocketAggregator, CountsStatesAndListeners) {
   auto sum = aggregate({
       listener("0.0.0.0:8080", 3, 128, 10),
