@@ -21,6 +21,10 @@ const std::vector<Command>& commands() {
        setup_record},
       {"rules", "list the diagnosis rules", setup_rules},
       {"serve", "export the diagnosis to Prometheus (/metrics) and as JSON (/report)", setup_serve},
+      {"watch", "record a diagnosis every few seconds into a history database (flight recorder)",
+       setup_watch},
+      {"history", "the incidents a history database recorded, a past report, an HTML report",
+       setup_history},
   };
   return table;
 }
