@@ -50,7 +50,7 @@ std::string hhmm(int64_t t_ms) {
 std::string short_num(double v) {
   if (std::fabs(v) >= 1e6) return fmt::format("{:.1f}M", v / 1e6);
   if (std::fabs(v) >= 1e4) return fmt::format("{:.1f}k", v / 1e3);
-  if (v == std::floor(v)) return fmt::format("{:.0f}", v);
+  if (v == std::floor(v) || std::fabs(v) >= 100) return fmt::format("{:.0f}", v);
   return fmt::format("{:.2f}", v);
 }
 
@@ -62,7 +62,7 @@ std::string sev_color(const std::string& s) {
   return "#3498db";
 }
 
-constexpr int kW = 720, kH = 190, kL = 60, kR = 150, kT = 24, kB = 26;
+constexpr int kW = 760, kH = 190, kL = 60, kR = 190, kT = 24, kB = 26;
 
 std::string json_scalar(const json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -117,7 +117,7 @@ std::string svg_chart(const std::string& title, const std::vector<ChartLine>& li
       s += "<polyline fill=\"none\" stroke=\"" + color + "\" stroke-width=\"2\" points=\"" +
            poly(l.points) + "\"/>\n";
     std::string label = l.label;
-    if (label.size() > 24) label = label.substr(0, 23) + "…";
+    if (label.size() > 30) label = label.substr(0, 29) + "…";
     s += fmt::format(
         "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" "
         "class=\"lg\">{}</text>\n",
