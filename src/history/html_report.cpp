@@ -43,6 +43,13 @@ std::string esc(std::string_view s) {
   return o;
 }
 
+// At most n bytes, never cutting a UTF-8 sequence (keys hold "→").
+std::string cut(std::string s, std::size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n) + "…";
+}
+
 std::string hhmm(int64_t t_ms) {
   return format_utc(t_ms).substr(11, 8);
 }
@@ -116,8 +123,7 @@ std::string svg_chart(const std::string& title, const std::vector<ChartLine>& li
     else if (!l.points.empty())
       s += "<polyline fill=\"none\" stroke=\"" + color + "\" stroke-width=\"2\" points=\"" +
            poly(l.points) + "\"/>\n";
-    std::string label = l.label;
-    if (label.size() > 30) label = label.substr(0, 29) + "…";
+    std::string label = cut(l.label, 29);
     s += fmt::format(
         "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" "
         "class=\"lg\">{}</text>\n",
@@ -192,8 +198,7 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
       int64_t end = inc.ended_ms.value_or(inc.last_seen_ms);
       double x0 = x(inc.started_ms), x1 = std::max(x(end), x0 + 3);
       int yy = 8 + i * 22;
-      std::string label = inc.finding_id + (inc.subject.empty() ? "" : " " + inc.subject);
-      if (label.size() > 34) label = label.substr(0, 33) + "…";
+      std::string label = cut(inc.finding_id + (inc.subject.empty() ? "" : " " + inc.subject), 33);
       h += fmt::format(
           "<text x=\"4\" y=\"{}\" class=\"lg\">{}</text><rect x=\"{:.1f}\" y=\"{}\" "
           "width=\"{:.1f}\" height=\"14\" fill=\"{}\"><title>{}</title></rect>\n",
