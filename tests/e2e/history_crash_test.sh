@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kill -9 the recorder's writer at random moments, 50 times in a row, on one database: after
 # every kill PRAGMA integrity_check is ok and every sample whose commit returned reads back
-# whole (cdtool-history_writer drives the product's HistoryWriter with ~200 KB samples, so
+# whole (cdtool-history_writer drives the product's HistoryWriter with ~100 KB samples, so
 # most kills land inside a transaction or a checkpoint). Only a temporary file is touched.
 set -uo pipefail
 source "$(dirname "$0")/skip.sh"
@@ -13,7 +13,7 @@ trap '[[ -n "$WRITER" ]] && kill -9 "$WRITER" 2>/dev/null; rm -rf "$TMP"' EXIT
 DB="$TMP/h.db"
 : >"$TMP/committed"
 for round in $(seq 50); do
-  "$TOOL" write "$DB" 200000 >>"$TMP/committed" 2>"$TMP/err" &
+  "$TOOL" write "$DB" 100000 >>"$TMP/committed" 2>"$TMP/err" &
   WRITER=$!
   # A random moment within the first ~400 ms of writing (the open, the first commits, a
   # checkpoint): the kill lands wherever the writer is.
