@@ -216,8 +216,10 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
       h += "<tr><td class=\"" + esc(inc.severity) + "\">" + esc(inc.severity) + "</td><td>" +
            esc(inc.finding_id) + "<br>" + esc(inc.peak_title) + "</td><td>" +
            esc(hhmm(inc.started_ms)) + "</td><td>" + esc(hhmm(inc.peak_ms)) + "</td><td>" +
-           (inc.ended_ms ? esc(hhmm(*inc.ended_ms)) : "still active") + "</td><td>" + esc(who) +
-           "</td></tr>\n";
+           (inc.ended_ms       ? esc(hhmm(*inc.ended_ms))
+            : inc.gap_after_ms ? "unknown: no sample until " + esc(hhmm(*inc.gap_after_ms))
+                               : std::string("still active")) +
+           "</td><td>" + esc(who) + "</td></tr>\n";
     }
     h += "</table>\n";
   }

@@ -33,9 +33,30 @@ std::vector<Incident> find_incidents(const std::vector<SampleRow>& samples,
     Incident inc;
     std::size_t last_pos = 0;
   };
+  // The usual spacing of samples, to tell a recording gap from a slow sample.
+  std::vector<int64_t> steps;
+  for (std::size_t i = 1; i < samples.size(); ++i)
+    steps.push_back(samples[i].t_ms - samples[i - 1].t_ms);
+  int64_t gap = 60000;
+  if (!steps.empty()) {
+    std::nth_element(steps.begin(), steps.begin() + steps.size() / 2, steps.end());
+    gap = std::max<int64_t>(gap, 5 * steps[steps.size() / 2]);
+  }
+  // How an incident last seen at position `last` ends: at the next sample, unless that one
+  // came after a gap (then the end is unknown), or there is none (still active).
+  auto close = [&](Incident& inc, std::size_t last) {
+    if (last + 1 >= samples.size()) return;
+    int64_t next = samples[last + 1].t_ms;
+    if (next - samples[last].t_ms > gap)
+      inc.gap_after_ms = next;
+    else
+      inc.ended_ms = next;
+  };
+
   std::map<std::pair<std::string, std::string>, Open> open;
   std::vector<Incident> done;
-  // Findings come in time order; an incident whose key skipped a sample has ended there.
+  // Findings come in time order; an incident whose key skipped a sample, or whose next sample
+  // came after a gap, has ended there.
   for (const auto& f : findings) {
     auto pos_it = index.find(f.sample_id);
     if (pos_it == index.end()) continue;
@@ -43,8 +64,9 @@ std::vector<Incident> find_incidents(const std::vector<SampleRow>& samples,
     int64_t t = samples[pos].t_ms;
     auto key = std::make_pair(f.finding_id, f.subject);
     auto it = open.find(key);
-    if (it != open.end() && pos > it->second.last_pos + 1) {
-      it->second.inc.ended_ms = samples[it->second.last_pos + 1].t_ms;
+    if (it != open.end() && pos > it->second.last_pos &&
+        (pos > it->second.last_pos + 1 || t - samples[it->second.last_pos].t_ms > gap)) {
+      close(it->second.inc, it->second.last_pos);
       done.push_back(std::move(it->second.inc));
       open.erase(it);
       it = open.end();
@@ -81,7 +103,7 @@ std::vector<Incident> find_incidents(const std::vector<SampleRow>& samples,
     }
   }
   for (auto& [key, o] : open) {
-    if (o.last_pos + 1 < samples.size()) o.inc.ended_ms = samples[o.last_pos + 1].t_ms;
+    close(o.inc, o.last_pos);
     done.push_back(std::move(o.inc));
   }
   std::sort(done.begin(), done.end(), [](const Incident& a, const Incident& b) {
@@ -113,6 +135,7 @@ nlohmann::ordered_json incidents_json(const HistoryWindow& w, const std::vector<
     j["started"] = format_utc(i.started_ms);
     j["peaked"] = format_utc(i.peak_ms);
     j["ended"] = i.ended_ms ? json(format_utc(*i.ended_ms)) : json();
+    j["recording_gap_until"] = i.gap_after_ms ? json(format_utc(*i.gap_after_ms)) : json();
     j["last_seen"] = format_utc(i.last_seen_ms);
     j["samples"] = i.samples;
     j["peak_title"] = i.peak_title;
@@ -142,8 +165,13 @@ std::string incidents_text(const HistoryWindow& w, const std::vector<Incident>& 
                        i.subject.empty() ? "" : "  ", i.subject);
     double dur = double((i.ended_ms ? *i.ended_ms : i.last_seen_ms) - i.started_ms) / 1000;
     out += "  started " + format_utc(i.started_ms) + ", ";
-    out += i.ended_ms ? "ended " + format_utc(*i.ended_ms) + " (lasted " + fmt_duration(dur) + ")"
-                      : "still active at the last sample (" + fmt_duration(dur) + " so far)";
+    if (i.ended_ms)
+      out += "ended " + format_utc(*i.ended_ms) + " (lasted " + fmt_duration(dur) + ")";
+    else if (i.gap_after_ms)
+      out += "last seen " + format_utc(i.last_seen_ms) + ", then no sample until " +
+             format_utc(*i.gap_after_ms) + " (end unknown)";
+    else
+      out += "still active at the last sample (" + fmt_duration(dur) + " so far)";
     out += ", " + std::to_string(i.samples) + (i.samples == 1 ? " sample" : " samples") + "\n";
     out += "  peaked  " + format_utc(i.peak_ms) + ": " + i.peak_title + "\n";
     std::string who;

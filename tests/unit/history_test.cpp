@@ -210,6 +210,29 @@ TEST(HistoryIncidents, ConsecutiveSamplesAreOneIncident) {
   EXPECT_FALSE(inc[1].ended_ms);  // still active at the last sample
 }
 
+// A gap in the recording (the recorder was down) ends an incident with an unknown end, and
+// the finding seen again after it is a new incident.
+TEST(HistoryIncidents, ARecordingGapEndsAnIncidentWithAnUnknownEnd) {
+  TempDir d;
+  auto w = HistoryWriter::open(d.file("h.db"), limits());
+  ASSERT_TRUE(w);
+  const int64_t ts[] = {0, 10000, 20000, 3600000, 3610000, 3620000};
+  const char* st[] = {"ok", "critical", "critical", "critical", "critical", "ok"};
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE((*w)->write(sample_at(ts[i], st[i], 0.9)));
+  auto r = HistoryReader::open(d.file("h.db"));
+  auto inc = find_incidents(*(*r)->samples(0, INT64_MAX), *(*r)->findings(0, INT64_MAX));
+  ASSERT_EQ(inc.size(), 2u);
+  EXPECT_EQ(inc[0].started_ms, 10000);
+  EXPECT_EQ(inc[0].last_seen_ms, 20000);
+  EXPECT_FALSE(inc[0].ended_ms);
+  ASSERT_TRUE(inc[0].gap_after_ms);
+  EXPECT_EQ(*inc[0].gap_after_ms, 3600000);
+  EXPECT_EQ(inc[1].started_ms, 3600000);
+  ASSERT_TRUE(inc[1].ended_ms);
+  EXPECT_EQ(*inc[1].ended_ms, 3620000);
+  EXPECT_FALSE(inc[1].gap_after_ms);
+}
+
 TEST(HistoryTime, ParsesDurationsSizesAndTimes) {
   EXPECT_DOUBLE_EQ(*parse_duration_s("10s"), 10);
   EXPECT_DOUBLE_EQ(*parse_duration_s("7d"), 7 * 86400);
