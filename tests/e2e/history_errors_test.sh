@@ -54,6 +54,8 @@ refused "bad --since" "--since: 'yesterday' is not a time" "$CONNDOCTOR" history
 refused "bad --until" "--until: '25:61' is not a time" "$CONNDOCTOR" history "$DB" --until 25:61
 refused "bad --at" "--at: '2026-02-31T00:00:00Z' is not a time" "$CONNDOCTOR" history "$DB" --at 2026-02-31T00:00:00Z
 refused "--at before the first sample" "no sample at or before" "$CONNDOCTOR" history "$DB" --at @1000
+refused "--at with --html" "excludes" "$CONNDOCTOR" history "$DB" --at 1s --html "$TMP/x.html"
+refused "--at with --since" "excludes" "$CONNDOCTOR" history "$DB" --at 1s --since 2h
 refused "bad --every" "--every: 'often' is not a duration" "$CONNDOCTOR" watch --history "$TMP/x.db" --every often
 refused "bad --max-size" "--max-size: 'big' is not a size" "$CONNDOCTOR" watch --history "$TMP/x.db" --max-size big
 refused "missing database" "No such file" "$CONNDOCTOR" history "$TMP/absent.db"
