@@ -9,6 +9,8 @@ packages=(
   # libraries
   libmnl-dev libnetfilter-conntrack-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libcpp-httplib-dev libgtest-dev libgmock-dev
+  # the flight recorder (watch/history): its SQLite database, zlib for the stored reports
+  libsqlite3-dev zlib1g-dev
   # the BPF fd scan (attribution at scale): clang -target bpf, bpftool gen skeleton, libbpf
   clang bpftool libbpf-dev
   # runtime tools the lab and end-to-end tests drive (namespaces, veth, nftables)
@@ -17,6 +19,8 @@ packages=(
   # check the DaemonSet with python3-yaml, the unit with systemd-analyze, TLS with openssl,
   # and query serve with curl
   python3 python3-yaml systemd openssl curl
+  # the HTML incident report is loaded in a real browser, headless
+  chromium
   # promtool and the Prometheus server the `serve` end-to-end tests start (in a namespace)
   prometheus
 )

@@ -21,7 +21,7 @@ enum class Resource {
   kOrphans,
   kTcpMemory,
   kConfig,
-  kConnectFailures,  // only from `check --trace`: connects to one destination failing en masse
+  kConnectFailures,     // only from `check --trace`: connects to one destination failing en masse
   kUnansweredConnects,  // added to contract v1 after the others: values keep their order
 };
 

@@ -40,6 +40,7 @@ struct ServeArgs {
   bool no_processes = false;
   bool no_attribution = false;
   FdScan fd_scan = FdScan::kAuto;
+  RecorderArgs recorder;  // --history: record every collection (flight recorder)
 };
 
 // Builds everything that can be refused before serving: one line and exit 3 on a bad config.
@@ -69,6 +70,14 @@ Result<ServeOptions> serve_options(const ServeArgs& a) {
 int run_serve(const ServeArgs& a) {
   auto opt = serve_options(a);
   if (!opt) return error_exit(opt.error().message);
+
+  std::shared_ptr<HistoryWriter> recorder;
+  if (!a.recorder.path.empty()) {
+    auto w = open_recorder(a.recorder);
+    if (!w) return error_exit(w.error().message);
+    recorder = std::move(*w);
+  }
+  auto sample_log = std::make_shared<SampleLog>();
 
   DiagnoseOptions diag;
   diag.proc_root = a.proc_root;
@@ -100,8 +109,14 @@ int run_serve(const ServeArgs& a) {
         if (!d) return std::unexpected(d.error());
         return std::move(d->snapshot);
       },
-      [](const Snapshot& s) { return analyse(s); }, *clock,
-      CoordinatorOptions{.min_interval_s = a.min_interval_s});
+      // With --history each collection is recorded as it is analysed (collections are
+      // coalesced, so one write per collection, never one per scrape).
+      [recorder, sample_log](const Snapshot& s) {
+        Analysis an = analyse(s);
+        if (recorder) sample_log->record(*recorder, s, an, "serve");
+        return an;
+      },
+      *clock, CoordinatorOptions{.min_interval_s = a.min_interval_s});
 
   // Signals are blocked before any thread starts, so every thread inherits the mask and only
   // the wait below receives SIGINT/SIGTERM. A client that hangs up mid-response must not kill
@@ -232,6 +247,7 @@ Handler setup_serve(CLI::App& app) {
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");
   add_fd_scan_option(app, a->fd_scan);
+  add_recorder_options(app, a->recorder, false);
   return [a] { return run_serve(*a); };
 }
 

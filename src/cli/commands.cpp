@@ -23,6 +23,10 @@ const std::vector<Command>& commands() {
       {"serve", "export the diagnosis to Prometheus (/metrics) and as JSON (/report)", setup_serve},
       {"trace", "count failed connects, EMFILE, churn and drops in the kernel, with who and where",
        setup_trace},
+      {"watch", "record a diagnosis every few seconds into a history database (flight recorder)",
+       setup_watch},
+      {"history", "the incidents a history database recorded, a past report, an HTML report",
+       setup_history},
   };
   return table;
 }

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 #include "analyse/diagnosis.h"
 #include "collect/collector.h"
+#include "history/store.h"
 
 namespace cd {
 
@@ -34,6 +36,8 @@ Handler setup_lab(CLI::App& app);
 Handler setup_rules(CLI::App& app);
 Handler setup_serve(CLI::App& app);
 Handler setup_trace(CLI::App& app);
+Handler setup_watch(CLI::App& app);
+Handler setup_history(CLI::App& app);
 
 // Shared by the handlers (cli/output.cpp).
 int error_exit(const std::string& message);  // "conndoctor: message" on stderr; returns 3
@@ -57,5 +61,27 @@ struct ReportStyle {
 int print_diagnosis(const Diagnosis& d, const ReportStyle& style,
                     const nlohmann::ordered_json& extra = nlohmann::ordered_json::object(),
                     const std::string& preface = {}, const std::string& postscript = {});
+
+// The flight recorder (cmd_watch.cpp): what `watch` and `serve --history` store of a diagnosis
+// (the report as `check --json` prints it, and its text without colour).
+Sample history_sample(const Snapshot& snap, const Analysis& a);
+// --history PATH --retention D --max-size S for watch and serve; validated by open_recorder.
+struct RecorderArgs {
+  std::string path;
+  std::string retention = "7d";
+  std::string max_size = "256MiB";
+};
+void add_recorder_options(CLI::App& app, RecorderArgs& r, bool required);
+Result<std::unique_ptr<HistoryWriter>> open_recorder(const RecorderArgs& r);
+// Records one diagnosis; logs one stderr line when recording starts failing and one when it
+// works again (a full disk must not flood the log nor stop the daemon).
+class SampleLog {
+ public:
+  void record(HistoryWriter& w, const Snapshot& snap, const Analysis& a, const char* who);
+  uint64_t written = 0;
+
+ private:
+  bool failing_ = false;
+};
 
 }  // namespace cd
