@@ -118,7 +118,7 @@ TEST(PortPool, ForecastWhenDemandExceedsThePool) {
   // 20/s arriving, 5/s leaving TIME_WAIT: growing by 15/s; demand = 20/s x 60 s = 1200 > 1000.
   b.tuple(tuple_key("198.18.0.1", "198.18.0.2", 80),
           {.time_wait = 400, .tw_recent = 200, .tw_expiring = 50});
-  const TupleStat& t = analyse_ports(b.build()).tuples[0];
+  const TupleStat t = analyse_ports(b.build()).tuples[0];  // a copy: the analysis is a temporary
   ASSERT_TRUE(t.seconds_to_exhaustion);
   EXPECT_DOUBLE_EQ(*t.seconds_to_exhaustion, 600.0 / 15.0);
 }
@@ -128,7 +128,7 @@ TEST(PortPool, GrowingButWithinThePoolIsStable) {
   b.port_range(40000, 40999);
   // Ramp-up: growing now, but 10/s x 60 s = 600 ports fit in 1000.
   b.tuple(tuple_key("198.18.0.1", "198.18.0.2", 80), {.time_wait = 100, .tw_recent = 100});
-  const TupleStat& t = analyse_ports(b.build()).tuples[0];
+  const TupleStat t = analyse_ports(b.build()).tuples[0];  // a copy: the analysis is a temporary
   EXPECT_FALSE(t.seconds_to_exhaustion);
 }
 
@@ -139,7 +139,7 @@ TEST(PortPool, TwoReadingsAddLiveGrowthAndMeasureTheTrend) {
   b.tuple(k, {.established = 100, .time_wait = 100, .tw_recent = 20});
   b.then(2.0);
   b.tuple(k, {.established = 500, .time_wait = 300, .tw_recent = 20});
-  const TupleStat& t = analyse_ports(b.build()).tuples[0];
+  const TupleStat t = analyse_ports(b.build()).tuples[0];  // a copy: the analysis is a temporary
   // 2/s from TIME_WAIT ages + 400 new live sockets over 2 s.
   EXPECT_DOUBLE_EQ(*t.new_per_s, 202.0);
   EXPECT_DOUBLE_EQ(*t.steady_state_demand, 500 + 202.0 * 60);
@@ -155,7 +155,7 @@ TEST(PortPool, ShrinkingBetweenReadingsIsNotAForecast) {
   b.tuple(k, {.established = 10, .time_wait = 900, .tw_recent = 200});
   b.then(2.0);
   b.tuple(k, {.established = 10, .time_wait = 850, .tw_recent = 200});
-  const TupleStat& t = analyse_ports(b.build()).tuples[0];
+  const TupleStat t = analyse_ports(b.build()).tuples[0];  // a copy: the analysis is a temporary
   EXPECT_FALSE(t.seconds_to_exhaustion);
   EXPECT_DOUBLE_EQ(*t.new_per_s, 20.0);  // live did not grow: no negative contribution
 }
@@ -166,7 +166,7 @@ TEST(PortPool, TwReuseShortensTheHoldInTheSteadyState) {
   // 99/s on loopback: ports are free again after tcp_tw_reuse_delay (1 s), not 60 s.
   b.tuple(tuple_key("127.0.0.1", "127.0.0.1", 80),
           {.time_wait = 990, .tw_past_delay = 890, .tw_recent = 990, .tw_expiring = 0});
-  const TupleStat& t = analyse_ports(b.build()).tuples[0];
+  const TupleStat t = analyse_ports(b.build()).tuples[0];  // a copy: the analysis is a temporary
   EXPECT_DOUBLE_EQ(*t.steady_state_demand, 99.0);
   EXPECT_FALSE(t.seconds_to_exhaustion);
   EXPECT_EQ(t.effective_in_use, 100u);
@@ -200,7 +200,7 @@ TEST(PortPool, NoUsablePortMeansExhaustedNotDivisionByZero) {
   SnapshotBuilder b;
   b.port_range(40000, 40001).reserved({{40000, 40001}});
   b.tuple(tuple_key("198.18.0.1", "198.18.0.2", 80), {.established = 1});
-  const TupleStat& t = analyse_ports(b.build()).tuples[0];
+  const TupleStat t = analyse_ports(b.build()).tuples[0];  // a copy: the analysis is a temporary
   EXPECT_EQ(t.usable, 0u);
   EXPECT_EQ(t.utilization, 1.0);
   EXPECT_EQ(t.seconds_to_exhaustion, 0.0);
