@@ -8,7 +8,9 @@ packages=(
   build-essential g++ cmake pkg-config
   # libraries
   libmnl-dev libnetfilter-conntrack-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libcpp-httplib-dev libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev
+  # serve's HTTP server (libmicrohttpd, TLS through GnuTLS); cpp-httplib is the tests' client
+  libmicrohttpd-dev libcpp-httplib-dev
   # the flight recorder (watch/history): its SQLite database, zlib for the stored reports
   libsqlite3-dev zlib1g-dev
   # the BPF fd scan (attribution at scale): clang -target bpf, bpftool gen skeleton, libbpf

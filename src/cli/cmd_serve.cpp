@@ -30,7 +30,8 @@ struct ServeArgs {
   std::size_t top = 5;
   bool trace = false;
   std::size_t threads = 8;
-  std::size_t max_queued = 64;
+  std::size_t max_queued = 512;
+  std::size_t max_connections = 512;
   int read_timeout_s = 3;
   int write_timeout_s = 5;
   std::string auth_file;
@@ -51,6 +52,7 @@ Result<ServeOptions> serve_options(const ServeArgs& a) {
   o.listen = *listen;
   o.threads = a.threads;
   o.max_queued = a.max_queued;
+  o.max_connections = a.max_connections;
   o.read_timeout_s = a.read_timeout_s;
   o.write_timeout_s = a.write_timeout_s;
   o.metrics.top_tuples = o.metrics.top_processes = o.metrics.top_listeners = a.top;
@@ -120,7 +122,7 @@ int run_serve(const ServeArgs& a) {
 
   // Signals are blocked before any thread starts, so every thread inherits the mask and only
   // the wait below receives SIGINT/SIGTERM. A client that hangs up mid-response must not kill
-  // the exporter with SIGPIPE (httplib 0.11 sends without MSG_NOSIGNAL).
+  // the exporter with SIGPIPE (libmicrohttpd sends with MSG_NOSIGNAL; this is belt and braces).
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -217,17 +219,23 @@ Handler setup_serve(CLI::App& app) {
   app.add_option("--top", a->top, "tuples, processes and listeners exported (cardinality bound)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  app.add_option("--threads", a->threads, "worker threads answering requests")
+  app.add_option("--threads", a->threads, "worker threads answering /metrics and /report")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  app.add_option("--max-queued", a->max_queued, "accepted connections waiting for a worker")
+  app.add_option("--max-queued", a->max_queued,
+                 "/metrics and /report requests waiting for a worker; past it: 503")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  app.add_option("--read-timeout", a->read_timeout_s, "seconds a silent client is kept")
+  app.add_option("--max-connections", a->max_connections,
+                 "open connections served; past it: 503 and closed")
+      ->check(CLI::Range(1, 16384))
+      ->capture_default_str();
+  app.add_option("--read-timeout", a->read_timeout_s,
+                 "seconds a client has to send a whole request (a deadline, not per read)")
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
   app.add_option("--write-timeout", a->write_timeout_s,
-                 "seconds a client that does not read is kept")
+                 "seconds a client has to take a whole response (a deadline, not per read)")
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
   app.add_option("--auth-file", a->auth_file,

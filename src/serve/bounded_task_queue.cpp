@@ -14,14 +14,13 @@ BoundedTaskQueue::~BoundedTaskQueue() {
   shutdown();
 }
 
-void BoundedTaskQueue::enqueue(std::function<void()> fn) {
+bool BoundedTaskQueue::try_enqueue(std::function<void()> fn) {
   std::unique_lock lk(mu_);
-  // Backpressure: wait for room. Workers always make progress (each connection is bounded by
-  // the server's read/write timeouts and keep-alive limits), so this wait ends.
-  has_room_.wait(lk, [&] { return jobs_.size() < max_queued_ || stopping_; });
+  if (stopping_ || jobs_.size() >= max_queued_) return false;
   jobs_.push_back(std::move(fn));
   lk.unlock();
   has_job_.notify_one();
+  return true;
 }
 
 void BoundedTaskQueue::shutdown() {
@@ -31,7 +30,6 @@ void BoundedTaskQueue::shutdown() {
     stopping_ = true;
   }
   has_job_.notify_all();
-  has_room_.notify_all();
   for (std::thread& t : workers_)
     if (t.joinable()) t.join();
   workers_.clear();
@@ -47,9 +45,8 @@ void BoundedTaskQueue::work() {
       fn = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    has_room_.notify_one();
-    // httplib's connection handler does not throw; if it ever did, the pool must not lose
-    // a worker (the server would slowly stop answering).
+    // The server's jobs catch what they throw; if one ever did not, the pool must not lose a
+    // worker (the server would slowly stop answering).
     try {
       fn();
     } catch (...) {

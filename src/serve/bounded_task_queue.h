@@ -1,11 +1,7 @@
-// A fixed pool of worker threads with a bounded queue, for cpp-httplib's Server::new_task_queue.
-// httplib's own ThreadPool queues accepted connections without limit; under a flood every
-// queued connection holds an fd and memory. Here enqueue() blocks when the queue is full, so
-// the accept loop stops accepting and the excess waits in the kernel's accept queue (bounded by
-// the listen backlog) instead of in the exporter.
+// A fixed pool of worker threads with a bounded queue, for the requests of `conndoctor serve`
+// that need a collection (/metrics, /report). The HTTP event loop hands them over and never
+// waits: try_enqueue() refuses a job when the queue is full, and the server answers 503.
 #pragma once
-
-#include <httplib.h>
 
 #include <condition_variable>
 #include <cstddef>
@@ -17,22 +13,26 @@
 
 namespace cd {
 
-class BoundedTaskQueue : public httplib::TaskQueue {
+class BoundedTaskQueue {
  public:
   BoundedTaskQueue(std::size_t threads, std::size_t max_queued);
-  ~BoundedTaskQueue() override;
+  ~BoundedTaskQueue();
+  BoundedTaskQueue(const BoundedTaskQueue&) = delete;
+  BoundedTaskQueue& operator=(const BoundedTaskQueue&) = delete;
 
-  void enqueue(std::function<void()> fn) override;
-  // Runs every queued job before the workers exit: each job owns an accepted socket that only
-  // the job closes, so dropping one would leak its fd.
-  void shutdown() override;
+  // False, without blocking, when max_queued jobs already wait for a worker (or after
+  // shutdown()).
+  bool try_enqueue(std::function<void()> fn);
+  // Runs every queued job before the workers exit: each job owns a suspended request that
+  // only the job resumes, so dropping one would leave its connection open forever.
+  void shutdown();
 
  private:
   void work();
 
   std::size_t max_queued_;
   std::mutex mu_;
-  std::condition_variable has_job_, has_room_;
+  std::condition_variable has_job_;
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;

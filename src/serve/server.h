@@ -1,6 +1,9 @@
 // The HTTP side of `conndoctor serve`: /metrics (Prometheus text), /report (the check --json
-// document), /healthz, on cpp-httplib with a bounded worker pool, timeouts for slow clients,
-// a request size limit, GET/HEAD only, optional auth and TLS. Collections go through a
+// document), /healthz, on libmicrohttpd. One event loop (epoll) holds every connection; a
+// bounded worker pool answers the requests that need a collection. Slow and hostile clients
+// cannot stall it: a deadline bounds each whole request and each whole response (not each
+// read), open connections are capped (503 past the cap), and so are requests waiting for a
+// worker (503). GET/HEAD only, optional auth and TLS (GnuTLS). Collections go through a
 // ScrapeCoordinator, so no scrape ever starts a second collection.
 #pragma once
 
@@ -35,16 +38,15 @@ inline constexpr uint16_t kDefaultServePort = 9877;
 
 struct ServeOptions {
   ListenAddress listen{"127.0.0.1", kDefaultServePort};
-  std::size_t threads = 8;         // workers answering requests
-  std::size_t max_queued = 64;     // accepted connections waiting for a worker
-  int listen_backlog = 128;        // kernel accept queue beyond that
-  int read_timeout_s = 3;          // a client that sends nothing for this long is dropped
-  int write_timeout_s = 5;         // a client that reads nothing for this long is dropped
-  int keep_alive_timeout_s = 5;    // an idle kept-alive connection holds a worker this long
-  int keep_alive_max = 20;         // requests per connection
-  std::size_t max_payload = 4096;  // request bodies (none expected: read-only endpoints)
-  std::optional<AuthConfig> auth;  // /metrics and /report need it; /healthz never does
-  std::string tls_cert, tls_key;   // both or neither
+  std::size_t threads = 8;            // workers answering /metrics and /report
+  std::size_t max_queued = 512;       // such requests waiting for a worker; past it: 503
+  std::size_t max_connections = 512;  // open connections served; past it: 503, then closed
+  int listen_backlog = 128;           // kernel accept queue
+  int read_timeout_s = 3;             // a whole request (TLS handshake included) arrives by then
+  int write_timeout_s = 5;            // a whole response is taken by the client by then
+  int keep_alive_timeout_s = 5;       // a kept-alive connection's next request arrives by then
+  std::optional<AuthConfig> auth;     // /metrics and /report need it; /healthz never does
+  std::string tls_cert, tls_key;      // both or neither
   MetricsOptions metrics;
   // Added to /report as "host", as `check --json` does (cli/ supplies host_json()).
   std::function<nlohmann::ordered_json()> report_host;
@@ -69,11 +71,21 @@ class MetricsServer {
 
   uint16_t port() const { return port_; }  // the bound port (useful with port 0)
   bool tls() const { return tls_; }
-  // Serves until stop(); returns false when the accept loop failed.
+  // Runs the event loop until stop(); returns false when the loop failed.
   bool run();
-  // Stops accepting, lets the workers finish the connections they hold, returns at once.
-  // Safe from any thread, more than once.
+  // Stops accepting and closes the connections that wait for a request; requests being
+  // answered are finished (each bounded by its deadline), then run() returns. Returns at once.
+  // Safe from any thread, more than once, before run() too.
   void stop();
+
+  // Counters of the connection limits, for tests and logs.
+  struct Counters {
+    uint64_t connections = 0;  // accepted
+    uint64_t over_cap = 0;     // answered 503 (or closed) past max_connections
+    uint64_t busy = 0;         // answered 503: the workers' queue was full
+    uint64_t deadline = 0;     // closed by a request or response deadline
+  };
+  Counters counters() const;
 
  private:
   struct Impl;
