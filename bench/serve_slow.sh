@@ -15,7 +15,8 @@
 #
 # Needs root (unshare -n). Nothing outside the namespace is touched; everything this script
 # starts ends on exit, INT or TERM. Exit status 0 when every scrape was answered 200 within
-# 2 s (max), and threads and fds were back to their idle values after the load.
+# 2 s (max), threads and fds were back to their idle values after the load, and RSS within
+# 4 MiB of its idle value.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -113,4 +114,5 @@ fail=0
 awk -v m="$(get max_ms)" 'BEGIN {exit !(m + 0 <= 2000)}' || { echo "serve_slow: slowest scrape $(get max_ms) ms > 2000 ms"; fail=1; }
 ((thr_after == thr_idle)) || { echo "serve_slow: threads $thr_after after, $thr_idle idle"; fail=1; }
 ((fd_after <= fd_idle)) || { echo "serve_slow: fds $fd_after after, $fd_idle idle"; fail=1; }
+((rss_after - rss_idle < 4096)) || { echo "serve_slow: RSS $rss_after KiB after, $rss_idle KiB idle"; fail=1; }
 exit $fail

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -383,8 +384,21 @@ bool MetricsServer::Impl::loop() {
     if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return false;
   }
   bool stopping = false;
+  // After a burst of connections (per-connection pools, responses built on the workers) the
+  // freed memory stays in malloc's arenas; once the server has been idle for a second it is
+  // handed back, so that RSS returns to its idle value (docs/benchmarks.md, serve).
+  constexpr double kTrimAfterIdleS = 1.0;
+  bool trim_pending = false;
+  double idle_since = 0;
   for (;;) {
     double now = mono_now_s();
+    if (open > 0) {
+      trim_pending = true;
+      idle_since = now;
+    } else if (trim_pending && now - idle_since >= kTrimAfterIdleS) {
+      malloc_trim(0);
+      trim_pending = false;
+    }
     if (!stopping) {
       std::lock_guard lk(mu);
       stopping = stop_requested;
@@ -407,6 +421,7 @@ bool MetricsServer::Impl::loop() {
     if (MHD_get_timeout(daemon, &mhd_ms) == MHD_YES)
       timeout_ms = int(std::min<MHD_UNSIGNED_LONG_LONG>(mhd_ms, 60'000));
     double next = deadlines.next_deadline_s();
+    if (trim_pending && open == 0) next = std::min(next, idle_since + kTrimAfterIdleS);
     if (std::isfinite(next)) {
       int ms = int(std::ceil(std::max(0.0, next - now) * 1000));
       timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
