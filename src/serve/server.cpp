@@ -103,6 +103,8 @@ constexpr const char* kTextType = "text/plain; charset=utf-8";
 constexpr double kOverCapDeadlineS = 1.0;
 // Request line and headers (and the response header) live in this per-connection pool.
 constexpr std::size_t kConnectionMemory = 16 * 1024;
+// The endpoints take no body; one larger than this closes the connection.
+constexpr std::size_t kMaxBody = 4096;
 
 double mono_now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -127,6 +129,7 @@ struct Request {
   enum class State { kNew, kWorking, kReady, kQueued };
   State state = State::kNew;
   Answer answer;
+  std::size_t body_bytes = 0;  // of a body nobody asked for, dropped
 };
 using RequestRef = std::shared_ptr<Request>;
 
@@ -184,8 +187,7 @@ struct MetricsServer::Impl {
 
   Answer metrics();
   Answer report();
-  Answer route(MHD_Connection* c, const std::string& url, const std::string& method,
-               bool* needs_worker);
+  Answer route(MHD_Connection* c, const std::string& url, bool* needs_worker);
   MHD_Result queue(MHD_Connection* c, Request& req);
   MHD_Result on_request(MHD_Connection* c, const char* url, const char* method,
                         std::size_t* upload_size, void** con_cls);
@@ -228,16 +230,8 @@ Answer MetricsServer::Impl::report() {
 
 // The answer to a request whose headers have arrived, or *needs_worker for /metrics and
 // /report (a collection may take seconds: never on the loop thread).
-Answer MetricsServer::Impl::route(MHD_Connection* c, const std::string& url,
-                                  const std::string& method, bool* needs_worker) {
+Answer MetricsServer::Impl::route(MHD_Connection* c, const std::string& url, bool* needs_worker) {
   *needs_worker = false;
-  // Read-only endpoints: anything but GET and HEAD is refused before it reaches a handler.
-  if (method != "GET" && method != "HEAD") {
-    Answer a = text(405, "conndoctor: only GET and HEAD\n");
-    a.headers.emplace_back("Allow", "GET, HEAD");
-    a.close = true;  // its body, if any, is not read
-    return a;
-  }
   // /healthz stays open so that liveness probes need no secret; it tells nothing.
   if (opt.auth && url != "/healthz") {
     const char* h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -280,15 +274,14 @@ MHD_Result MetricsServer::Impl::queue(MHD_Connection* c, Request& req) {
 
 MHD_Result MetricsServer::Impl::on_request(MHD_Connection* c, const char* url, const char* method,
                                            std::size_t* upload_size, void** con_cls) {
+  auto* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  auto* conn = info ? static_cast<Conn*>(info->socket_context) : nullptr;
   auto* holder = static_cast<RequestRef*>(*con_cls);
   if (!holder) {
-    // The request line and headers are in: the server's turn, no deadline while it works.
+    // The request line and headers are in. MHD closes a connection whose response is queued
+    // now, before the request is complete (libmicrohttpd 0.9.75): right for these two only.
     holder = new RequestRef(std::make_shared<Request>());
     *con_cls = holder;
-    auto* conn = static_cast<Conn*>(
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT)->socket_context);
-    if (conn)
-      deadlines.set(conn->id, ConnectionDeadlines::Phase::kHandling, ConnectionDeadlines::kNone);
     Request& req = **holder;
     if (conn && conn->over_cap) {
       req.answer = text(503, "conndoctor: too many connections (limit " +
@@ -297,40 +290,54 @@ MHD_Result MetricsServer::Impl::on_request(MHD_Connection* c, const char* url, c
       req.answer.close = true;
       return queue(c, req);
     }
-    bool needs_worker = false;
-    req.answer = route(c, url ? url : "", method ? method : "", &needs_worker);
-    if (!needs_worker) return queue(c, req);
-    std::string path = url;
-    RequestRef ref = *holder;
-    req.state = Request::State::kWorking;
-    bool queued = pool->try_enqueue([this, c, ref, path] {
-      try {
-        ref->answer = path == "/metrics" ? metrics() : report();
-      } catch (...) {
-        ref->answer = text(500, "conndoctor: internal error\n");
-      }
-      ref->state = Request::State::kReady;
-      // MHD calls on_request again, on the loop thread, at its next MHD_run(). In external
-      // loop mode MHD does not wake the loop for that itself: this eventfd does.
-      MHD_resume_connection(c);
-      wake();
-    });
-    if (!queued) {
-      count(&Counters::busy);
-      req.answer = text(503, "conndoctor: busy (" + std::to_string(opt.max_queued) +
-                                 " requests wait for a worker); retry later\n");
-      req.answer.headers.emplace_back("Retry-After", "1");
+    // Read-only endpoints: anything but GET and HEAD is refused, its body unread.
+    std::string_view m = method ? method : "";
+    if (m != "GET" && m != "HEAD") {
+      req.answer = text(405, "conndoctor: only GET and HEAD\n");
+      req.answer.headers.emplace_back("Allow", "GET, HEAD");
+      req.answer.close = true;
       return queue(c, req);
     }
-    MHD_suspend_connection(c);
-    return MHD_YES;
+    return MHD_YES;  // a body, if any, is still the client's to send (under its deadline)
   }
   Request& req = **holder;
-  if (*upload_size) {  // a body nobody asked for (GET with a body): read and dropped
+  if (*upload_size) {  // a body nobody asked for: read and dropped, up to kMaxBody
+    req.body_bytes += *upload_size;
     *upload_size = 0;
-    return MHD_YES;
+    return req.body_bytes > kMaxBody ? MHD_NO : MHD_YES;  // MHD_NO closes the connection
   }
   if (req.state == Request::State::kReady) return queue(c, req);
+  if (req.state != Request::State::kNew) return MHD_YES;
+
+  // The whole request is in: the server's turn, no deadline while it works.
+  if (conn)
+    deadlines.set(conn->id, ConnectionDeadlines::Phase::kHandling, ConnectionDeadlines::kNone);
+  bool needs_worker = false;
+  req.answer = route(c, url ? url : "", &needs_worker);
+  if (!needs_worker) return queue(c, req);
+  std::string path = url;
+  RequestRef ref = *holder;
+  req.state = Request::State::kWorking;
+  bool queued = pool->try_enqueue([this, c, ref, path] {
+    try {
+      ref->answer = path == "/metrics" ? metrics() : report();
+    } catch (...) {
+      ref->answer = text(500, "conndoctor: internal error\n");
+    }
+    ref->state = Request::State::kReady;
+    // MHD calls on_request again, on the loop thread, at its next MHD_run(). In external
+    // loop mode MHD does not wake the loop for that itself: this eventfd does.
+    MHD_resume_connection(c);
+    wake();
+  });
+  if (!queued) {
+    count(&Counters::busy);
+    req.answer = text(503, "conndoctor: busy (" + std::to_string(opt.max_queued) +
+                               " requests wait for a worker); retry later\n");
+    req.answer.headers.emplace_back("Retry-After", "1");
+    return queue(c, req);
+  }
+  MHD_suspend_connection(c);
   return MHD_YES;
 }
 
