@@ -156,6 +156,7 @@ struct MetricsServer::Impl {
   // the loop thread, and by the loop between two MHD_run() calls. No lock.
   ConnectionDeadlines deadlines;
   std::size_t open = 0;
+  bool stopping = false;  // stop() seen: a connection whose response is done closes
 
   mutable std::mutex mu;  // stop/run handshake and the counters
   bool stop_requested = false;
@@ -375,7 +376,7 @@ void MetricsServer::Impl::on_completed(MHD_Connection* c, void** con_cls) {
   auto* conn = info ? static_cast<Conn*>(info->socket_context) : nullptr;
   if (conn)
     deadlines.set(conn->id, ConnectionDeadlines::Phase::kReceiving,
-                  mono_now_s() + opt.keep_alive_timeout_s);
+                  mono_now_s() + (stopping ? 0.0 : double(opt.keep_alive_timeout_s)));
 }
 
 // The event loop: MHD's epoll set and the stop eventfd in one epoll, woken at the earliest of
@@ -390,7 +391,6 @@ bool MetricsServer::Impl::loop() {
     ev.data.fd = fd;
     if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return false;
   }
-  bool stopping = false;
   // After a burst of connections (per-connection pools, responses built on the workers) the
   // freed memory stays in malloc's arenas; once the server has been idle for a second it is
   // handed back, so that RSS returns to its idle value (docs/benchmarks.md, serve).
