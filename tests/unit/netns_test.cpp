@@ -297,7 +297,7 @@ TEST(DiagnoseAllNetns, DiagnosesEachNamespaceOnce) {
 // not diagnose the host's other namespaces): <root>/self/ns/net is ours, <root>/PID/ns/net
 // points at the child's.
 struct FakeListing {
-  TempProcTree tree;
+  test::TempProcTree tree;
   NetnsRoots roots;
   explicit FakeListing(const std::vector<pid_t>& pids) {
     tree.link("self/ns/net", "/proc/self/ns/net");
