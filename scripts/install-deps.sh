@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages conndoctor needs to build, test and benchmark.
 # Idempotent: when everything is present it only checks and returns (no apt-get update).
+# Options: --bench (the reference tools of bench/), --fuzz (AFL++ for fuzz/afl.sh).
 set -euo pipefail
 
 packages=(
@@ -26,10 +27,22 @@ packages=(
   # promtool and the Prometheus server the `serve` end-to-end tests start (in a namespace)
   prometheus
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  # reference tools the benchmark compares against; GNU time for peak RSS (bench/run.sh)
-  packages+=(lsof conntrack time)
-fi
+for opt in "$@"; do
+  case "$opt" in
+    --bench)
+      # reference tools the benchmark compares against; GNU time for peak RSS (bench/run.sh)
+      packages+=(lsof conntrack time)
+      ;;
+    --fuzz)
+      # coverage-guided fuzzing (fuzz/afl.sh, docs/fuzzing.md): AFL++ with its GCC mode
+      packages+=(afl++)
+      ;;
+    *)
+      echo "install-deps: unknown option $opt (--bench, --fuzz)" >&2
+      exit 3
+      ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

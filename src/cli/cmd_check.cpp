@@ -50,14 +50,14 @@ int run_all_netns(const CheckArgs& a, const DiagnoseOptions& opt, Clock& clock) 
   if (!all) return error_exit(all.error().message);
   std::string out;
   if (a.json) {
-    auto doc = netns_summary_json(*all);
+    auto doc = netns_summary_json(all->results, all->missing);
     doc["host"] = host_json();
     out = doc.dump(2) + "\n";
   } else {
-    out = netns_summary_text(*all, use_color(a.color));
+    out = netns_summary_text(all->results, use_color(a.color), all->missing);
   }
   if (int rc = emit(out); rc != kExitOk) return rc;
-  return exit_code_for(overall_status(*all));
+  return exit_code_for(overall_status(all->results));
 }
 
 // --netns NAME|PID: the whole pipeline runs inside that namespace, then the process returns.

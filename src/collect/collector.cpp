@@ -177,6 +177,29 @@ Result<ProcessRead> read_processes(const Sources& src, const CollectOptions& opt
   return out;  // the table's other processes (other namespaces) are freed here
 }
 
+// The socket dump into a fresh aggregator. A dump the kernel flagged NLM_F_DUMP_INTR (the
+// table changed under it) may miss or repeat sockets: it is thrown away and taken again, up
+// to kDumpAttempts in all; if every attempt was interrupted the reading fails rather than
+// count an inconsistent table.
+Result<SocketSummary> dump_sockets(SockSource& sockets, const AggregatorConfig& cfg,
+                                   InodeIndex& index) {
+  for (int attempt = 1;; ++attempt) {
+    SocketAggregator agg(cfg);
+    auto ok = dump_all(sockets, agg);
+    if (!ok) {
+      if (!dump_interrupted(ok.error())) return std::unexpected(ok.error());
+      if (attempt < kDumpAttempts) continue;
+      return fail("sock_diag: the socket dump was interrupted " + std::to_string(kDumpAttempts) +
+                  " times in a row (the table changed under it), no consistent one to count; "
+                  "last: " +
+                  ok.error().message);
+    }
+    SocketSummary sum = agg.finish();
+    if (cfg.index_inodes) index = agg.take_inode_index();
+    return sum;
+  }
+}
+
 }  // namespace
 
 Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
@@ -215,10 +238,9 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
       scan.start([&src, &opt, &read, want_table_early](std::stop_token stop) {
         read.emplace(read_processes(src, opt, want_table_early, stop));
       });
-    SocketAggregator agg(cfg);
-    if (auto ok = dump_all(src.sockets, agg); !ok) return std::unexpected(ok.error());
-    r.sockets = agg.finish();
-    if (cfg.index_inodes) index = agg.take_inode_index();
+    auto dumped = dump_sockets(src.sockets, cfg, index);
+    if (!dumped) return std::unexpected(dumped.error());
+    r.sockets = std::move(*dumped);
     scan.join();
   }
 

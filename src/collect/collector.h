@@ -27,6 +27,9 @@ enum class FdScan {
 // so that the fd scan can run beside the dump; from the dump itself when sockstat is unknown.
 inline constexpr std::size_t kBpfMinSockets = 5000;
 
+// How many times a socket dump flagged NLM_F_DUMP_INTR is taken before the reading fails.
+inline constexpr int kDumpAttempts = 3;
+
 struct CollectOptions {
   double interval_s = 2.0;   // 0: one reading
   bool processes = true;     // per-process fd counts and limits

@@ -21,6 +21,11 @@ std::string why(const Error& e) {
 
 }  // namespace
 
+bool table_emptied(int64_t before, int64_t after) {
+  const int64_t dropped = before - after;
+  return dropped >= kCtFlushMinEntries && dropped * 2 > before;
+}
+
 void collect_conntrack(ConntrackSource& src, const ConntrackCollectOptions& opt, Reading& r,
                        std::vector<std::string>& missing) {
   ConntrackStats& ct = r.conntrack;
@@ -64,15 +69,45 @@ void collect_conntrack(ConntrackSource& src, const ConntrackCollectOptions& opt,
     rules_error = rules.error();
   }
 
-  ConntrackAggregator agg(std::move(cfg));
-  auto d = src.dump(agg);
-  if (!d) {
+  // A dump is taken again when the table changed under it in a way that makes its figures
+  // no state the table was ever in: the kernel flagged it NLM_F_DUMP_INTR, or the table was
+  // flushed (or emptied en masse) while it ran, which ctnetlink does not flag: the dump then
+  // holds the buckets walked before the flush and none after. That is told from the
+  // namespace's entry count (IPCTNL_MSG_CT_GET_STATS) read before and after the dump.
+  std::string unstable;
+  for (int attempt = 1; attempt <= kCtDumpAttempts; ++attempt) {
+    auto before = src.global_stats();
+    ConntrackAggregator agg(cfg);
+    auto d = src.dump(agg);
+    if (!d) {
+      missing.push_back(
+          "conntrack table (entries by state, stale entries, top destinations, SNAT port use): " +
+          why(d.error()));
+      return;
+    }
+    auto after = src.global_stats();
+    if (d->interrupted) {
+      unstable = "NLM_F_DUMP_INTR";
+      continue;
+    }
+    if (before && after && before->entries && after->entries &&
+        table_emptied(*before->entries, *after->entries)) {
+      unstable = "flushed: " + std::to_string(*before->entries) + " entries before the dump, " +
+                 std::to_string(*after->entries) + " after";
+      continue;
+    }
+    r.conntrack_table = agg.finish(true, false);
+    unstable.clear();
+    break;
+  }
+  if (!unstable.empty()) {
     missing.push_back(
-        "conntrack table (entries by state, stale entries, top destinations, SNAT port use): " +
-        why(d.error()));
+        "conntrack table (entries by state, stale entries, top destinations, SNAT port use): "
+        "the table changed under each of " +
+        std::to_string(kCtDumpAttempts) + " dumps (last: " + unstable +
+        "), no consistent one to count");
     return;
   }
-  r.conntrack_table = agg.finish(true, d->interrupted);
   if (rules_error && !opt.snat_ports && r.conntrack_table.snat_entries > 0)
     missing.push_back("SNAT port ranges: " + why(*rules_error) +
                       "; assuming 1024-65535 (give the rule's range with --snat-port-range LO-HI)");

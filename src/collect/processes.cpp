@@ -18,6 +18,7 @@
 #include "collect/proc_paths.h"
 #include "collect/proc_text.h"
 #include "util/dir.h"
+#include "util/file.h"
 #include "util/unique_fd.h"
 
 namespace cd {
@@ -167,9 +168,11 @@ class Attributor {
   std::unordered_map<uint32_t, uint32_t> per_tuple_;  // this process: tuple -> live sockets
 };
 
-// Counts the entries of a directory (kernels before 6.2, or a fixture tree).
-Result<uint64_t> count_entries(const std::string& path) {
-  auto dir = open_dir(path);
+// Counts the entries of `leaf` under `dirfd` (kernels before 6.2, or a fixture tree).
+Result<uint64_t> count_entries(int dirfd, const char* leaf) {
+  UniqueFd fd(::openat(dirfd, leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return fail_errno(leaf);
+  auto dir = open_dir_fd(fd.release(), "fdopendir");
   if (!dir) return std::unexpected(dir.error());
   uint64_t n = 0;
   while (const dirent* e = ::readdir(dir->get()))
@@ -188,15 +191,15 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
   if (opt.filter_netns) netns.emplace(proc);
 
   const bool size_counts = fd_dir_size_counts(proc);
-  std::string rel;
   for (int32_t pid : proc.pids()) {
     if (stop.stop_requested()) break;
-    const std::string dir = std::to_string(pid) + "/";
-    auto sub = [&](std::string_view leaf) -> const std::string& {
-      rel.assign(dir);
-      rel += leaf;
-      return rel;
-    };
+    // Everything of one process is read through its /proc/PID directory fd, opened first: if
+    // the process exits and its pid is reused meanwhile, the reads fail (the directory stays
+    // the old process's) instead of mixing one process's fds with another's limit.
+    const std::string dir = proc.path(std::to_string(pid));
+    UniqueFd pdir(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!pdir) continue;  // exited since the listing
+    auto shown = [&dir](std::string_view leaf) { return dir + "/" + std::string(leaf); };
 
     ProcessFds::Entry e;
     if (netns) {
@@ -207,22 +210,11 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
 
     ProcessInfo& p = e.info;
     p.pid = pid;
-    auto comm = proc.read(sub(pp::kComm));
+    auto comm = read_file_at(pdir.get(), pp::kComm.data(), shown(pp::kComm));
     if (!comm && vanished(comm.error().err)) continue;
     if (comm) {
       p.comm = std::move(*comm);
       while (!p.comm.empty() && p.comm.back() == '\n') p.comm.pop_back();
-    }
-
-    auto limits = proc.read(sub(pp::kLimits));
-    if (!limits && vanished(limits.error().err)) continue;
-    if (limits) {
-      if (auto lim = parse_limits_nofile(*limits)) {
-        p.fd_soft_limit = lim->soft;
-        p.fd_hard_limit = lim->hard;
-      } else if (out.limits_unparsed++ == 0) {
-        out.limits_error = lim.error().message;
-      }
     }
 
     // A process the table does not list started after it was read, or is hidden from BPF
@@ -232,10 +224,9 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
       if (auto it = table->by_pid.find(pid); it != table->by_pid.end()) listed = &it->second;
     }
 
-    const std::string fd_path = proc.path(sub(pp::kFdDir));
     if (size_counts && !listed) {
       struct stat st {};
-      if (::stat(fd_path.c_str(), &st) == 0)
+      if (::fstatat(pdir.get(), pp::kFdDir.data(), &st, 0) == 0)
         p.open_fds = uint64_t(st.st_size);
       else if (vanished(errno))
         continue;
@@ -252,7 +243,7 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
         e.fds_read = true;
       }
     } else if (opt.attribution) {
-      UniqueFd dfd(::open(fd_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      UniqueFd dfd(::openat(pdir.get(), pp::kFdDir.data(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!dfd && vanished(errno)) continue;
       if (dfd) {
         auto seen = read_socket_links(std::move(dfd), e.socket_inodes);
@@ -268,7 +259,7 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
         e.socket_inodes = {};
       }
     } else if (!p.open_fds && !e.fd_denied) {
-      auto n = count_entries(fd_path);
+      auto n = count_entries(pdir.get(), pp::kFdDir.data());
       if (n)
         p.open_fds = *n;
       else if (vanished(n.error().err))
@@ -277,6 +268,25 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
         e.fd_denied = true;
     }
     if (p.open_fds == uint64_t{0}) continue;
+
+    // The limit is read after the fds, through the same directory: a limit that reads belongs
+    // to the process whose fds were counted, alive after they were. One that exited in between
+    // is dropped (ENOENT/ESRCH, or the empty file proc_pid_limits() gives once the exiting
+    // task has lost its signal handlers), as if it had exited before the scan reached it. A
+    // limit that cannot be read otherwise, or does not parse, is unknown and named in
+    // `missing`, never left silently unknown.
+    if (opt.before_limits) opt.before_limits(pid);
+    auto limits = read_file_at(pdir.get(), pp::kLimits.data(), shown(pp::kLimits));
+    if (!limits && vanished(limits.error().err)) continue;
+    if (limits && limits->empty() && proc.is_procfs()) continue;
+    if (!limits) {
+      if (out.limits_unparsed++ == 0) out.limits_error = limits.error().message;
+    } else if (auto lim = parse_limits_nofile(*limits)) {
+      p.fd_soft_limit = lim->soft;
+      p.fd_hard_limit = lim->hard;
+    } else if (out.limits_unparsed++ == 0) {
+      out.limits_error = lim.error().message;
+    }
     out.entries.push_back(std::move(e));
   }
   return out;

@@ -5,6 +5,7 @@
 // runs; attribute_processes then joins what it read with the dump's inode index.
 #pragma once
 
+#include <functional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ namespace cd {
 struct ProcessScanOptions {
   bool attribution = true;   // readlink every fd and join socket inodes with `index`
   bool filter_netns = true;  // keep only processes in the caller's network namespace
+  // Test seam: called with each pid between its fd scan and its limits read (a process may
+  // exit there), so that tests can stage that race deterministically.
+  std::function<void(int32_t pid)> before_limits;
 };
 
 // What the read half found, per process of the namespace, in pid order.
@@ -33,7 +37,7 @@ struct ProcessFds {
     bool ns_unknown = false;    // kept although its network namespace could not be told
   };
   std::vector<Entry> entries;
-  uint32_t limits_unparsed = 0;  // /proc/PID/limits read but not parsed: limit unknown
+  uint32_t limits_unparsed = 0;  // /proc/PID/limits unreadable or unparsed: limit unknown
   std::string limits_error;      // the first such error
 };
 

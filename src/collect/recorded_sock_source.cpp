@@ -17,10 +17,13 @@
 // twice) each state comes from the first of them only, so no socket is seen twice. A request
 // never recorded gets an empty dump, not an error.
 //
-// A file may hold several readings (`check` dumps twice, --interval apart): a section whose exact
-// request already appeared in the current round starts the next round. The n-th dump() of a
-// given request replays round n (the last round once they run out), so a two-reading recording
-// replays both readings in order.
+// A file may hold several readings (`check` dumps twice, --interval apart), or a dump taken
+// again after an NLM_F_DUMP_INTR: a section whose exact request already appeared in the
+// current round starts the next round. Replay counts rounds the same way: a dump() whose
+// exact request was already asked in the current replay round starts the next one, and each
+// dump() replays the latest recorded round up to the current one that holds its family and
+// protocol (the first such round when none does), so a two-reading recording replays both
+// readings in order, and an interrupted round replays interrupted, then the retry's round.
 #include "collect/recorded_sock_source.h"
 
 #include <fcntl.h>
@@ -62,21 +65,22 @@ class RecordedSockSource : public SockSource {
       : bytes_(std::move(bytes)), name_(std::move(name)), sections_(std::move(sections)) {}
 
   Result<void> dump(const DumpRequest& req, SockSink& sink) override {
-    const uint32_t call = next_call(req);
-    std::vector<uint32_t> rounds;
-    for (const auto& s : sections_)
-      if (matches(s, req)) rounds.push_back(s.round);
-    if (rounds.empty()) return {};  // never recorded: nothing of this kind existed
-    rounds.erase(std::unique(rounds.begin(), rounds.end()),
-                 rounds.end());  // sections are in round order
-    const uint32_t round = rounds[std::min<std::size_t>(call, rounds.size() - 1)];
+    const uint32_t current = next_round(req);
+    std::optional<uint32_t> first, round;
+    for (const auto& s : sections_) {  // sections are in round order
+      if (!matches(s, req)) continue;
+      if (!first) first = s.round;
+      if (s.round <= current) round = s.round;
+    }
+    if (!first) return {};  // never recorded: nothing of this kind existed
+    if (!round) round = first;
 
     // Which section answers each state: the first one of the round that asked for it.
     std::array<int, kStateBits> chosen;
     chosen.fill(-1);
     for (std::size_t i = 0; i < sections_.size(); ++i) {
       const Section& s = sections_[i];
-      if (!matches(s, req) || s.round != round) continue;
+      if (!matches(s, req) || s.round != *round) continue;
       for (int b = 0; b < kStateBits; ++b)
         if (chosen[b] < 0 && (req.states & s.req.states & (1u << b))) chosen[b] = int(i);
     }
@@ -108,11 +112,15 @@ class RecordedSockSource : public SockSource {
     return s.req.family == req.family && s.req.protocol == req.protocol;
   }
 
-  uint32_t next_call(const DumpRequest& req) {
-    for (auto& [k, n] : calls_)
-      if (k == key_of(req)) return n++;
-    calls_.emplace_back(key_of(req), 1);
-    return 0;
+  // The replay round of this dump(): the next one when its exact request was already asked
+  // in the current round (the same rule that split the file into rounds).
+  uint32_t next_round(const DumpRequest& req) {
+    if (std::find(asked_.begin(), asked_.end(), key_of(req)) != asked_.end()) {
+      ++round_;
+      asked_.clear();
+    }
+    asked_.push_back(key_of(req));
+    return round_;
   }
 
   Error prefixed(Error e) const {
@@ -123,7 +131,8 @@ class RecordedSockSource : public SockSource {
   std::vector<uint8_t> bytes_;
   std::string name_;
   std::vector<Section> sections_;
-  std::vector<std::pair<RequestKey, uint32_t>> calls_;  // dump() calls so far, per request
+  std::vector<RequestKey> asked_;  // requests asked in the current replay round
+  uint32_t round_ = 0;
 };
 
 Result<std::vector<Section>> parse_sections(std::span<const uint8_t> bytes,

@@ -71,6 +71,13 @@ Result<void> decode_inet_diag_msg(std::span<const uint8_t> payload, uint8_t prot
 }
 
 Result<ReplyKind> decode_reply(const NlMsg& m, uint8_t protocol, SockRecord& out) {
+  // nl_dump_check_consistent() flags every message filled after the table changed under the
+  // dump: what it has sent so far may miss or repeat sockets, so none of it can be counted.
+  if (m.flags & NLM_F_DUMP_INTR)
+    return std::unexpected(Error{"sock_diag dump interrupted" + at_byte(m.offset) +
+                                     " (NLM_F_DUMP_INTR: the socket table changed while it was "
+                                     "dumped)",
+                                 kDumpInterrupted});
   switch (m.type) {
     case SOCK_DIAG_BY_FAMILY:
     case TCPDIAG_GETSOCK:  // the legacy inet_diag request answers with the same struct

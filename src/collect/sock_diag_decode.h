@@ -23,10 +23,12 @@ enum class ReplyKind : uint8_t {
   kSkip,    // a message that carries no socket (NLMSG_NOOP, an unknown type)
 };
 
-// Decodes one message of a dump reply. `protocol` comes from the request (inet_diag_msg does
-// not carry it). NLMSG_ERROR, and NLMSG_DONE carrying a negative status, are Errors with the
-// kernel's errno. An inet_diag_msg shorter than the struct is zero-padded, as ss does for old
-// kernels; an address family other than AF_INET/AF_INET6 is an Error.
+// Decodes one message of a dump reply. A message flagged NLM_F_DUMP_INTR is an Error whose
+// `err` is kDumpInterrupted (sock_source.h): the dump is inconsistent and must be taken again.
+// `protocol` comes from the request (inet_diag_msg does not carry it). NLMSG_ERROR, and NLMSG_DONE
+// carrying a negative status, are Errors with the kernel's errno. An inet_diag_msg shorter than the
+// struct is zero-padded, as ss does for old kernels; an address family other than AF_INET/AF_INET6
+// is an Error.
 Result<ReplyKind> decode_reply(const NlMsg& m, uint8_t protocol, SockRecord& out);
 
 // The socket part alone: struct inet_diag_msg (attributes after it are ignored).

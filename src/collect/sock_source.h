@@ -2,6 +2,7 @@
 // (the fake used by tests and by `check --sock-diag-dump`). Collectors never print.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -33,6 +34,15 @@ struct DumpRequest {
   uint8_t protocol = 0;
   uint32_t states = ~0u;  // bitmask of 1 << TcpState
 };
+
+// Error::err of a dump the kernel flagged NLM_F_DUMP_INTR (the table changed while it was
+// dumped: sockets may be missing or seen twice). recv()'s own EINTR is retried where it
+// happens, so this errno reaches a caller only for an interrupted dump; collect_reading
+// takes the whole dump again (kDumpAttempts in all) and fails if every attempt was interrupted.
+inline constexpr int kDumpInterrupted = EINTR;
+inline bool dump_interrupted(const Error& e) {
+  return e.err == kDumpInterrupted;
+}
 
 class SockSink {
  public:

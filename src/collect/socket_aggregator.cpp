@@ -243,9 +243,17 @@ Result<void> dump_all(SockSource& src, SocketAggregator& agg) {
     }
   // UDP only feeds the host-wide port pool: a failure (udp_diag not available) leaves that
   // figure incomplete but the TCP picture stands.
+  // An interrupted one is not a missing figure but an inconsistent one: the caller takes the
+  // whole dump again.
   bool udp_ok = true;
   for (uint8_t family : families)
-    if (!src.dump(DumpRequest{family, IPPROTO_UDP, ~0u}, agg)) udp_ok = false;
+    if (auto r = src.dump(DumpRequest{family, IPPROTO_UDP, ~0u}, agg); !r) {
+      if (dump_interrupted(r.error())) {
+        agg.mark_complete(true, false);
+        return r;
+      }
+      udp_ok = false;
+    }
   agg.mark_complete(true, udp_ok);
   return {};
 }

@@ -45,7 +45,7 @@ class SocketAggregator : public SockSink {
 
 // Runs the dump requests in the right order (LISTEN first, then the rest, IPv4 and IPv6,
 // then UDP for the host-wide port pool) into an aggregator. An error means the dump is
-// unusable.
+// unusable; dump_interrupted(error) means it may be taken again into a fresh aggregator.
 Result<void> dump_all(SockSource& src, SocketAggregator& agg);
 
 }  // namespace cd

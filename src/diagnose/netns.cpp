@@ -2,6 +2,7 @@
 #include "diagnose/netns.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -149,24 +150,64 @@ Result<void> take_reading(Pending& p, ProcFs& proc, Clock& clock, FdTableSource*
   return {};
 }
 
+// Opens `path` if it still names the namespace `inode` (a pid's path may by now name another
+// process's namespace). Empty when it does not, or is gone.
+UniqueFd open_if_same(const std::string& path, uint64_t inode, int& err) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    err = errno;
+    return fd;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || uint64_t(st.st_ino) != inode) {
+    err = ENOENT;
+    return {};
+  }
+  return fd;
+}
+
+bool gone(int err) {
+  return err == ENOENT || err == ESRCH;
+}
+
 }  // namespace
 
-Result<std::vector<NetnsResult>> diagnose_all_netns(const DiagnoseOptions& opt, Clock& clock,
-                                                    const NetnsRoots& roots) {
+Result<AllNetns> diagnose_all_netns(const DiagnoseOptions& opt, Clock& clock,
+                                    const NetnsRoots& roots) {
   if (!opt.sock_diag_dump.empty() || !opt.record_dump.empty() || !opt.conntrack_dump.empty() ||
       !opt.record_conntrack_dump.empty() || opt.proc_root != "/proc")
     return fail("--all-netns diagnoses the live host: it cannot replay or record dumps");
   auto all = list_netns(roots);
   if (!all) return std::unexpected(all.error());
 
+  AllNetns result;
   std::vector<Pending> pending;
   pending.reserve(all->size());
   for (NetnsInfo& n : *all) {
+    if (roots.before_open) roots.before_open(n);
     Pending p;
-    p.fd = UniqueFd(::open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!p.fd && (errno == ENOENT || errno == ESRCH)) continue;  // exited since the listing
+    int err = 0;
+    p.fd = open_if_same(n.path, n.inode, err);
+    if (!p.fd && gone(err)) {
+      // The path the listing chose is gone: the namespace may live on under another name or
+      // in another process. List again, once, and look for it by inode.
+      if (auto again = list_netns(roots)) {
+        for (NetnsInfo& m : *again) {
+          if (m.inode != n.inode) continue;
+          if ((p.fd = open_if_same(m.path, m.inode, err))) n = std::move(m);
+          break;
+        }
+      }
+      if (!p.fd) {
+        result.missing.push_back("network namespace " + n.label() + " (inode " +
+                                 std::to_string(n.inode) +
+                                 "): gone before it could be read (deleted, or its last "
+                                 "process exited, while the check ran)");
+        continue;
+      }
+    }
     p.ns = std::move(n);
-    if (!p.fd) p.error = Error::from_errno(p.ns.path).message;
+    if (!p.fd) p.error = Error::from_errno(p.ns.path, err).message;
     pending.push_back(std::move(p));
   }
 
@@ -189,7 +230,7 @@ Result<std::vector<NetnsResult>> diagnose_all_netns(const DiagnoseOptions& opt, 
     }
   }
 
-  std::vector<NetnsResult> out;
+  std::vector<NetnsResult>& out = result.results;
   out.reserve(pending.size());
   for (Pending& p : pending) {
     NetnsResult r;
@@ -206,7 +247,7 @@ Result<std::vector<NetnsResult>> diagnose_all_netns(const DiagnoseOptions& opt, 
     out.push_back(std::move(r));
   }
   sort_worst_first(out);
-  return out;
+  return result;
 }
 
 }  // namespace cd

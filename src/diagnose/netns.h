@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,16 @@ namespace cd {
 struct NetnsRoots {
   std::string proc = "/proc";
   std::string run_netns = "/run/netns";
+  // Test seam: called with each listed namespace just before diagnose_all_netns opens it, so
+  // that tests can delete it there (the race with `ip netns del` or its last process's exit).
+  std::function<void(const NetnsInfo&)> before_open;
+};
+
+// What diagnose_all_netns found: one result per namespace it could enter, and a line per
+// namespace that was listed but had vanished before it could be entered.
+struct AllNetns {
+  std::vector<NetnsResult> results;
+  std::vector<std::string> missing;
 };
 
 // Every distinct network namespace: /run/netns/* first, then each process's, the lowest pid
@@ -31,8 +42,12 @@ Result<NetnsInfo> resolve_netns(const std::string& target, const NetnsRoots& roo
 
 // cd::diagnose() in every namespace (live sources only), worst status first. The two
 // readings of every namespace share one interval: all first readings, one sleep, all second
-// readings, so that a node with 100 pods takes one interval, not 100.
-Result<std::vector<NetnsResult>> diagnose_all_netns(const DiagnoseOptions& opt, Clock& clock,
-                                                    const NetnsRoots& roots = {});
+// readings, so that a node with 100 pods takes one interval, not 100. Each namespace is held
+// by an nsfs fd from the moment it is opened, so it cannot vanish between its readings; one
+// whose listed path is gone when it is opened (its process exited, `ip netns del`) is looked
+// for again under another path (another of its processes) and, if it no longer exists, named
+// in `missing`, never silently dropped.
+Result<AllNetns> diagnose_all_netns(const DiagnoseOptions& opt, Clock& clock,
+                                    const NetnsRoots& roots = {});
 
 }  // namespace cd

@@ -71,6 +71,30 @@ std::string sev_color(const std::string& s) {
 
 constexpr int kW = 760, kH = 190, kL = 60, kR = 190, kT = 24, kB = 26;
 
+// Stored reports are read back from a database file: any shape must render, never throw.
+// `key` of `j` when `j` is an object that has it, else null.
+const json& field(const json& j, const char* key) {
+  static const json null;
+  if (!j.is_object()) return null;
+  auto it = j.find(key);
+  return it == j.end() ? null : *it;
+}
+std::string str_field(const json& j, const char* key) {
+  const json& v = field(j, key);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+// `key` of `j` when it is an array (or an object, for `items()`), else an empty one.
+const json& list_field(const json& j, const char* key) {
+  static const json empty = json::array();
+  const json& v = field(j, key);
+  return v.is_array() ? v : empty;
+}
+const json& object_field(const json& j, const char* key) {
+  static const json empty = json::object();
+  const json& v = field(j, key);
+  return v.is_object() ? v : empty;
+}
+
 std::string json_scalar(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_null()) return "unknown";
@@ -168,9 +192,9 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
   std::string host, kernel;
   json last;
   if (auto it = in.reports.find(in.last_sample_id); it != in.reports.end()) last = it->second;
-  if (last.contains("host")) {
-    host = json_scalar(last["host"].value("hostname", json()));
-    kernel = json_scalar(last["host"].value("kernel", json()));
+  if (field(last, "host").is_object()) {
+    host = json_scalar(field(field(last, "host"), "hostname"));
+    kernel = json_scalar(field(field(last, "host"), "kernel"));
   }
   h += "<h1>conndoctor incident report" + (host.empty() ? "" : " — " + esc(host)) + "</h1>\n";
   h += "<p>" + std::to_string(w.samples) + " samples from <b>" + esc(format_utc(t0)) +
@@ -276,30 +300,29 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
   h += "<h2>Findings and plans (at each incident's peak)</h2>\n";
   for (const auto& inc : in.incidents) {
     auto it = in.reports.find(inc.peak_sample_id);
-    if (it == in.reports.end() || !it->second.contains("findings")) continue;
-    for (const auto& f : it->second["findings"]) {
-      const json& ev = f.value("evidence", json::object());
-      std::string subject = ev.contains("destination") && ev["destination"].is_string()
-                                ? ev["destination"].get<std::string>()
-                            : ev.contains("pid") && ev["pid"].is_number()
-                                ? "pid " + std::to_string(ev["pid"].get<int64_t>()) +
-                                      (ev.contains("comm") && ev["comm"].is_string()
-                                           ? " " + ev["comm"].get<std::string>()
-                                           : "")
-                                : "";
-      if (f.value("id", "") != inc.finding_id || subject != inc.subject) continue;
-      std::string sev = f.value("severity", "");
+    if (it == in.reports.end()) continue;
+    for (const auto& f : list_field(it->second, "findings")) {
+      const json& ev = object_field(f, "evidence");
+      const json& pid = field(ev, "pid");
+      std::string subject =
+          field(ev, "destination").is_string() ? str_field(ev, "destination")
+          : pid.is_number()                    ? "pid " + std::to_string(pid.get<int64_t>()) +
+                                  (field(ev, "comm").is_string() ? " " + str_field(ev, "comm") : "")
+                            : "";
+      if (str_field(f, "id") != inc.finding_id || subject != inc.subject) continue;
+      std::string sev = str_field(f, "severity");
       h += "<div class=\"f\"><p><span class=\"" + esc(sev) + "\">" + esc(sev) + "</span> <b>" +
-           esc(f.value("id", "")) + "</b> (" + esc(f.value("layer", "")) + " layer) at " +
-           esc(format_utc(inc.peak_ms)) + "<br>" + esc(f.value("title", "")) + "</p>\n<table>";
+           esc(str_field(f, "id")) + "</b> (" + esc(str_field(f, "layer")) + " layer) at " +
+           esc(format_utc(inc.peak_ms)) + "<br>" + esc(str_field(f, "title")) + "</p>\n<table>";
       for (const auto& [k, v] : ev.items())
         h += "<tr><td>" + esc(k) + "</td><td>" + esc(json_scalar(v)) + "</td></tr>";
       h += "</table>\n<ol>";
-      for (const auto& step : f.value("remediation", json::array())) {
-        h += "<li><b>" + esc(step.value("priority", "")) + "</b> " + esc(step.value("action", ""));
-        for (const auto& c : step.value("commands", json::array()))
+      for (const auto& step : list_field(f, "remediation")) {
+        h +=
+            "<li><b>" + esc(str_field(step, "priority")) + "</b> " + esc(str_field(step, "action"));
+        for (const auto& c : list_field(step, "commands"))
           h += "<pre>" + esc(json_scalar(c)) + "</pre>";
-        if (auto r = step.value("risk", ""); !r.empty()) h += "<br><i>Risk:</i> " + esc(r);
+        if (auto r = str_field(step, "risk"); !r.empty()) h += "<br><i>Risk:</i> " + esc(r);
         h += "</li>\n";
       }
       h += "</ol></div>\n";
@@ -311,14 +334,13 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
   h += "<h2>Host, kernel and settings (last sample, " + esc(format_utc(t1)) + ")</h2>\n<table>";
   h += "<tr><td>host</td><td>" + esc(host) + "</td></tr><tr><td>kernel</td><td>" + esc(kernel) +
        "</td></tr>";
-  if (last.contains("host"))
+  if (field(last, "host").is_object())
     h += "<tr><td>conndoctor</td><td>" +
-         esc(json_scalar(last["host"].value("conndoctor_version", json()))) + "</td></tr>";
-  if (last.contains("netns") && last["netns"].is_string())
-    h += "<tr><td>netns</td><td>" + esc(last["netns"].get<std::string>()) + "</td></tr>";
-  if (last.contains("resources") && last["resources"].contains("sysctls"))
-    for (const auto& [k, v] : last["resources"]["sysctls"].items())
-      h += "<tr><td>" + esc(k) + "</td><td>" + esc(json_scalar(v)) + "</td></tr>";
+         esc(json_scalar(field(field(last, "host"), "conndoctor_version"))) + "</td></tr>";
+  if (field(last, "netns").is_string())
+    h += "<tr><td>netns</td><td>" + esc(str_field(last, "netns")) + "</td></tr>";
+  for (const auto& [k, v] : object_field(object_field(last, "resources"), "sysctls").items())
+    h += "<tr><td>" + esc(k) + "</td><td>" + esc(json_scalar(v)) + "</td></tr>";
   h += "</table>\n<p><small>Written by conndoctor history. Self-contained: no script, no "
        "external resource.</small></p>\n</body></html>\n";
   return h;

@@ -119,6 +119,10 @@ Encoded encode(const Sample& s) {
   return e;
 }
 
+namespace {
+constexpr std::size_t kMaxStoredReport = std::size_t(64) << 20;
+}  // namespace
+
 Result<std::string> decode(const std::string& encoding, const std::string& blob) {
   if (encoding == "identity") return blob;
   if (encoding != "zlib") return fail("unknown sample encoding '" + encoding + "'");
@@ -134,6 +138,13 @@ Result<std::string> decode(const std::string& encoding, const std::string& blob)
     z.avail_out = sizeof buf;
     rc = inflate(&z, Z_NO_FLUSH);
     out.append(buf, sizeof buf - z.avail_out);
+    // A row of a database file anyone could have edited: a few KiB must not inflate to
+    // gigabytes (a report is well under a MiB even at a million sockets).
+    if (out.size() > kMaxStoredReport) {
+      inflateEnd(&z);
+      return fail("a stored report decompresses to more than " +
+                  std::to_string(kMaxStoredReport >> 20) + " MiB");
+    }
   }
   inflateEnd(&z);
   if (rc != Z_STREAM_END)

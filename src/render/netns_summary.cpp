@@ -23,7 +23,8 @@ std::string label(const NetnsResult& r) {
 
 }  // namespace
 
-nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& results) {
+nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& results,
+                                          const std::vector<std::string>& missing) {
   using json = nlohmann::ordered_json;
   json doc;
   doc["schema"] = kNetnsSummarySchema;
@@ -49,10 +50,12 @@ nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& result
     list.push_back(std::move(n));
   }
   doc["namespaces"] = std::move(list);
+  doc["missing"] = missing;
   return doc;
 }
 
-std::string netns_summary_text(const std::vector<NetnsResult>& results, bool color) {
+std::string netns_summary_text(const std::vector<NetnsResult>& results, bool color,
+                               const std::vector<std::string>& missing) {
   const Status overall = overall_status(results);
   std::size_t bad = 0;
   for (const NetnsResult& r : results) bad += status_of(r) != Status::kOk;
@@ -69,6 +72,10 @@ std::string netns_summary_text(const std::vector<NetnsResult>& results, bool col
     const std::string st = fmt::format("{:<9}", to_string(s));
     out += paint(st, tone_of(s), color) + " " + fmt::format("{:<{}}", label(r), width) + " " +
            verdict(r) + "\n";
+  }
+  if (!missing.empty()) {
+    out += "\n" + paint("missing:", Tone::kBold, color) + "\n";
+    for (const std::string& m : missing) out += "  - " + m + "\n";
   }
   return out;
 }

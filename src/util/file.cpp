@@ -9,9 +9,9 @@
 
 namespace cd {
 
-Result<std::string> read_file(const std::string& path, std::size_t max_bytes) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail_errno(path);
+namespace {
+
+Result<std::string> read_all(UniqueFd fd, const std::string& path, std::size_t max_bytes) {
   std::string out;
   std::size_t used = 0;
   out.resize(4096);
@@ -31,6 +31,21 @@ Result<std::string> read_file(const std::string& path, std::size_t max_bytes) {
   }
   out.resize(used);
   return out;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const std::string& path, std::size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_errno(path);
+  return read_all(std::move(fd), path, max_bytes);
+}
+
+Result<std::string> read_file_at(int dirfd, const char* leaf, const std::string& shown,
+                                 std::size_t max_bytes) {
+  UniqueFd fd(::openat(dirfd, leaf, O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_errno(shown);
+  return read_all(std::move(fd), shown, max_bytes);
 }
 
 std::string_view trim_right(std::string_view s) {

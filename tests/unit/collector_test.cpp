@@ -19,6 +19,8 @@
 #include <sstream>
 
 #include "collect/record.h"
+#include "collect/recorded_sock_source.h"
+#include "collect/socket_aggregator.h"
 #include "dump_builder.h"
 #include "fake_fd_table_source.h"
 #include "fake_sock_source.h"
@@ -252,6 +254,67 @@ TEST(Collector, AnUnusableDumpFailsTheReading) {
   auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 0});
   ASSERT_FALSE(snap);
   EXPECT_EQ(snap.error().message, "fake sock_diag: truncated netlink message at byte 4096");
+}
+
+// A transcript of `rounds` attempts: each of the first `interrupted` rounds is cut by an
+// NLM_F_DUMP_INTR message in its third section (TCP/IPv4, non-LISTEN) after one socket, as
+// the live source records it (the flagged message ends the section); the others are whole.
+std::unique_ptr<SockSource> interrupted_dumps(int interrupted, int rounds) {
+  using namespace test;
+  DumpBuilder b;
+  const auto socks = fixture_sockets();
+  for (int i = 0; i < rounds; ++i) {
+    if (i >= interrupted) {
+      b.dump_all(socks);
+      continue;
+    }
+    b.request(AF_INET, IPPROTO_TCP, DumpBuilder::kListenStates).sock(socks[0]).done();
+    b.request(AF_INET6, IPPROTO_TCP, DumpBuilder::kListenStates).done();
+    b.request(AF_INET, IPPROTO_TCP, ~DumpBuilder::kListenStates).sock(socks[1]);
+    b.interrupted().sock(socks[2]).interrupted(false);
+  }
+  auto src = parse_recorded_sock_source(b.bytes(), "intr.nldump");
+  EXPECT_TRUE(src) << src.error().message;
+  return src ? std::move(*src) : nullptr;
+}
+
+TEST(Collector, AnInterruptedDumpIsTakenAgainAndCountedOnce) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  SteppingClock clock;
+  test::FakeSockSource whole(fixture_sockets());
+  auto expected = collect_snapshot(Sources{proc, whole, clock}, CollectOptions{.interval_s = 0});
+  ASSERT_TRUE(expected) << expected.error().message;
+  for (int interrupted : {1, kDumpAttempts - 1}) {
+    auto socks = interrupted_dumps(interrupted, interrupted + 1);
+    ASSERT_TRUE(socks);
+    auto snap = collect_snapshot(Sources{proc, *socks, clock}, CollectOptions{.interval_s = 0});
+    ASSERT_TRUE(snap) << snap.error().message;
+    const SocketSummary& got = snap->first.sockets;
+    const SocketSummary& want = expected->first.sockets;
+    // Nothing of the interrupted attempts is counted: the same figures as one clean dump.
+    EXPECT_TRUE(got.complete);
+    EXPECT_EQ(got.total, want.total);
+    EXPECT_EQ(got.by_state, want.by_state);
+    EXPECT_EQ(got.listeners.size(), want.listeners.size());
+    EXPECT_EQ(got.tuples.size(), want.tuples.size());
+    EXPECT_EQ(snap->first.listener_owner, expected->first.listener_owner);
+    EXPECT_EQ(snap->missing, expected->missing);
+  }
+}
+
+TEST(Collector, ADumpInterruptedEveryTimeFailsTheReading) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  SteppingClock clock;
+  // Interrupted kDumpAttempts times, then a clean round that must not be reached.
+  auto socks = interrupted_dumps(kDumpAttempts, kDumpAttempts + 1);
+  ASSERT_TRUE(socks);
+  auto snap = collect_snapshot(Sources{proc, *socks, clock}, CollectOptions{.interval_s = 0});
+  ASSERT_FALSE(snap);
+  EXPECT_NE(snap.error().message.find("interrupted " + std::to_string(kDumpAttempts) + " times"),
+            std::string::npos)
+      << snap.error().message;
+  EXPECT_NE(snap.error().message.find("NLM_F_DUMP_INTR"), std::string::npos)
+      << snap.error().message;
 }
 
 TEST(Collector, ProcessesAndAttributionCanBeTurnedOff) {

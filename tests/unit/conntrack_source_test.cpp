@@ -355,6 +355,100 @@ TEST(CtCollect, WithoutCapNetAdminItSaysWhichFiguresAreMissingAndWhy) {
   EXPECT_EQ(r.conntrack.count, 40);  // the procfs figures are untouched
 }
 
+// The table dumps of a transcript, each with the entry counts read just before and after it
+// (global stats): {before, entries dumped, after, interrupted}.
+struct CtAttempt {
+  uint32_t before;
+  int dumped;
+  uint32_t after;
+  bool interrupted = false;
+};
+
+NlBuilder attempts_transcript(const std::vector<CtAttempt>& attempts) {
+  NlBuilder b;
+  test::section(b, NfQuery::kNatRules, [](NlBuilder&) {});
+  // The recorded transport answers the n-th query of a kind with the n-th section of it: the
+  // global stats are asked twice per attempt, before and after.
+  for (const CtAttempt& a : attempts) {
+    for (uint32_t n : {a.before, a.after})
+      test::section(b, NfQuery::kGlobalStats,
+                    [n](NlBuilder& m) { test::put_global_stats(m, n, 262144); });
+  }
+  for (const CtAttempt& a : attempts)
+    test::section(
+        b, NfQuery::kTable,
+        [&a](NlBuilder& m) {
+          for (int i = 0; i < a.dumped; ++i)
+            test::put_entry(m, tcp("10.0.0.5", uint16_t(20000 + i), "203.0.113.7", 443,
+                                   CtTcpState::kEstablished));
+        },
+        0, a.interrupted);
+  return b;
+}
+
+// A flush during the dump (which ctnetlink does not flag) leaves a dump of the buckets walked
+// before it: the entry count read around the dump tells, and the table is dumped again.
+TEST(CtCollect, ATableFlushedDuringItsDumpIsDumpedAgain) {
+  auto b = attempts_transcript({{1000, 400, 0}, {0, 0, 0}});
+  auto src = test::source_of(b);
+  Reading r = reading_with_conntrack(true);
+  std::vector<std::string> missing;
+  collect_conntrack(*src, {}, r, missing);
+  EXPECT_TRUE(missing.empty()) << missing[0];
+  ASSERT_TRUE(r.conntrack_table.dumped);
+  EXPECT_EQ(r.conntrack_table.entries, 0u);  // the second dump's, never the 400 of the first
+  EXPECT_FALSE(r.conntrack_table.interrupted);
+}
+
+TEST(CtCollect, AnInterruptedDumpIsDumpedAgain) {
+  auto b = attempts_transcript({{50, 30, 50, true}, {50, 50, 50}});
+  auto src = test::source_of(b);
+  Reading r = reading_with_conntrack(true);
+  std::vector<std::string> missing;
+  collect_conntrack(*src, {}, r, missing);
+  EXPECT_TRUE(missing.empty()) << missing[0];
+  ASSERT_TRUE(r.conntrack_table.dumped);
+  EXPECT_EQ(r.conntrack_table.entries, 50u);
+}
+
+// A table that keeps changing under every dump is named in `missing`, with the reason, and
+// not counted at all.
+TEST(CtCollect, ATableChangingUnderEveryDumpIsMissingNotCounted) {
+  std::vector<CtAttempt> attempts(kCtDumpAttempts, CtAttempt{5000, 2000, 10});
+  attempts.back().interrupted = true;
+  attempts.push_back({100, 100, 100});  // a clean one after the bound: must not be reached
+  auto b = attempts_transcript(attempts);
+  auto src = test::source_of(b);
+  Reading r = reading_with_conntrack(true);
+  std::vector<std::string> missing;
+  collect_conntrack(*src, {}, r, missing);
+  EXPECT_FALSE(r.conntrack_table.dumped);
+  EXPECT_EQ(r.conntrack_table.entries, 0u);
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_NE(missing[0].find("conntrack table"), std::string::npos) << missing[0];
+  EXPECT_NE(missing[0].find("changed under each of " + std::to_string(kCtDumpAttempts)),
+            std::string::npos)
+      << missing[0];
+  EXPECT_NE(missing[0].find("NLM_F_DUMP_INTR"), std::string::npos) << missing[0];
+}
+
+// Churn is not a flush: a table that shrinks by less than half, or a tiny one emptied, is
+// counted from the first dump.
+TEST(CtCollect, ChurnIsNotAFlush) {
+  EXPECT_TRUE(table_emptied(1000, 0));
+  EXPECT_TRUE(table_emptied(1000, 499));
+  EXPECT_FALSE(table_emptied(1000, 500));
+  EXPECT_FALSE(table_emptied(1000, 1200));
+  EXPECT_FALSE(table_emptied(10, 0));
+  auto b = attempts_transcript({{1000, 900, 800}, {0, 0, 0}});
+  auto src = test::source_of(b);
+  Reading r = reading_with_conntrack(true);
+  std::vector<std::string> missing;
+  collect_conntrack(*src, {}, r, missing);
+  EXPECT_TRUE(missing.empty()) << missing[0];
+  EXPECT_EQ(r.conntrack_table.entries, 900u);
+}
+
 TEST(CtCollect, NothingIsAskedWhenConntrackIsNotLoaded) {
   auto b = full_transcript();
   auto src = test::source_of(b);

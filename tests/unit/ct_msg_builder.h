@@ -182,14 +182,23 @@ inline void put_rule(NlBuilder& b, uint8_t family, const std::string& table,
 
 // A transcript section: the request, the replies the callback adds, then a terminator
 // (NLMSG_DONE, or NLMSG_ERROR carrying -err when err != 0).
+// `interrupted` flags the NLMSG_DONE with NLM_F_DUMP_INTR (the table changed under the dump).
 template <typename Fn>
-void section(NlBuilder& b, NfQuery q, Fn&& replies, int err = 0) {
+void section(NlBuilder& b, NfQuery q, Fn&& replies, int err = 0, bool interrupted = false) {
   b.append(encode_query(q, 0));
   replies(b);
   if (err)
     b.control(NLMSG_ERROR, 0, -err);
   else
-    b.control(NLMSG_DONE, NLM_F_MULTI, 0);
+    b.control(NLMSG_DONE, NLM_F_MULTI | (interrupted ? NLM_F_DUMP_INTR : 0), 0);
+}
+
+// The IPCTNL_MSG_CT_GET_STATS answer: the namespace's entry count and the table's size.
+inline void put_global_stats(NlBuilder& b, uint32_t entries, uint32_t max) {
+  b.begin((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS, 0, AF_UNSPEC);
+  b.put_be32(CTA_STATS_GLOBAL_ENTRIES, entries);
+  b.put_be32(CTA_STATS_GLOBAL_MAX_ENTRIES, max);
+  b.end();
 }
 
 inline std::unique_ptr<ConntrackSource> source_of(NlBuilder& b) {

@@ -212,6 +212,13 @@ class DumpBuilder {
     return *this;
   }
 
+  // Flags every later reply message (and terminator) with NLM_F_DUMP_INTR, as
+  // nl_dump_check_consistent() does once the table changed under a dump; off again with false.
+  DumpBuilder& interrupted(bool on = true) {
+    extra_flags_ = on ? NLM_F_DUMP_INTR : 0;
+    return *this;
+  }
+
   // Raw bytes, for malformed input.
   DumpBuilder& raw(std::span<const uint8_t> b) {
     out_.insert(out_.end(), b.begin(), b.end());
@@ -238,7 +245,7 @@ class DumpBuilder {
     nlmsghdr h{};
     h.nlmsg_len = uint32_t(NLMSG_LENGTH(len));
     h.nlmsg_type = type;
-    h.nlmsg_flags = flags;
+    h.nlmsg_flags = flags | ((flags & NLM_F_REQUEST) ? 0 : extra_flags_);
     h.nlmsg_seq = seq_;
     h.nlmsg_pid = 4242;
     const auto* hp = reinterpret_cast<const uint8_t*>(&h);
@@ -248,6 +255,7 @@ class DumpBuilder {
     out_.resize(NLMSG_ALIGN(out_.size()));
   }
 
+  uint16_t extra_flags_ = 0;
   std::vector<uint8_t> out_;
   uint32_t seq_ = 0;
 };

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -278,7 +279,7 @@ TEST(DiagnoseAllNetns, DiagnosesEachNamespaceOnce) {
   ASSERT_TRUE(all) << all.error().message;
   EXPECT_EQ(self_inode(), before);
   bool seen = false;
-  for (const NetnsResult& r : *all) {
+  for (const NetnsResult& r : all->results) {
     if (r.ns.inode != child.inode()) continue;
     seen = true;
     ASSERT_TRUE(r.diagnosis) << r.error;
@@ -290,6 +291,109 @@ TEST(DiagnoseAllNetns, DiagnosesEachNamespaceOnce) {
   auto replay = opt;
   replay.proc_root = "/tmp";
   EXPECT_FALSE(diagnose_all_netns(replay, clock));
+}
+
+// A fake listing root holding only the namespaces of the given children (so the test does
+// not diagnose the host's other namespaces): <root>/self/ns/net is ours, <root>/PID/ns/net
+// points at the child's.
+struct FakeListing {
+  test::TempProcTree tree;
+  NetnsRoots roots;
+  explicit FakeListing(const std::vector<pid_t>& pids) {
+    tree.link("self/ns/net", "/proc/self/ns/net");
+    std::filesystem::create_directories(tree.path("run"));
+    for (pid_t pid : pids)
+      tree.link(std::to_string(pid) + "/ns/net", "/proc/" + std::to_string(pid) + "/ns/net");
+    roots = NetnsRoots{tree.root(), tree.path("run")};
+  }
+};
+
+// A namespace deleted between the listing and its reading (staged through the before_open
+// seam: its only process is killed and reaped there) is named in `missing`; the others are
+// diagnosed as usual and nothing is counted for the vanished one.
+TEST(DiagnoseAllNetns, ANamespaceDeletedBeforeItsReadingIsNamedInMissing) {
+  if (::geteuid() != 0) CD_SKIP() << "needs root";
+  auto doomed = std::make_unique<ParkedChild>();
+  ParkedChild kept;
+  if (!doomed->ok() || !kept.ok()) CD_SKIP() << "cannot create a network namespace";
+  const uint64_t doomed_ino = doomed->inode();
+  const pid_t doomed_pid = doomed->pid();
+  FakeListing fake({doomed_pid, kept.pid()});
+  int opened = 0;
+  fake.roots.before_open = [&](const NetnsInfo& n) {
+    ++opened;
+    if (n.inode == doomed_ino) doomed.reset();  // SIGKILL + waitpid: the namespace is freed
+  };
+  DiagnoseOptions opt;
+  opt.collect.interval_s = 0;
+  opt.collect.attribution = false;
+  opt.collect.processes = false;
+  FakeClock clock;
+  auto all = diagnose_all_netns(opt, clock, fake.roots);
+  ASSERT_TRUE(all) << all.error().message;
+  EXPECT_EQ(opened, 2);
+  ASSERT_EQ(all->results.size(), 1u);
+  EXPECT_EQ(all->results[0].ns.inode, kept.inode());
+  ASSERT_TRUE(all->results[0].diagnosis) << all->results[0].error;
+  EXPECT_EQ(all->results[0].diagnosis->snapshot.now().sockets.total, 0u);
+  ASSERT_EQ(all->missing.size(), 1u);
+  EXPECT_NE(all->missing[0].find("pid " + std::to_string(doomed_pid)), std::string::npos)
+      << all->missing[0];
+  EXPECT_NE(all->missing[0].find("inode " + std::to_string(doomed_ino)), std::string::npos)
+      << all->missing[0];
+  EXPECT_NE(all->missing[0].find("gone before it could be read"), std::string::npos);
+  // Rendered: the JSON carries it, the text lists it after the table.
+  auto j = netns_summary_json(all->results, all->missing);
+  ASSERT_EQ(j["missing"].size(), 1u);
+  EXPECT_EQ(j["missing"][0], all->missing[0]);
+  EXPECT_NE(netns_summary_text(all->results, false, all->missing)
+                .find("missing:\n  - network "
+                      "namespace pid"),
+            std::string::npos);
+}
+
+// When the process the listing named exits but the namespace lives on in another process,
+// the namespace is found again by its inode and diagnosed: nothing is missing.
+TEST(DiagnoseAllNetns, ANamespaceWhoseListedProcessExitsIsFoundAgain) {
+  if (::geteuid() != 0) CD_SKIP() << "needs root";
+  auto first = std::make_unique<ParkedChild>();
+  if (!first->ok()) CD_SKIP() << "cannot create a network namespace";
+  const uint64_t ino = first->inode();
+  // A second process in the same namespace, with a higher pid than the first.
+  pid_t second = ::fork();
+  ASSERT_GE(second, 0);
+  if (second == 0) {
+    int fd = ::open(("/proc/" + std::to_string(first->pid()) + "/ns/net").c_str(), O_RDONLY);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) ::_exit(1);
+    ::pause();
+    ::_exit(0);
+  }
+  // Wait until it has entered the namespace.
+  for (int i = 0; i < 2000; ++i) {
+    struct stat st {};
+    if (::stat(("/proc/" + std::to_string(second) + "/ns/net").c_str(), &st) == 0 &&
+        uint64_t(st.st_ino) == ino)
+      break;
+    ::usleep(1000);
+  }
+  FakeListing fake({first->pid(), second});
+  fake.roots.before_open = [&](const NetnsInfo& n) {
+    if (n.inode == ino && first) first.reset();  // the listed (lowest) pid exits
+  };
+  DiagnoseOptions opt;
+  opt.collect.interval_s = 0;
+  opt.collect.processes = false;
+  opt.collect.attribution = false;
+  FakeClock clock;
+  auto all = diagnose_all_netns(opt, clock, fake.roots);
+  ::kill(second, SIGKILL);
+  ::waitpid(second, nullptr, 0);
+  ASSERT_TRUE(all) << all.error().message;
+  EXPECT_TRUE(all->missing.empty()) << all->missing[0];
+  ASSERT_EQ(all->results.size(), 1u);
+  EXPECT_EQ(all->results[0].ns.inode, ino);
+  EXPECT_EQ(all->results[0].ns.pid, second);
+  EXPECT_TRUE(all->results[0].diagnosis) << all->results[0].error;
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include "no_skip.h"
 
 #include <algorithm>
+#include <csignal>
+#include <filesystem>
 
 #include "collect/netns_filter.h"
 #include "dump_builder.h"
@@ -137,6 +139,95 @@ TEST(Processes, VanishingProcessesAreSkippedSilently) {
   scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, nullptr, r, missing);
   EXPECT_TRUE(r.processes.empty());
   EXPECT_TRUE(missing.empty()) << joined(missing);
+}
+
+// A process that exits between its fd scan and its limits read (staged through the
+// before_limits seam): its fd count belongs to no live process and has no limit to be
+// checked against, so it is dropped as if it had exited earlier, not kept with an unknown
+// limit or one read from another process.
+TEST(Processes, ExitBetweenFdScanAndLimitsDropsTheProcess) {
+  TempProcTree t("host_6_18");
+  Reading r;
+  std::vector<std::string> missing;
+  std::vector<int32_t> asked;
+  ProcessScanOptions opt{.attribution = false};
+  opt.before_limits = [&](int32_t pid) {
+    asked.push_back(pid);
+    if (pid == 4242) t.remove("4242");  // the whole /proc/4242 goes, as when it is reaped
+  };
+  scan_processes(ProcFs(t.root()), opt, nullptr, nullptr, r, missing);
+  EXPECT_NE(std::find(asked.begin(), asked.end(), 4242), asked.end());
+  EXPECT_FALSE(find_pid(r, 4242));
+  EXPECT_TRUE(find_pid(r, 100));
+  EXPECT_TRUE(missing.empty()) << joined(missing);
+}
+
+// A limits file that cannot be read for another reason than the process's exit leaves the
+// limit unknown and is named in `missing` (it was silently unknown before).
+TEST(Processes, UnreadableLimitsAreNamedInMissing) {
+  TempProcTree t("host_6_18");
+  t.remove("4242/limits");
+  std::filesystem::create_directories(t.path("4242/limits"));  // read() fails with EISDIR
+  Reading r;
+  std::vector<std::string> missing;
+  scan_processes(ProcFs(t.root()), {.attribution = false}, nullptr, nullptr, r, missing);
+  const ProcessInfo* hog = find_pid(r, 4242);
+  ASSERT_TRUE(hog);
+  EXPECT_FALSE(hog->fd_soft_limit);
+  ASSERT_EQ(missing.size(), 1u) << joined(missing);
+  EXPECT_NE(missing[0].find("fd limits of 1 process unknown"), std::string::npos) << missing[0];
+  EXPECT_NE(missing[0].find("4242/limits"), std::string::npos) << missing[0];
+}
+
+// The same race on the live /proc: a child holding open fds is killed and reaped between its
+// fd scan and its limits read. It must vanish from the report with nothing in `missing`
+// beyond what a quiet scan says, and every other process keeps its own limit.
+TEST(Processes, LiveProcessKilledBetweenFdScanAndLimitsIsDropped) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t kid = ::fork();
+  ASSERT_GE(kid, 0);
+  if (kid == 0) {
+    for (int i = 0; i < 8; ++i) (void)::dup(0);
+    char c = 1;
+    (void)::write(ready[1], &c, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+
+  Reading quiet;
+  std::vector<std::string> baseline;
+  scan_processes(ProcFs("/proc"), {.attribution = false}, nullptr, nullptr, quiet, baseline);
+  ASSERT_TRUE(find_pid(quiet, kid)) << "the child is not seen by a quiet scan";
+
+  Reading r;
+  std::vector<std::string> missing;
+  bool killed = false;
+  ProcessScanOptions opt{.attribution = false};
+  opt.before_limits = [&](int32_t pid) {
+    if (pid != kid) return;
+    ::kill(kid, SIGKILL);
+    ::waitpid(kid, nullptr, 0);
+    killed = true;
+  };
+  scan_processes(ProcFs("/proc"), opt, nullptr, nullptr, r, missing);
+  if (!killed) {
+    ::kill(kid, SIGKILL);
+    ::waitpid(kid, nullptr, 0);
+  }
+  ASSERT_TRUE(killed);
+  EXPECT_FALSE(find_pid(r, kid));
+  EXPECT_EQ(missing, baseline) << joined(missing);
+  const ProcessInfo* self = find_pid(r, ::getpid());
+  ASSERT_TRUE(self);
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur != RLIM_INFINITY)
+    EXPECT_EQ(self->fd_soft_limit, std::optional<uint64_t>(lim.rlim_cur));
 }
 
 TEST(Processes, UnreadableFdDirectoriesAreSummarisedInOneLine) {

@@ -137,6 +137,28 @@ TEST(SockDiagDecode, NlmsgErrorCarriesTheKernelErrno) {
   EXPECT_NE(kind.error().message.find("No such file"), std::string::npos) << kind.error().message;
 }
 
+// nl_dump_check_consistent() flags the messages filled after the table changed: a socket
+// in such a message (and the DONE that ends the dump) is an error the collector retries on.
+TEST(SockDiagDecode, DumpInterruptedFlagIsARetryableError) {
+  SockRecord out;
+  SockRecord s = test::tcp(TcpState::kEstablished, "10.1.2.3:40001", "192.0.2.7:5432", 7);
+  auto clean = DumpBuilder().sock(s).bytes();
+  ASSERT_EQ(decode_reply(first_message(clean), IPPROTO_TCP, out), ReplyKind::kSocket);
+  for (auto bytes :
+       {DumpBuilder().interrupted().sock(s).bytes(), DumpBuilder().interrupted().done().bytes()}) {
+    auto kind = decode_reply(first_message(bytes), IPPROTO_TCP, out);
+    ASSERT_FALSE(kind);
+    EXPECT_TRUE(dump_interrupted(kind.error()));
+    EXPECT_NE(kind.error().message.find("NLM_F_DUMP_INTR"), std::string::npos)
+        << kind.error().message;
+  }
+  // Other errors are not retried.
+  auto refused = DumpBuilder().error(EPERM).bytes();
+  auto kind = decode_reply(first_message(refused), IPPROTO_TCP, out);
+  ASSERT_FALSE(kind);
+  EXPECT_FALSE(dump_interrupted(kind.error()));
+}
+
 TEST(SockDiagDecode, AckAndDoneEndTheDumpAndNegativeDoneIsAnError) {
   SockRecord out;
   auto ack = DumpBuilder().error(0).bytes();
