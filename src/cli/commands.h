@@ -78,6 +78,7 @@ Result<std::unique_ptr<HistoryWriter>> open_recorder(const RecorderArgs& r);
 class SampleLog {
  public:
   void record(HistoryWriter& w, const Snapshot& snap, const Analysis& a, const char* who);
+  void record(HistoryWriter& w, const Sample& sample, const char* who);
   uint64_t written = 0;
 
  private:
