@@ -371,8 +371,10 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
   if (last.contains("host"))
     h += "<tr><td>conndoctor</td><td>" +
          esc(json_scalar(last["host"].value("conndoctor_version", json()))) + "</td></tr>";
-  if (last.contains("netns") && last["netns"].is_string())
-    h += "<tr><td>netns</td><td>" + esc(last["netns"].get<std::string>()) + "</td></tr>";
+  if (last.contains("resources") && last["resources"].contains("netns") &&
+      last["resources"]["netns"].is_string())
+    h += "<tr><td>netns</td><td>" + esc(last["resources"]["netns"].get<std::string>()) +
+         "</td></tr>";
   if (last.contains("resources") && last["resources"].contains("sysctls"))
     for (const auto& [k, v] : last["resources"]["sysctls"].items())
       h += "<tr><td>" + esc(k) + "</td><td>" + esc(json_scalar(v)) + "</td></tr>";

@@ -57,7 +57,7 @@ Sample make_sample(int64_t t_ms, const json& report, std::string text) {
   s.t_ms = t_ms;
   s.status = str(report, "status");
   s.summary = str(report, "summary");
-  s.netns = str(report, "netns");
+  s.netns = str(at(report, {"resources"}), "netns");  // set for another namespace (--netns)
   s.hostname = str(at(report, {"host"}), "hostname");
   s.kernel = str(at(report, {"host"}), "kernel");
   s.report_json = report.dump();

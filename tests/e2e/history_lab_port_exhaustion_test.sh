@@ -148,7 +148,8 @@ key = lambda f: (f["id"], f["severity"], f["layer"], f["evidence"].get("destinat
 want = {key(f) for f in lab["findings"] if f["resource"] == "ephemeral_ports" and f["severity"] == "critical"}
 got = {key(f) for f in at["findings"]}
 if not want <= got: fail("--at lacks the lab's critical findings %s (has %s)" % (want - got, got))
-if at["netns"] != lab["lab"]["netns"]: fail("--at netns %r, the lab's is %r" % (at["netns"], lab["lab"]["netns"]))
+if at["resources"]["netns"] != lab["lab"]["netns"]:
+    fail("--at netns %r, the lab's is %r" % (at["resources"]["netns"], lab["lab"]["netns"]))
 tr = at.get("trace")
 if not tr or tr["schema"] != "conndoctor/trace/v1": fail("--at has no trace member")
 if not any(f["errno"] == "EADDRNOTAVAIL" for f in tr["failures"]): fail("--at: no EADDRNOTAVAIL traced")
