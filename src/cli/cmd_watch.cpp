@@ -81,6 +81,43 @@ Sample history_sample(const Snapshot& snap, const Analysis& a) {
   return make_sample(d.t_ms, d.doc, std::move(d.text));
 }
 
+TracedSampler::TracedSampler(std::shared_ptr<const Tracer> tracer, std::string error,
+                             uint32_t netns)
+    : tracer_(std::move(tracer)), error_(std::move(error)), last_s_(monotonic_seconds()) {
+  scope_.netns = netns;
+  scope_.label = "network namespace inode " + std::to_string(netns);
+}
+
+double TracedSampler::monotonic_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Sample TracedSampler::sample(const Snapshot& snap, const Analysis& a) {
+  std::lock_guard lock(mu_);
+  // The trace goes into this sample's evidence: the shared result is copied.
+  Snapshot s = snap;
+  Analysis an = a;
+  std::optional<TraceResult> delta;
+  std::string err = error_;
+  if (tracer_) {
+    if (auto raw = tracer_->read()) {
+      double now = monotonic_seconds();
+      TraceResult cur = decode_trace(*raw, 0);
+      delta = trace_since(cur, last_, now - last_s_);
+      delta->missing.insert(delta->missing.begin(), tracer_->missing().begin(),
+                            tracer_->missing().end());
+      last_ = std::move(cur);
+      last_s_ = now;
+      merge_trace(an, *delta);
+    } else {
+      err = raw.error().message;
+    }
+  }
+  if (!err.empty()) s.missing.push_back(err + " (not traced)");
+  auto d = sample_doc(s, an, delta ? &*delta : nullptr, &scope_, true);
+  return make_sample(d.t_ms, d.doc, std::move(d.text));
+}
+
 void add_recorder_options(CLI::App& app, RecorderArgs& r, bool required) {
   auto* h = app.add_option("--history", r.path,
                            "record every collection into this SQLite database (created if absent)");
@@ -137,15 +174,11 @@ struct WatchArgs {
   FdScan fd_scan = FdScan::kAuto;
 };
 
-double monotonic_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 // The sampling loop: a diagnosis every `every` seconds on the grid, each handed to `sink`,
 // until SIGINT/SIGTERM (blocked by the caller). Runs in the namespace it is to record (the
 // recorder's own, or a collector child's). Returns the signal that stopped it.
 int sample_loop(const WatchArgs& a, double every, const std::string& netns_label,
-                const std::function<void(SampleDoc)>& sink, const char* who) {
+                const std::function<void(Sample)>& sink, const char* who) {
   DiagnoseOptions diag;
   diag.proc_root = a.proc_root;
   diag.collect.processes = !a.no_processes;
@@ -170,24 +203,21 @@ int sample_loop(const WatchArgs& a, double every, const std::string& netns_label
 
   // --trace: loaded once (in this namespace, for this namespace only); each sample stores
   // what the maps gained since the previous sample's read.
-  std::optional<Tracer> tracer;
-  std::string trace_error;
-  TraceScope scope;
-  TraceResult last_read;
-  double last_read_s = monotonic_s();
+  std::optional<TracedSampler> traced;
   if (a.trace) {
     auto self = netns_id_of("/proc/self/ns/net");
-    auto t = self ? Tracer::start({.netns_only = uint32_t(self->ino)})
-                  : Result<Tracer>(std::unexpected(self.error()));
+    uint32_t ino = self ? uint32_t(self->ino) : 0;
+    auto t =
+        self ? Tracer::start({.netns_only = ino}) : Result<Tracer>(std::unexpected(self.error()));
+    std::shared_ptr<const Tracer> tracer;
+    std::string error;
     if (t) {
-      tracer.emplace(std::move(*t));
-      scope.netns = uint32_t(self->ino);
-      scope.label = "network namespace inode " + std::to_string(self->ino);
-      last_read_s = monotonic_s();
+      tracer = std::make_shared<const Tracer>(std::move(*t));
     } else {
-      trace_error = t.error().message;
-      std::fprintf(stderr, "conndoctor %s: not tracing: %s\n", who, trace_error.c_str());
+      error = t.error().message;
+      std::fprintf(stderr, "conndoctor %s: not tracing: %s\n", who, error.c_str());
     }
+    traced.emplace(std::move(tracer), std::move(error), ino);
   }
 
   bool collect_failing = false;
@@ -203,30 +233,8 @@ int sample_loop(const WatchArgs& a, double every, const std::string& netns_label
       if (collect_failing) std::fprintf(stderr, "conndoctor %s: collecting again\n", who);
       collect_failing = false;
       const Diagnosis& d = *served->result->diagnosis;
-      if (!a.trace) {
-        sink(sample_doc(d.snapshot, d.analysis, nullptr, nullptr, false));
-      } else {
-        // The trace goes into this sample's evidence, so the shared result is copied.
-        Diagnosis mine = d;
-        std::optional<TraceResult> delta;
-        std::string err = trace_error;
-        if (tracer) {
-          if (auto raw = tracer->read()) {
-            double now = monotonic_s();
-            TraceResult cur = decode_trace(*raw, 0);
-            delta = trace_since(cur, last_read, now - last_read_s);
-            delta->missing.insert(delta->missing.begin(), tracer->missing().begin(),
-                                  tracer->missing().end());
-            last_read = std::move(cur);
-            last_read_s = now;
-            merge_trace(mine.analysis, *delta);
-          } else {
-            err = raw.error().message;
-          }
-        }
-        if (!err.empty()) mine.snapshot.missing.push_back(err + " (not traced)");
-        sink(sample_doc(mine.snapshot, mine.analysis, delta ? &*delta : nullptr, &scope, true));
-      }
+      sink(traced ? traced->sample(d.snapshot, d.analysis)
+                  : history_sample(d.snapshot, d.analysis));
     } else if (!collect_failing) {
       std::fprintf(stderr, "conndoctor %s: collection failed: %s (retrying every sample)\n", who,
                    served ? served->result->error.c_str() : served.error().message.c_str());
@@ -276,12 +284,12 @@ bool write_all(int fd, const std::string& data) {
   bool broken = false;
   sample_loop(
       a, every, label,
-      [&](SampleDoc d) {
+      [&](Sample d) {
         if (broken) return;
         nlohmann::ordered_json line;
         line["t_ms"] = d.t_ms;
-        line["report"] = std::move(d.doc);
-        line["text"] = std::move(d.text);
+        line["report"] = nlohmann::ordered_json::parse(d.report_json, nullptr, false);
+        line["text"] = std::move(d.report_text);
         if (!write_all(out_fd, line.dump() + "\n")) broken = true;
       },
       "watch");
@@ -408,11 +416,7 @@ int run_watch(const WatchArgs& a) {
   int sig = 0;
   if (a.netns.empty()) {
     sig = sample_loop(
-        a, *every, {},
-        [&](SampleDoc d) {
-          log.record(**writer, make_sample(d.t_ms, d.doc, std::move(d.text)), "watch");
-        },
-        "watch");
+        a, *every, {}, [&](Sample d) { log.record(**writer, d, "watch"); }, "watch");
   } else {
     if (int rc = record_netns(a, *every, **writer, log, sig); rc != kExitOk) return rc;
   }
