@@ -304,21 +304,28 @@ std::string describe_exit(int status) {
   return "exited " + std::to_string(WEXITSTATUS(status));
 }
 
-// Records until SIGINT/SIGTERM (set in `sig`); an exit status other than 0 when it cannot start.
-int record_netns(const WatchArgs& a, double every, HistoryWriter& writer, SampleLog& log,
-                 int& sig) {
-  auto info = resolve_netns(a.netns);
-  if (!info) return error_exit("--netns " + a.netns + ": " + info.error().message);
-  auto path = netns_target_path(a.netns);
-  if (!path) return error_exit("--netns " + a.netns + ": " + path.error().message);
-  // Held for the recorder's life: the namespace outlives its name and its processes.
-  UniqueFd ns_fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns_fd) return error_exit("--netns " + a.netns + ": " + *path + ": " + std::strerror(errno));
+// --netns: opened once, before anything is written, and held for the recorder's life (the
+// namespace outlives its name and its processes).
+struct NetnsTarget {
+  UniqueFd fd;
+  std::string label;
+};
+Result<NetnsTarget> open_netns_target(const std::string& target) {
+  auto info = resolve_netns(target);
+  if (!info) return std::unexpected(info.error());
+  auto path = netns_target_path(target);
+  if (!path) return std::unexpected(path.error());
+  NetnsTarget t{UniqueFd(::open(path->c_str(), O_RDONLY | O_CLOEXEC)), info->label()};
+  if (!t.fd) return fail_errno(*path);
   auto id = netns_id_of(*path);
   if (!id || uint64_t(id->ino) != info->inode)
-    return error_exit("--netns " + a.netns + ": the namespace changed while it was opened");
-  const std::string label = info->label();
+    return fail(target + ": the namespace changed while it was opened");
+  return t;
+}
 
+// Records until SIGINT/SIGTERM (set in `sig`); an exit status other than 0 when it cannot start.
+int record_netns(const WatchArgs& a, double every, const UniqueFd& ns_fd, const std::string& label,
+                 HistoryWriter& writer, SampleLog& log, int& sig) {
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -399,6 +406,12 @@ int run_watch(const WatchArgs& a) {
   if (*every < 1) return error_exit("--every: at least 1s");
   if (!a.netns.empty() && a.proc_root != "/proc")
     return error_exit("--netns records a live namespace; --proc-root does not apply");
+  std::optional<NetnsTarget> target;
+  if (!a.netns.empty()) {
+    auto t = open_netns_target(a.netns);
+    if (!t) return error_exit(t.error().message);  // names --netns and the target
+    target.emplace(std::move(*t));
+  }
   auto writer = open_recorder(a.recorder);
   if (!writer) return error_exit(writer.error().message);
 
@@ -418,7 +431,9 @@ int run_watch(const WatchArgs& a) {
     sig = sample_loop(
         a, *every, {}, [&](Sample d) { log.record(**writer, d, "watch"); }, "watch");
   } else {
-    if (int rc = record_netns(a, *every, **writer, log, sig); rc != kExitOk) return rc;
+    if (int rc = record_netns(a, *every, target->fd, target->label, **writer, log, sig);
+        rc != kExitOk)
+      return rc;
   }
   writer->reset();  // checkpoint and close before saying so
   std::fprintf(stderr, "conndoctor watch: stopped (%s), %llu samples recorded\n",
