@@ -112,7 +112,9 @@ int run_history(const HistoryArgs& a) {
   if (!samples) return error_exit(a.path + ": " + samples.error().message);
   auto findings = r.findings(*since, until);
   if (!findings) return error_exit(a.path + ": " + findings.error().message);
-  auto incidents = find_incidents(*samples, *findings);
+  auto traced = r.traced(*since, until);
+  if (!traced) return error_exit(a.path + ": " + traced.error().message);
+  auto incidents = find_incidents(*samples, *findings, *traced);
   HistoryWindow w{a.path, *since, until, samples->size(), std::nullopt, std::nullopt};
   if (!samples->empty()) {
     w.first_ms = samples->front().t_ms;
@@ -126,6 +128,7 @@ int run_history(const HistoryArgs& a) {
     auto series = r.series(*since, until);
     if (!series) return error_exit(a.path + ": " + series.error().message);
     in.series = std::move(*series);
+    in.traced = std::move(*traced);
     std::vector<int64_t> wanted;
     for (const auto& i : incidents) wanted.push_back(i.peak_sample_id);
     if (!samples->empty()) {

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "lab/lab.h"
+#include "util/format.h"
 
 namespace cd {
 
@@ -20,6 +21,7 @@ struct LabArgs {
   bool verbose = false;
   std::vector<std::string> sets;
   double interval_s = 2.0;
+  double settle_s = 0;
   ColorMode color = ColorMode::kAuto;
 };
 
@@ -43,6 +45,16 @@ int run_lab(const LabArgs& a) {
   opt.keep = a.keep;
   opt.sets = a.sets;
   opt.diagnose.collect.interval_s = a.interval_s;
+  opt.settle_s = a.settle_s;
+  if (a.settle_s > 0)
+    opt.on_ready = [&](const LabRun& r) {
+      // On stderr, at once, so that a recorder can be pointed at it (`watch --netns NAME`).
+      std::fprintf(stderr,
+                   "conndoctor lab: namespace %s (inode %llu) ready; the load starts in %s\n",
+                   r.netns.c_str(), static_cast<unsigned long long>(r.netns_inode),
+                   fmt_duration(a.settle_s).c_str());
+      std::fflush(stderr);
+    };
   auto run = lab_run(opt);
   if (!run) {
     std::fprintf(stderr, "conndoctor: %s\n", run.error().message.c_str());
@@ -80,6 +92,10 @@ Handler setup_lab(CLI::App& app) {
   run->add_option("--interval", a->interval_s, "seconds between the diagnosis's two readings")
       ->check(seconds_between(0, 60))
       ->capture_default_str();
+  run->add_option("--settle", a->settle_s,
+                  "seconds the namespace stays idle before the load starts, announced on stderr "
+                  "(to record it from outside: `conndoctor watch --netns NAME`)")
+      ->check(seconds_between(0, 600));
   run->add_flag("-v,--verbose", a->verbose, "show every tuple and process");
   add_color_option(*run, a->color);
   CLI::App* clean = app.add_subcommand("clean", "remove namespaces left by a killed run");

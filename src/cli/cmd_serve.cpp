@@ -90,6 +90,31 @@ int run_serve(const ServeArgs& a) {
   // One reading per collection: the coordinator pairs it with the previous collection's
   // reading, so rates span the time between scrapes and no scrape waits `--interval`.
   diag.collect.interval_s = 0;
+  // --trace: loaded once, read at each scrape (the maps keep counting in between). Without
+  // BPF the exporter still serves the diagnosis and says so.
+  std::shared_ptr<Tracer> tracer;
+  // With --history too, each recorded sample stores what the tracer counted since the last.
+  std::shared_ptr<TracedSampler> traced_sampler;
+  if (a.trace) {
+    struct stat st {};
+    uint32_t ino = ::stat("/proc/self/ns/net", &st) == 0 ? uint32_t(st.st_ino) : 0;
+    auto t = Tracer::start({.netns_only = ino});
+    if (t) {
+      tracer = std::make_shared<Tracer>(std::move(*t));
+    } else {
+      std::fprintf(stderr, "conndoctor serve: not tracing (conndoctor_trace_up 0): %s\n",
+                   t.error().message.c_str());
+    }
+    const std::string why = t ? std::string() : t.error().message;
+    if (recorder) traced_sampler = std::make_shared<TracedSampler>(tracer, why, ino);
+    opt->trace = [tracer, why]() -> Result<TraceResult> {
+      if (!tracer) return fail(why);
+      auto raw = tracer->read();
+      if (!raw) return std::unexpected(raw.error());
+      return decode_trace(*raw, 0);
+    };
+  }
+
   auto clock = make_real_clock();
   // One BPF fd scan for the exporter's life: loaded by the first collection that wants it,
   // then reused (the mutex only matters if collections ever overlapped; they are coalesced).
@@ -113,9 +138,12 @@ int run_serve(const ServeArgs& a) {
       },
       // With --history each collection is recorded as it is analysed (collections are
       // coalesced, so one write per collection, never one per scrape).
-      [recorder, sample_log](const Snapshot& s) {
+      [recorder, sample_log, traced_sampler](const Snapshot& s) {
         Analysis an = analyse(s);
-        if (recorder) sample_log->record(*recorder, s, an, "serve");
+        if (recorder && traced_sampler)
+          sample_log->record(*recorder, traced_sampler->sample(s, an), "serve");
+        else if (recorder)
+          sample_log->record(*recorder, s, an, "serve");
         return an;
       },
       *clock, CoordinatorOptions{.min_interval_s = a.min_interval_s});
@@ -142,28 +170,6 @@ int run_serve(const ServeArgs& a) {
   // fixed threshold keeps every block above 1 MiB in mmap(): returned on free, resident only
   // where written.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-
-  // --trace: loaded once, read at each scrape (the maps keep counting in between). Without
-  // BPF the exporter still serves the diagnosis and says so.
-  std::shared_ptr<Tracer> tracer;
-  if (a.trace) {
-    struct stat st {};
-    uint32_t ino = ::stat("/proc/self/ns/net", &st) == 0 ? uint32_t(st.st_ino) : 0;
-    auto t = Tracer::start({.netns_only = ino});
-    if (t) {
-      tracer = std::make_shared<Tracer>(std::move(*t));
-    } else {
-      std::fprintf(stderr, "conndoctor serve: not tracing (conndoctor_trace_up 0): %s\n",
-                   t.error().message.c_str());
-    }
-    const std::string why = t ? std::string() : t.error().message;
-    opt->trace = [tracer, why]() -> Result<TraceResult> {
-      if (!tracer) return fail(why);
-      auto raw = tracer->read();
-      if (!raw) return std::unexpected(raw.error());
-      return decode_trace(*raw, 0);
-    };
-  }
 
   auto server = MetricsServer::create(*opt, coordinator);
   if (!server) return error_exit(server.error().message);

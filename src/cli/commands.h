@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -13,6 +14,8 @@
 #include "analyse/diagnosis.h"
 #include "collect/collector.h"
 #include "history/store.h"
+#include "render/trace_report.h"
+#include "trace/tracer.h"
 
 namespace cd {
 
@@ -65,6 +68,24 @@ int print_diagnosis(const Diagnosis& d, const ReportStyle& style,
 // The flight recorder (cmd_watch.cpp): what `watch` and `serve --history` store of a diagnosis
 // (the report as `check --json` prints it, and its text without colour).
 Sample history_sample(const Snapshot& snap, const Analysis& a);
+// With --trace (watch, serve): each sample also stores what the tracer counted since the
+// previous sample, merged into a copy of the diagnosis as `check --trace` merges it (the report's
+// "trace" member and the findings' traced evidence). Without a tracer (it could not start:
+// `error`), each sample says so in `missing`. Safe to call from any one thread at a time.
+class TracedSampler {
+ public:
+  TracedSampler(std::shared_ptr<const Tracer> tracer, std::string error, uint32_t netns);
+  Sample sample(const Snapshot& snap, const Analysis& a);
+
+ private:
+  static double monotonic_seconds();
+  std::mutex mu_;
+  std::shared_ptr<const Tracer> tracer_;
+  std::string error_;
+  TraceScope scope_;
+  TraceResult last_;  // the maps at the previous sample
+  double last_s_ = 0;
+};
 // --history PATH --retention D --max-size S for watch and serve; validated by open_recorder.
 struct RecorderArgs {
   std::string path;
@@ -78,6 +99,7 @@ Result<std::unique_ptr<HistoryWriter>> open_recorder(const RecorderArgs& r);
 class SampleLog {
  public:
   void record(HistoryWriter& w, const Snapshot& snap, const Analysis& a, const char* who);
+  void record(HistoryWriter& w, const Sample& sample, const char* who);
   uint64_t written = 0;
 
  private:

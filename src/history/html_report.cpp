@@ -101,6 +101,23 @@ std::string json_scalar(const json& v) {
   return v.dump();
 }
 
+// The incident's traced failures, a line each (the five largest): count, call, errno, who, where.
+std::string failed_cell(const Incident& inc) {
+  if (!inc.failed) return "not traced";
+  if (inc.failed->empty()) return "nothing";
+  std::string c;
+  for (std::size_t k = 0; k < inc.failed->size() && k < 5; ++k) {
+    const auto& f = (*inc.failed)[k];
+    std::string line = std::to_string(f.count) + " " + f.op + "()" +
+                       (f.errno_name.empty() ? "" : " " + f.errno_name);
+    if (f.pid) line += " pid " + std::to_string(*f.pid) + (f.comm.empty() ? "" : " " + f.comm);
+    if (!f.destination.empty()) line += " → " + f.destination;
+    c += (k ? "<br>" : "") + esc(line);
+  }
+  if (inc.failed->size() > 5) c += "<br>and " + std::to_string(inc.failed->size() - 5) + " more";
+  return c;
+}
+
 }  // namespace
 
 std::string svg_chart(const std::string& title, const std::vector<ChartLine>& lines, int64_t t0_ms,
@@ -233,7 +250,7 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
         "text-anchor=\"end\">{}</text></svg>\n",
         kL + 160, H - 6, hhmm(t0), kW - 20, H - 6, hhmm(t1));
     h += "<table><tr><th>severity</th><th>finding</th><th>started</th><th>peaked</th>"
-         "<th>ended</th><th>who</th></tr>\n";
+         "<th>ended</th><th>who</th><th>failed (traced)</th></tr>\n";
     for (const auto& inc : in.incidents) {
       std::string who = inc.destination;
       for (const auto& p : inc.processes) who += (who.empty() ? "pid " : ", pid ") + p;
@@ -243,7 +260,7 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
            (inc.ended_ms       ? esc(hhmm(*inc.ended_ms))
             : inc.gap_after_ms ? "unknown: no sample until " + esc(hhmm(*inc.gap_after_ms))
                                : std::string("still active")) +
-           "</td><td>" + esc(who) + "</td></tr>\n";
+           "</td><td>" + esc(who) + "</td><td>" + failed_cell(inc) + "</td></tr>\n";
     }
     h += "</table>\n";
   }
@@ -294,6 +311,46 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
     h += svg_chart("Failures per second (kernel counters; the limit is 0)", l, t0, t1);
     ++charts;
   }
+  // Traced failures (watch --trace): calls that failed per second, by call and errno, from
+  // each sample's counts over the time they cover. A failure has no limit to draw: any is one.
+  {
+    std::unordered_map<int64_t, double> traced_s;
+    for (const auto& s : in.samples)
+      if (s.traced_s && *s.traced_s > 0) traced_s[s.id] = *s.traced_s;
+    std::map<std::string, std::map<int64_t, double>> per_key;  // "connect EADDRNOTAVAIL" -> t -> /s
+    std::map<std::string, double> total;
+    for (const auto& t : in.traced) {
+      auto d = traced_s.find(t.sample_id);
+      if (t.kind != "failure" || d == traced_s.end()) continue;
+      std::string key = t.op + "()" + (t.errno_name.empty() ? "" : " " + t.errno_name);
+      per_key[key][t_of[t.sample_id]] += double(t.count) / d->second;
+      total[key] += double(t.count);
+    }
+    if (!traced_s.empty()) {
+      std::vector<std::pair<double, std::string>> order;
+      for (const auto& [k, n] : total) order.push_back({-n, k});
+      std::sort(order.begin(), order.end());
+      std::vector<ChartLine> lines;
+      // Every traced sample is a point: 0 where that call did not fail.
+      for (std::size_t i = 0; i < order.size() && i < 4; ++i) {
+        ChartLine l;
+        l.label = order[i].second;
+        const auto& pts = per_key[order[i].second];
+        for (const auto& s : in.samples) {
+          if (!traced_s.count(s.id)) continue;
+          auto it = pts.find(s.t_ms);
+          l.points.push_back({s.t_ms, it == pts.end() ? 0.0 : it->second});
+        }
+        lines.push_back(std::move(l));
+      }
+      if (lines.empty()) {
+        h += "<p>Traced: no call failed in this window.</p>\n";
+      } else {
+        h += svg_chart("Failed calls per second (traced)", lines, t0, t1);
+        ++charts;
+      }
+    }
+  }
   if (charts == 0) h += "<p>No figure was recorded in this window.</p>\n";
 
   // Findings with plans, as they were at each incident's peak.
@@ -337,8 +394,9 @@ code,pre{font:12px ui-monospace,monospace;background:#f4f4f4}pre{padding:6px;whi
   if (field(last, "host").is_object())
     h += "<tr><td>conndoctor</td><td>" +
          esc(json_scalar(field(field(last, "host"), "conndoctor_version"))) + "</td></tr>";
-  if (field(last, "netns").is_string())
-    h += "<tr><td>netns</td><td>" + esc(str_field(last, "netns")) + "</td></tr>";
+  if (field(field(last, "resources"), "netns").is_string())
+    h += "<tr><td>netns</td><td>" + esc(str_field(field(last, "resources"), "netns")) +
+         "</td></tr>";
   for (const auto& [k, v] : object_field(object_field(last, "resources"), "sysctls").items())
     h += "<tr><td>" + esc(k) + "</td><td>" + esc(json_scalar(v)) + "</td></tr>";
   h += "</table>\n<p><small>Written by conndoctor history. Self-contained: no script, no "

@@ -18,6 +18,7 @@ struct HtmlReportInput {
   std::vector<SampleRow> samples;  // oldest first
   std::vector<Incident> incidents;
   std::vector<SeriesRow> series;
+  std::vector<TracedRow> traced;              // watch --trace: failed calls per sample
   std::map<int64_t, nlohmann::json> reports;  // by sample id: each incident's peak, the last
   int64_t last_sample_id = 0;
 };

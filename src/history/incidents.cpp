@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "history/time_spec.h"
@@ -24,8 +25,56 @@ int rank(const std::string& severity) {
 
 }  // namespace
 
+namespace {
+
+// Who failed during [inc.started_ms, inc.last_seen_ms]: the traced failures of those samples.
+void add_failures(Incident& inc, const std::vector<SampleRow>& samples,
+                  const std::unordered_map<int64_t, std::size_t>& index,
+                  const std::vector<TracedRow>& traced) {
+  bool any_traced = false;
+  for (const auto& s : samples)
+    if (s.t_ms >= inc.started_ms && s.t_ms <= inc.last_seen_ms && s.traced_s) any_traced = true;
+  if (!any_traced) return;
+  std::map<std::tuple<std::string, std::string, int64_t, std::string, std::string>, int64_t> sum;
+  for (const auto& t : traced) {
+    if (t.kind != "failure") continue;
+    auto it = index.find(t.sample_id);
+    if (it == index.end()) continue;
+    int64_t ts = samples[it->second].t_ms;
+    if (ts < inc.started_ms || ts > inc.last_seen_ms) continue;
+    if (!inc.destination.empty() && !t.destination.empty() && t.destination != inc.destination)
+      continue;
+    sum[{t.op, t.errno_name, t.pid.value_or(0), t.comm, t.destination}] += t.count;
+  }
+  std::vector<IncidentFailure> out;
+  for (const auto& [k, n] : sum) {
+    IncidentFailure f;
+    std::tie(f.op, f.errno_name, std::ignore, f.comm, f.destination) = k;
+    if (std::get<2>(k) > 0) f.pid = std::get<2>(k);
+    f.count = n;
+    out.push_back(std::move(f));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.count > b.count; });
+  inc.failed = std::move(out);
+}
+
+std::string failure_line(const IncidentFailure& f) {
+  std::string s = with_commas(uint64_t(f.count)) + " " + f.op + "()" +
+                  (f.errno_name.empty() ? "" : " " + f.errno_name);
+  if (f.pid)
+    s += " by pid " + std::to_string(*f.pid) + (f.comm.empty() ? "" : " " + f.comm);
+  else if (!f.comm.empty())
+    s += " by " + f.comm;
+  if (!f.destination.empty()) s += (f.op == "bind" ? " binding " : " to ") + f.destination;
+  return s;
+}
+
+}  // namespace
+
 std::vector<Incident> find_incidents(const std::vector<SampleRow>& samples,
-                                     const std::vector<FindingRow>& findings) {
+                                     const std::vector<FindingRow>& findings,
+                                     const std::vector<TracedRow>& traced) {
   std::unordered_map<int64_t, std::size_t> index;  // sample id -> position in time order
   for (std::size_t i = 0; i < samples.size(); ++i) index[samples[i].id] = i;
 
@@ -106,6 +155,7 @@ std::vector<Incident> find_incidents(const std::vector<SampleRow>& samples,
     close(o.inc, o.last_pos);
     done.push_back(std::move(o.inc));
   }
+  for (auto& inc : done) add_failures(inc, samples, index, traced);
   std::sort(done.begin(), done.end(), [](const Incident& a, const Incident& b) {
     if (a.started_ms != b.started_ms) return a.started_ms < b.started_ms;
     if (rank(a.severity) != rank(b.severity)) return rank(a.severity) > rank(b.severity);
@@ -143,6 +193,19 @@ nlohmann::ordered_json incidents_json(const HistoryWindow& w, const std::vector<
     j["peak_sample"] = i.peak_sample_id;
     j["destination"] = i.destination.empty() ? json() : json(i.destination);
     j["processes"] = i.processes;
+    if (i.failed) {
+      json failed = json::array();
+      for (const auto& f : *i.failed)
+        failed.push_back({{"op", f.op},
+                          {"errno", f.errno_name.empty() ? json() : json(f.errno_name)},
+                          {"pid", f.pid ? json(*f.pid) : json()},
+                          {"comm", f.comm.empty() ? json() : json(f.comm)},
+                          {"destination", f.destination.empty() ? json() : json(f.destination)},
+                          {"count", f.count}});
+      j["traced_failures"] = std::move(failed);
+    } else {
+      j["traced_failures"] = nullptr;
+    }
     arr.push_back(std::move(j));
   }
   doc["incidents"] = std::move(arr);
@@ -180,6 +243,14 @@ std::string incidents_text(const HistoryWindow& w, const std::vector<Incident>& 
       who += (who.empty() ? "pid " : (k == 0 ? "; pid " : ", pid ")) + i.processes[k];
     if (i.processes.size() > 5) who += " and " + std::to_string(i.processes.size() - 5) + " more";
     if (!who.empty()) out += "  who     " + who + "\n";
+    if (i.failed) {
+      if (i.failed->empty()) out += "  failed  nothing (traced)\n";
+      for (std::size_t k = 0; k < i.failed->size() && k < 5; ++k)
+        out +=
+            std::string(k == 0 ? "  failed  " : "          ") + failure_line((*i.failed)[k]) + "\n";
+      if (i.failed->size() > 5)
+        out += "          and " + std::to_string(i.failed->size() - 5) + " more (--json)\n";
+    }
     out += "  report  conndoctor history " + w.database + " --at " + format_utc(i.peak_ms) + "\n";
   }
   return out;

@@ -14,6 +14,14 @@
 
 namespace cd {
 
+// Failed calls the tracer counted while an incident lasted (watch --trace), summed by who and
+// what: "1,412 connect() EADDRNOTAVAIL by pid 42 client to 198.18.0.2:80".
+struct IncidentFailure {
+  std::string op, errno_name, comm, destination;
+  std::optional<int64_t> pid;
+  int64_t count = 0;
+};
+
 struct Incident {
   std::string finding_id, subject, resource, layer;
   std::string severity;      // the worst seen
@@ -30,10 +38,15 @@ struct Incident {
   std::string destination;             // who
   std::vector<std::string> processes;  // "pid comm", every one seen
   int samples = 0;
+  // Traced failures from its first to its last sample, largest first; for a finding with a
+  // destination, those to other destinations are left out. Unset: none of those samples was
+  // traced (a traced window where nothing failed is an empty list).
+  std::optional<std::vector<IncidentFailure>> failed;
 };
 
 std::vector<Incident> find_incidents(const std::vector<SampleRow>& samples,
-                                     const std::vector<FindingRow>& findings);
+                                     const std::vector<FindingRow>& findings,
+                                     const std::vector<TracedRow>& traced = {});
 
 struct HistoryWindow {
   std::string database;

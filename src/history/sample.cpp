@@ -57,7 +57,7 @@ Sample make_sample(int64_t t_ms, const json& report, std::string text) {
   s.t_ms = t_ms;
   s.status = str(report, "status");
   s.summary = str(report, "summary");
-  s.netns = str(report, "netns");
+  s.netns = str(at(report, {"resources"}), "netns");  // set for another namespace (--netns)
   s.hostname = str(at(report, {"host"}), "hostname");
   s.kernel = str(at(report, {"host"}), "kernel");
   s.report_json = report.dump();
@@ -110,6 +110,31 @@ Sample make_sample(int64_t t_ms, const json& report, std::string text) {
   add_series(s, "failures_per_s", "conntrack insert failures", num(ct, "insert_failed_per_s"),
              std::nullopt);
   add_series(s, "failures_per_s", "TIME_WAIT overflows", num(tw, "overflow_per_s"), std::nullopt);
+
+  const json& tr = at(report, {"trace"});
+  if (tr.is_object()) {
+    s.traced_s = num(tr, "duration_s");
+    auto row = [&](const char* kind, const json& e, const char* op_key, const char* dest_key,
+                   const char* count_key) {
+      SampleTraced t;
+      t.kind = kind;
+      t.op = str(e, op_key);
+      t.errno_name = str(e, "errno");
+      t.destination = str(e, dest_key);
+      t.comm = str(e, "comm");
+      if (auto pid = num(e, "pid")) t.pid = int64_t(*pid);
+      if (auto ns = num(e, "netns")) t.netns = int64_t(*ns);
+      t.count = int64_t(num(e, count_key).value_or(0));
+      if (std::string(kind) == "churn")
+        if (auto c = num(e, "closed")) t.closed = int64_t(*c);
+      s.traced.push_back(std::move(t));
+    };
+    for (const auto& e : at(tr, {"failures"})) row("failure", e, "op", "destination", "count");
+    for (const auto& e : at(tr, {"drops"})) row("drop", e, "reason", "where", "count");
+    for (const auto& e : at(tr, {"churn"})) row("churn", e, "", "destination", "opened");
+    for (const auto& e : at(tr, {"syn_retransmits"}))
+      row("syn_retransmit", e, "", "destination", "count");
+  }
   return s;
 }
 

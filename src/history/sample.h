@@ -29,6 +29,17 @@ struct SampleSeries {
   std::optional<double> value, limit;
 };
 
+// What the tracer (watch --trace) counted since the previous sample, one row per key:
+// kind "failure" (op = "connect", "bind", "socket", ...; errno_name "EADDRNOTAVAIL"), "drop"
+// (op = the kernel's drop reason; destination = where the packet went), "churn" (count =
+// connections opened, closed = of those closed) or "syn_retransmit". From the report's "trace"
+// member (conndoctor/trace/v1), as `check --trace --json` prints it.
+struct SampleTraced {
+  std::string kind, op, errno_name, destination, comm;
+  std::optional<int64_t> pid, netns, closed;
+  int64_t count = 0;
+};
+
 struct Sample {
   int64_t t_ms = 0;  // wall clock, Unix milliseconds
   std::string status, summary, netns, hostname, kernel;
@@ -36,6 +47,8 @@ struct Sample {
   std::string report_text;  // the text report, without colour
   std::vector<SampleFinding> findings;
   std::vector<SampleSeries> series;
+  std::optional<double> traced_s;  // seconds the traced counts cover; unset: not tracing
+  std::vector<SampleTraced> traced;
 };
 
 // How many of the hottest tuples and of the processes closest to their fd limit are charted.

@@ -42,6 +42,19 @@ CREATE TABLE traced_failures(
   destination TEXT, pid INTEGER, comm TEXT, count INTEGER NOT NULL);
 CREATE INDEX traced_failures_sample ON traced_failures(sample_id);
 )sql",
+    // 1 -> 2: traced counts per sample (watch --trace). Schema 1 reserved traced_failures
+    // but never wrote to it; it becomes `traced`, one row per traced key of a sample.
+    R"sql(
+ALTER TABLE samples ADD COLUMN traced_s REAL;  -- seconds the traced counts cover; NULL: not traced
+DROP INDEX traced_failures_sample;
+ALTER TABLE traced_failures RENAME TO traced;
+-- kind: failure | drop | churn | syn_retransmit; op: the call (connect, bind, ...) or the
+-- drop reason; count: calls, drops, connections opened (churn) or SYN retransmits.
+ALTER TABLE traced ADD COLUMN op TEXT;
+ALTER TABLE traced ADD COLUMN netns INTEGER;
+ALTER TABLE traced ADD COLUMN closed INTEGER;  -- churn: of the connections opened, how many closed
+CREATE INDEX traced_sample ON traced(sample_id);
+)sql",
 };
 constexpr int kMigrationCount = int(std::size(kMigrations));
 static_assert(kMigrationCount == kHistorySchemaVersion);
@@ -233,11 +246,11 @@ int64_t HistoryWriter::used_bytes() {
 }
 
 Result<int> HistoryWriter::delete_before(int64_t t_ms) {
-  // Three statements: children first, then the samples (ids are the join key).
+  // Children first, then the samples (ids are the join key).
   const char* sqls[] = {
       "DELETE FROM findings WHERE sample_id IN (SELECT id FROM samples WHERE t_ms < ?1)",
       "DELETE FROM series WHERE sample_id IN (SELECT id FROM samples WHERE t_ms < ?1)",
-      "DELETE FROM traced_failures WHERE sample_id IN (SELECT id FROM samples WHERE t_ms < ?1)",
+      "DELETE FROM traced WHERE sample_id IN (SELECT id FROM samples WHERE t_ms < ?1)",
       "DELETE FROM samples WHERE t_ms < ?1"};
   int deleted = 0;
   for (const char* sql : sqls) {
@@ -269,7 +282,7 @@ Result<int> HistoryWriter::delete_oldest(int64_t count) {
 Result<int64_t> HistoryWriter::insert(const Sample& s, const Encoded& e) {
   auto st = prepare(db_,
                     "INSERT INTO samples(t_ms,status,summary,netns,hostname,kernel,encoding,report,"
-                    "text) VALUES(?,?,?,?,?,?,?,?,?)");
+                    "text,traced_s) VALUES(?,?,?,?,?,?,?,?,?,?)");
   if (!st) return std::unexpected(st.error());
   sqlite3_bind_int64(st->s, 1, s.t_ms);
   bind_text(st->s, 2, s.status);
@@ -280,6 +293,7 @@ Result<int64_t> HistoryWriter::insert(const Sample& s, const Encoded& e) {
   bind_text(st->s, 7, e.encoding);
   sqlite3_bind_blob(st->s, 8, e.report.data(), int(e.report.size()), SQLITE_STATIC);
   sqlite3_bind_blob(st->s, 9, e.text.data(), int(e.text.size()), SQLITE_STATIC);
+  bind_opt(st->s, 10, s.traced_s);
   if (sqlite3_step(st->s) != SQLITE_DONE) return fail(errmsg(db_));
   int64_t id = sqlite3_last_insert_rowid(db_);
 
@@ -312,6 +326,24 @@ Result<int64_t> HistoryWriter::insert(const Sample& s, const Encoded& e) {
     bind_opt(ss->s, 4, r.value);
     bind_opt(ss->s, 5, r.limit);
     if (sqlite3_step(ss->s) != SQLITE_DONE) return fail(errmsg(db_));
+  }
+  auto ts = prepare(db_,
+                    "INSERT INTO traced(sample_id,kind,op,errno_name,destination,pid,comm,netns,"
+                    "count,closed) VALUES(?,?,?,?,?,?,?,?,?,?)");
+  if (!ts) return std::unexpected(ts.error());
+  for (const auto& t : s.traced) {
+    sqlite3_reset(ts->s);
+    sqlite3_bind_int64(ts->s, 1, id);
+    bind_text(ts->s, 2, t.kind);
+    bind_text(ts->s, 3, t.op, true);
+    bind_text(ts->s, 4, t.errno_name, true);
+    bind_text(ts->s, 5, t.destination, true);
+    bind_opt(ts->s, 6, t.pid);
+    bind_text(ts->s, 7, t.comm, true);
+    bind_opt(ts->s, 8, t.netns);
+    sqlite3_bind_int64(ts->s, 9, t.count);
+    bind_opt(ts->s, 10, t.closed);
+    if (sqlite3_step(ts->s) != SQLITE_DONE) return fail(errmsg(db_));
   }
   return id;
 }
@@ -383,16 +415,17 @@ Result<std::unique_ptr<HistoryReader>> HistoryReader::open(const std::string& pa
   auto version = check_identity(r->db_, path, fresh);
   if (!version) return std::unexpected(version.error());
   if (fresh) return fail(path + ": not a conndoctor history database (empty)");
-  if (*version < kHistorySchemaVersion)
-    return fail(path + ": history schema " + std::to_string(*version) +
-                " is older than this conndoctor's; `conndoctor watch --history` migrates it");
+  if (*version < 1) return fail(path + ": not a conndoctor history database (no schema version)");
+  // An older file is read as it is (a reader never writes): what its schema lacks is absent.
+  r->version_ = *version;
   return r;
 }
 
 Result<std::vector<SampleRow>> HistoryReader::samples(int64_t from_ms, int64_t to_ms) {
-  auto st = prepare(db_,
-                    "SELECT id,t_ms,status,summary FROM samples WHERE t_ms BETWEEN ? AND ? "
-                    "ORDER BY t_ms, id");
+  auto st = prepare(db_, version_ >= 2 ? "SELECT id,t_ms,status,summary,traced_s FROM samples "
+                                         "WHERE t_ms BETWEEN ? AND ? ORDER BY t_ms, id"
+                                       : "SELECT id,t_ms,status,summary,NULL FROM samples "
+                                         "WHERE t_ms BETWEEN ? AND ? ORDER BY t_ms, id");
   if (!st) return std::unexpected(st.error());
   sqlite3_bind_int64(st->s, 1, from_ms);
   sqlite3_bind_int64(st->s, 2, to_ms);
@@ -400,7 +433,7 @@ Result<std::vector<SampleRow>> HistoryReader::samples(int64_t from_ms, int64_t t
   int rc;
   while ((rc = sqlite3_step(st->s)) == SQLITE_ROW)
     out.push_back({sqlite3_column_int64(st->s, 0), sqlite3_column_int64(st->s, 1),
-                   col_text(st->s, 2), col_text(st->s, 3)});
+                   col_text(st->s, 2), col_text(st->s, 3), col_double(st->s, 4)});
   if (rc != SQLITE_DONE) return fail(errmsg(db_));
   return out;
 }
@@ -450,6 +483,39 @@ Result<std::vector<SeriesRow>> HistoryReader::series(int64_t from_ms, int64_t to
   return out;
 }
 
+Result<std::vector<TracedRow>> HistoryReader::traced(int64_t from_ms, int64_t to_ms) {
+  std::vector<TracedRow> out;
+  if (version_ < 2) return out;
+  auto st = prepare(db_,
+                    "SELECT r.sample_id,r.kind,r.op,r.errno_name,r.destination,r.pid,r.comm,"
+                    "r.netns,r.count,r.closed FROM samples s JOIN traced r ON r.sample_id = s.id "
+                    "WHERE s.t_ms BETWEEN ? AND ? ORDER BY s.t_ms, s.id, r.rowid");
+  if (!st) return std::unexpected(st.error());
+  sqlite3_bind_int64(st->s, 1, from_ms);
+  sqlite3_bind_int64(st->s, 2, to_ms);
+  auto opt_int = [&](int i) -> std::optional<int64_t> {
+    if (sqlite3_column_type(st->s, i) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_int64(st->s, i);
+  };
+  int rc;
+  while ((rc = sqlite3_step(st->s)) == SQLITE_ROW) {
+    TracedRow t;
+    t.sample_id = sqlite3_column_int64(st->s, 0);
+    t.kind = col_text(st->s, 1);
+    t.op = col_text(st->s, 2);
+    t.errno_name = col_text(st->s, 3);
+    t.destination = col_text(st->s, 4);
+    t.pid = opt_int(5);
+    t.comm = col_text(st->s, 6);
+    t.netns = opt_int(7);
+    t.count = sqlite3_column_int64(st->s, 8);
+    t.closed = opt_int(9);
+    out.push_back(std::move(t));
+  }
+  if (rc != SQLITE_DONE) return fail(errmsg(db_));
+  return out;
+}
+
 Result<std::optional<SampleRow>> HistoryReader::sample_at(int64_t t_ms) {
   auto st = prepare(db_,
                     "SELECT id,t_ms,status,summary FROM samples WHERE t_ms <= ? "
@@ -460,7 +526,7 @@ Result<std::optional<SampleRow>> HistoryReader::sample_at(int64_t t_ms) {
   if (rc == SQLITE_DONE) return std::optional<SampleRow>();
   if (rc != SQLITE_ROW) return fail(errmsg(db_));
   return SampleRow{sqlite3_column_int64(st->s, 0), sqlite3_column_int64(st->s, 1),
-                   col_text(st->s, 2), col_text(st->s, 3)};
+                   col_text(st->s, 2), col_text(st->s, 3), std::nullopt};
 }
 
 Result<StoredReport> HistoryReader::report(int64_t sample_id) {

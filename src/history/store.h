@@ -18,7 +18,7 @@ struct sqlite3;
 
 namespace cd {
 
-inline constexpr int kHistorySchemaVersion = 1;
+inline constexpr int kHistorySchemaVersion = 2;
 // PRAGMA application_id: "CDHS" (conndoctor history store), the SQLite way to say whose file it is.
 inline constexpr int32_t kHistoryApplicationId = 0x43444853;
 
@@ -70,6 +70,15 @@ struct SampleRow {
   int64_t t_ms = 0;
   std::string status;
   std::string summary;
+  std::optional<double> traced_s;  // the sample was traced for this long (watch --trace)
+};
+
+// One traced count of a sample (history/sample.h SampleTraced).
+struct TracedRow {
+  int64_t sample_id = 0;
+  std::string kind, op, errno_name, destination, comm;
+  std::optional<int64_t> pid, netns, closed;
+  int64_t count = 0;
 };
 
 struct FindingRow {
@@ -97,6 +106,8 @@ class HistoryReader {
   Result<std::vector<SampleRow>> samples(int64_t from_ms, int64_t to_ms);
   Result<std::vector<FindingRow>> findings(int64_t from_ms, int64_t to_ms);
   Result<std::vector<SeriesRow>> series(int64_t from_ms, int64_t to_ms);
+  // Traced counts (watch --trace); none in a schema-1 file, which had no tracing.
+  Result<std::vector<TracedRow>> traced(int64_t from_ms, int64_t to_ms);
   // The newest sample at or before t_ms; nullopt when there is none.
   Result<std::optional<SampleRow>> sample_at(int64_t t_ms);
   Result<StoredReport> report(int64_t sample_id);
@@ -105,6 +116,7 @@ class HistoryReader {
  private:
   HistoryReader() = default;
   sqlite3* db_ = nullptr;
+  int version_ = 0;  // an older file is read as it is (the writer migrates it)
 };
 
 }  // namespace cd

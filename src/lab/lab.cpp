@@ -69,6 +69,15 @@ Result<LabRun> lab_run(const LabOptions& opt) {
     run.sysctls.push_back(key + "=" + value);
   }
   if (int sig = guard->check()) return interrupted(sig, run.netns);
+  if (opt.on_ready) opt.on_ready(run);
+  if (opt.settle_s > 0) {
+    // Idle, but a signal still ends the run at once.
+    SignalAwareClock clock(guard->fd());
+    const double until = clock.now_s() + opt.settle_s;
+    for (double left = opt.settle_s; left > 0 && !guard->check(); left = until - clock.now_s())
+      clock.sleep_s(left);
+    if (int sig = guard->check()) return interrupted(sig, run.netns);
+  }
 
   {
     double interval = std::max(0.0, opt.diagnose.collect.interval_s);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,8 +28,15 @@
 
 namespace cd {
 
+struct LabRun;
+
 struct LabOptions {
   std::string scenario;
+  // Seconds the namespace stays idle, with its sysctls set, before the load starts: time for a
+  // recorder from outside (`watch --netns`) to see the calm before. `on_ready` is told the
+  // namespace's name and inode first (the cli prints them).
+  double settle_s = 0;
+  std::function<void(const LabRun&)> on_ready;
   bool keep = false;              // leave the namespace behind (processes are still stopped)
   std::vector<std::string> sets;  // "KEY=VALUE", net.* only, applied after the scenario's own
   DiagnoseOptions diagnose;       // as `check` would use them; must read the live system

@@ -3,7 +3,9 @@
 
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 #include <string>
 
 namespace cd {
@@ -162,6 +164,92 @@ uint64_t TraceResult::failures_of(std::string_view op, int err, int32_t pid) con
   for (const auto& f : failures)
     if (f.op == op && f.err == err && (pid == 0 || f.pid == pid)) n += f.count;
   return n;
+}
+
+namespace {
+
+std::string ep_key(const std::optional<Endpoint>& e) {
+  return e ? e->to_string() : std::string("-");
+}
+uint64_t minus(uint64_t a, uint64_t b) {
+  return a > b ? a - b : 0;
+}
+// Counts of `before` by key, then `now`'s entries with what they gained.
+template <typename T, typename Key, typename Sub>
+std::vector<T> since(const std::vector<T>& now, const std::vector<T>& before, Key key, Sub sub) {
+  std::map<std::string, const T*> old;
+  for (const auto& e : before) old.emplace(key(e), &e);
+  std::vector<T> out;
+  for (const auto& e : now) {
+    auto it = old.find(key(e));
+    T d = e;
+    static const T kNone{};
+    if (!sub(d, it != old.end() ? *it->second : kNone)) continue;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace
+
+TraceResult trace_since(const TraceResult& now, const TraceResult& before, double duration_s) {
+  TraceResult r;
+  r.duration_s = duration_s;
+  r.missing = now.missing;
+  r.failures = since(
+      now.failures, before.failures,
+      [](const TraceFailure& f) {
+        return f.op + "|" + std::to_string(f.err) + "|" + std::to_string(f.pid) + "|" + f.comm +
+               "|" + std::to_string(f.netns) + "|" + ep_key(f.destination);
+      },
+      [](TraceFailure& d, const TraceFailure& b) {
+        d.count = minus(d.count, b.count);
+        return d.count > 0;
+      });
+  r.churn = since(
+      now.churn, before.churn,
+      [](const TraceChurn& c) {
+        return std::to_string(c.pid) + "|" + c.comm + "|" + std::to_string(c.netns) + "|" +
+               ep_key(c.destination);
+      },
+      [](TraceChurn& d, const TraceChurn& b) {
+        d.opened = minus(d.opened, b.opened);
+        d.closed = minus(d.closed, b.closed);
+        d.local_closed_first = minus(d.local_closed_first, b.local_closed_first);
+        d.remote_closed_first = minus(d.remote_closed_first, b.remote_closed_first);
+        for (int i = 0; i < kLifetimeBuckets; ++i)
+          d.lifetime_log2_us[i] = minus(d.lifetime_log2_us[i], b.lifetime_log2_us[i]);
+        return d.opened > 0 || d.closed > 0;
+      });
+  r.drops = since(
+      now.drops, before.drops,
+      [](const TraceDrop& d) {
+        return d.reason + "|" + std::to_string(d.netns) + "|" + ep_key(d.where);
+      },
+      [](TraceDrop& d, const TraceDrop& b) {
+        d.count = minus(d.count, b.count);
+        return d.count > 0;
+      });
+  r.syn_retransmits = since(
+      now.syn_retransmits, before.syn_retransmits,
+      [](const TraceSynRetransmit& s) {
+        return std::to_string(s.pid) + "|" + s.comm + "|" + std::to_string(s.netns) + "|" +
+               ep_key(s.destination);
+      },
+      [](TraceSynRetransmit& d, const TraceSynRetransmit& b) {
+        d.count = minus(d.count, b.count);
+        return d.count > 0;
+      });
+  // Largest first, as decode_trace orders them.
+  std::stable_sort(r.failures.begin(), r.failures.end(),
+                   [](const auto& a, const auto& b) { return a.count > b.count; });
+  std::stable_sort(r.churn.begin(), r.churn.end(),
+                   [](const auto& a, const auto& b) { return a.opened > b.opened; });
+  std::stable_sort(r.drops.begin(), r.drops.end(),
+                   [](const auto& a, const auto& b) { return a.count > b.count; });
+  std::stable_sort(r.syn_retransmits.begin(), r.syn_retransmits.end(),
+                   [](const auto& a, const auto& b) { return a.count > b.count; });
+  return r;
 }
 
 }  // namespace cd

@@ -68,6 +68,12 @@ struct TraceResult {
   uint64_t failures_of(std::string_view op, int err, int32_t pid = 0) const;
 };
 
+// What was counted between two reads of the same tracer (the kernel's maps only grow): every
+// count of `now` minus the same key's count in `before`, keys whose difference is 0 left out.
+// A key `before` lacks is new (all of its count); `duration_s` is the time between the reads.
+// The recorder stores one of these per sample, so a sample says what failed since the last.
+TraceResult trace_since(const TraceResult& now, const TraceResult& before, double duration_s);
+
 // "accept4" for an x86-64 syscall number; "syscall N" when unknown.
 std::string syscall_name(uint32_t nr);
 // "EADDRNOTAVAIL"; "errno N" when unknown.

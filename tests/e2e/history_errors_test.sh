@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The flight recorder's refusals, each one stderr line and exit 3 with nothing on stdout: a
 # second writer on the same database, a database of a newer schema, a file that is not a
-# conndoctor database, another program's SQLite file, and bad --since/--until/--at/--every
+# conndoctor database, another program's SQLite file, a --netns that names no namespace
+# (before the database is created) or goes with --proc-root, and bad --since/--until/--at/--every
 # values. The recording writer reads this host (read-only) into a temporary database.
 set -uo pipefail
 source "$(dirname "$0")/skip.sh"
@@ -70,6 +71,11 @@ refused "not a database (reader)" "not a conndoctor history database" "$CONNDOCT
 refused "not a database (writer)" "not a conndoctor history database" "$CONNDOCTOR" watch --history "$TMP/noise.bin"
 python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("CREATE TABLE t(x)"); c.commit()' "$TMP/other.db"
 refused "another program's SQLite file" "not a conndoctor history database" "$CONNDOCTOR" history "$TMP/other.db"
+refused "--netns of no namespace" "cdh-hist-no-such-netns" "$CONNDOCTOR" watch --history "$TMP/netns.db" \
+  --netns cdh-hist-no-such-netns
+[[ -e "$TMP/netns.db" ]] && { echo "FAIL: a refused --netns created the database"; fails=$((fails + 1)); }
+refused "--netns with --proc-root" "--proc-root does not apply" "$CONNDOCTOR" watch --history "$TMP/netns.db" \
+  --netns 1 --proc-root "$TMP"
 
 ((fails == 0)) || exit 1
 echo "ok"

@@ -6,8 +6,9 @@
 # ephemeral_ports incident naming 127.0.0.1:8080 and the churner, whose window covers check's
 # diagnosis; `--at` inside the window prints the report again (JSON and text); `--html` writes
 # the incident report, which tests/e2e/history_html_check.sh loads in headless Chromium.
-# (`conndoctor lab run` cannot host the recorder: its teardown SIGKILLs every process of its
-# namespace, the recorder included.)
+# This one runs `watch` inside the namespace (no --netns, the plain in-process recorder);
+# history_lab_port_exhaustion_test.sh records the lab's own scenario from outside
+# (`watch --netns --trace`), since the lab's teardown SIGKILLs every process of its namespace.
 set -uo pipefail
 : "${CONNDOCTOR:?path of the conndoctor binary}"
 tools=${TOOLS_DIR:-$(dirname "$CONNDOCTOR")/tools}

@@ -13,6 +13,7 @@
 #include "history/sample.h"
 #include "history/store.h"
 #include "history/time_spec.h"
+#include "snapshot/trace_result.h"
 
 namespace cd {
 namespace {
@@ -231,6 +232,216 @@ TEST(HistoryIncidents, ARecordingGapEndsAnIncidentWithAnUnknownEnd) {
   ASSERT_TRUE(inc[1].ended_ms);
   EXPECT_EQ(*inc[1].ended_ms, 3620000);
   EXPECT_FALSE(inc[1].gap_after_ms);
+}
+
+// A report traced by `watch --trace`: its "trace" member as trace_json writes it.
+json traced_report(const std::string& status, double util, int64_t eaddr, int64_t refused) {
+  json r = report(status, "198.18.0.2:8080", util);
+  json tr;
+  tr["schema"] = "conndoctor/trace/v1";
+  tr["duration_s"] = 10.0;
+  tr["failures"] = json::array();
+  if (eaddr)
+    tr["failures"].push_back({{"op", "connect"},
+                              {"errno", "EADDRNOTAVAIL"},
+                              {"pid", 42},
+                              {"comm", "client"},
+                              {"netns", 4026},
+                              {"destination", "198.18.0.2:8080"},
+                              {"count", eaddr}});
+  if (refused)
+    tr["failures"].push_back({{"op", "connect"},
+                              {"errno", "ECONNREFUSED"},
+                              {"pid", 43},
+                              {"comm", "other"},
+                              {"netns", 4026},
+                              {"destination", "198.18.0.9:25"},
+                              {"count", refused}});
+  tr["churn"] = json::array({{{"pid", 42},
+                              {"comm", "client"},
+                              {"destination", "198.18.0.2:8080"},
+                              {"opened", 4000},
+                              {"closed", 3990}}});
+  tr["drops"] = json::array(
+      {{{"reason", "TCP_LISTEN_OVERFLOW"}, {"where", "198.18.0.2:8080"}, {"count", 7}}});
+  tr["syn_retransmits"] = json::array();
+  r["trace"] = tr;
+  return r;
+}
+
+// Schema 1 as released (frozen here: a migration test must not follow the code it tests).
+const char* const kSchema1 = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE samples(id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL, status TEXT NOT NULL,
+  summary TEXT NOT NULL, netns TEXT, hostname TEXT, kernel TEXT, encoding TEXT NOT NULL,
+  report BLOB NOT NULL, text BLOB NOT NULL);
+CREATE INDEX samples_t ON samples(t_ms);
+CREATE TABLE findings(sample_id INTEGER NOT NULL, finding_id TEXT NOT NULL, subject TEXT NOT NULL,
+  resource TEXT, severity TEXT NOT NULL, layer TEXT, title TEXT, destination TEXT, pid INTEGER,
+  comm TEXT, figure REAL);
+CREATE INDEX findings_sample ON findings(sample_id);
+CREATE TABLE series(sample_id INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+  value REAL, lim REAL);
+CREATE INDEX series_sample ON series(sample_id);
+CREATE TABLE traced_failures(sample_id INTEGER NOT NULL, kind TEXT NOT NULL, errno_name TEXT,
+  destination TEXT, pid INTEGER, comm TEXT, count INTEGER NOT NULL);
+CREATE INDEX traced_failures_sample ON traced_failures(sample_id);
+PRAGMA application_id=1128548435; PRAGMA user_version=1;
+INSERT INTO meta VALUES('application','conndoctor history'), ('schema_version','1');
+INSERT INTO samples VALUES(1, 5000, 'critical', 'ports run out', NULL, 'h1', '6.18', 'identity',
+  '{"schema":"conndoctor/report/v1","status":"critical"}', 'old text');
+INSERT INTO findings VALUES(1, 'ephemeral_ports.tuple', '198.18.0.2:8080', 'ephemeral_ports',
+  'critical', 'application', 'ports 99%', '198.18.0.2:8080', NULL, NULL, 0.99);
+)sql";
+
+TEST(HistoryStore, ReadsAndMigratesASchema1Database) {
+  TempDir d;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(d.file("h.db").c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, kSchema1, nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(db);
+  }
+  {  // A reader takes the old file as it is: its sample, no traced rows.
+    auto r = HistoryReader::open(d.file("h.db"));
+    ASSERT_TRUE(r) << r.error().message;
+    auto rows = (*r)->samples(0, INT64_MAX);
+    ASSERT_TRUE(rows) << rows.error().message;
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_FALSE((*rows)[0].traced_s);
+    auto traced = (*r)->traced(0, INT64_MAX);
+    ASSERT_TRUE(traced);
+    EXPECT_TRUE(traced->empty());
+  }
+  // The writer migrates it to the current schema in place; the old sample stays readable.
+  auto w = HistoryWriter::open(d.file("h.db"), limits());
+  ASSERT_TRUE(w) << w.error().message;
+  ASSERT_TRUE((*w)->write(make_sample(15000, traced_report("critical", 0.99, 1412, 3), "new")));
+  w->reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(d.file("h.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT (SELECT user_version FROM pragma_user_version), "
+                               "(SELECT value FROM meta WHERE key='schema_version')",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), kHistorySchemaVersion);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))),
+            std::to_string(kHistorySchemaVersion));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+
+  auto r = HistoryReader::open(d.file("h.db"));
+  ASSERT_TRUE(r) << r.error().message;
+  auto rows = (*r)->samples(0, INT64_MAX);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*r)->report((*rows)[0].id)->text, "old text");
+  EXPECT_FALSE((*rows)[0].traced_s);
+  ASSERT_TRUE((*rows)[1].traced_s);
+  EXPECT_DOUBLE_EQ(*(*rows)[1].traced_s, 10.0);
+  auto traced = (*r)->traced(0, INT64_MAX);
+  ASSERT_TRUE(traced) << traced.error().message;
+  ASSERT_EQ(traced->size(), 4u);  // two failures, one drop, one churn (stored in that order)
+  const TracedRow& f = (*traced)[0];
+  EXPECT_EQ(f.kind, "failure");
+  EXPECT_EQ(f.op, "connect");
+  EXPECT_EQ(f.errno_name, "EADDRNOTAVAIL");
+  EXPECT_EQ(f.pid, 42);
+  EXPECT_EQ(f.comm, "client");
+  EXPECT_EQ(f.destination, "198.18.0.2:8080");
+  EXPECT_EQ(f.count, 1412);
+  EXPECT_EQ((*traced)[2].kind, "drop");
+  EXPECT_EQ((*traced)[2].op, "TCP_LISTEN_OVERFLOW");
+  EXPECT_EQ((*traced)[2].destination, "198.18.0.2:8080");
+  EXPECT_EQ((*traced)[3].kind, "churn");
+  EXPECT_EQ((*traced)[3].count, 4000);
+  EXPECT_EQ((*traced)[3].closed, 3990);
+  // Retention deletes the traced rows with their sample.
+  auto w2 = HistoryWriter::open(d.file("h.db"), limits(1));
+  ASSERT_TRUE(w2) << w2.error().message;
+  ASSERT_TRUE((*w2)->write(sample_at(100000, "ok")));
+  w2->reset();
+  auto r2 = HistoryReader::open(d.file("h.db"));
+  EXPECT_TRUE((*r2)->traced(0, INT64_MAX)->empty());
+}
+
+// An incident says who failed while it lasted: the traced failures of its samples, summed by
+// who and what, those to another destination than the finding's left out; "not traced" (unset)
+// differs from "traced, nothing failed" (empty).
+TEST(HistoryIncidents, TracedFailuresSayWhoFailed) {
+  TempDir d;
+  auto w = HistoryWriter::open(d.file("h.db"), limits());
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->write(make_sample(0, traced_report("ok", 0, 0, 0), "t")));
+  ASSERT_TRUE((*w)->write(make_sample(10000, traced_report("critical", 0.99, 1000, 5), "t")));
+  ASSERT_TRUE((*w)->write(make_sample(20000, traced_report("critical", 0.99, 412, 0), "t")));
+  ASSERT_TRUE((*w)->write(make_sample(30000, traced_report("ok", 0, 9, 0), "t")));
+  ASSERT_TRUE((*w)->write(sample_at(40000, "critical")));  // not traced
+  auto r = HistoryReader::open(d.file("h.db"));
+  auto inc = find_incidents(*(*r)->samples(0, INT64_MAX), *(*r)->findings(0, INT64_MAX),
+                            *(*r)->traced(0, INT64_MAX));
+  ASSERT_EQ(inc.size(), 2u);
+  ASSERT_TRUE(inc[0].failed);
+  ASSERT_EQ(inc[0].failed->size(), 1u);  // ECONNREFUSED went to another destination
+  const IncidentFailure& f = (*inc[0].failed)[0];
+  EXPECT_EQ(f.count, 1412);  // 1000 + 412; the 9 after it ended are not its
+  EXPECT_EQ(f.op, "connect");
+  EXPECT_EQ(f.errno_name, "EADDRNOTAVAIL");
+  EXPECT_EQ(f.pid, 42);
+  EXPECT_EQ(f.comm, "client");
+  EXPECT_FALSE(inc[1].failed);
+  HistoryWindow win{"h.db", 0, 40000, 5, 0, 40000};
+  std::string text = incidents_text(win, inc, false);
+  EXPECT_NE(text.find("failed  1,412 connect() EADDRNOTAVAIL by pid 42 client to 198.18.0.2:8080"),
+            std::string::npos)
+      << text;
+  auto j = incidents_json(win, inc);
+  EXPECT_EQ(j["incidents"][0]["traced_failures"][0]["count"], 1412);
+  EXPECT_EQ(j["incidents"][0]["traced_failures"][0]["errno"], "EADDRNOTAVAIL");
+  EXPECT_TRUE(j["incidents"][1]["traced_failures"].is_null());
+  HtmlReportInput in;
+  in.window = win;
+  in.samples = *(*r)->samples(0, INT64_MAX);
+  in.incidents = inc;
+  in.traced = *(*r)->traced(0, INT64_MAX);
+  std::string html = history_html(in);
+  EXPECT_NE(html.find("Failed calls per second (traced)"), std::string::npos);
+  EXPECT_NE(html.find("connect() EADDRNOTAVAIL"), std::string::npos);
+  EXPECT_NE(html.find("1412 connect() EADDRNOTAVAIL pid 42 client"), std::string::npos);
+}
+
+// What a recorder stores per sample is what the maps gained since the previous read.
+TEST(TraceSince, SubtractsThePreviousReadByKey) {
+  Endpoint dst{*IpAddr::parse("198.18.0.2"), 8080};
+  TraceResult before, now;
+  before.failures = {{"connect", 99, 42, "client", 7, dst, 100}};
+  now.failures = {{"connect", 99, 42, "client", 7, dst, 160},
+                  {"connect", 111, 43, "other", 7, dst, 5},
+                  {"bind", 98, 42, "client", 7, std::nullopt, 0}};
+  TraceChurn c;
+  c.pid = 42;
+  c.destination = dst;
+  c.opened = 10;
+  c.closed = 9;
+  before.churn = {c};
+  c.opened = 10;  // nothing new: left out
+  c.closed = 9;
+  now.churn = {c};
+  before.drops = {{"TCP_LISTEN_OVERFLOW", 7, dst, 3}};
+  now.drops = {{"TCP_LISTEN_OVERFLOW", 7, dst, 10}};
+  TraceResult d = trace_since(now, before, 2.5);
+  EXPECT_DOUBLE_EQ(d.duration_s, 2.5);
+  ASSERT_EQ(d.failures.size(), 2u);
+  EXPECT_EQ(d.failures[0].count, 60u);
+  EXPECT_EQ(d.failures[1].count, 5u);
+  EXPECT_EQ(d.failures[1].err, 111);
+  EXPECT_TRUE(d.churn.empty());
+  ASSERT_EQ(d.drops.size(), 1u);
+  EXPECT_EQ(d.drops[0].count, 7u);
 }
 
 TEST(HistoryTime, ParsesDurationsSizesAndTimes) {
