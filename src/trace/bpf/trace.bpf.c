@@ -23,8 +23,10 @@ typedef __u32 __be32;
 typedef __u32 __wsum;
 
 // From include/uapi/linux/bpf.h (not included: it drags in the host's asm/ headers).
-enum { BPF_MAP_TYPE_HASH = 1, BPF_MAP_TYPE_LRU_HASH = 9 };
+enum { BPF_MAP_TYPE_HASH = 1, BPF_MAP_TYPE_LRU_HASH = 9, BPF_MAP_TYPE_SK_STORAGE = 24 };
 enum { BPF_ANY = 0, BPF_NOEXIST = 1 };
+enum { BPF_F_NO_PREALLOC = 1 };
+enum { BPF_SK_STORAGE_GET_F_CREATE = 1 };
 
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -114,7 +116,7 @@ const volatile __u32 netns_only = 0;
 // differ between kernels, so user space looks them up by name in the kernel's BTF.
 const volatile __u8 drop_wanted[CD_MAX_DROP_REASONS] = {};
 
-// Events that could not be keyed (a full connection table): told in `missing`.
+// Active opens the kernel could not allocate socket storage for: told in `missing`.
 __u64 conns_untracked = 0;
 
 struct {
@@ -145,21 +147,24 @@ struct {
   __type(value, __u64);
 } syn_retrans SEC(".maps");
 
-// Active opens in flight or established since tracing began, by struct sock address: the
-// owner (the process in connect(): later transitions run in softirq context, where "current"
-// is whoever was interrupted) and the timestamps the lifetime histogram needs.
+// Active opens in flight or established since tracing began, in the socket's own storage
+// (freed with the socket): the owner (the process in connect(): later transitions run in
+// softirq context, where "current" is whoever was interrupted) and the timestamps the lifetime
+// histogram needs. Socket storage instead of a hash keyed by the socket's address: a lookup is
+// a pointer read, and no entry is inserted into or deleted from a shared table per connection.
 struct conn {
   __u64 established_ns;
   __u32 pid;
   __u32 tid;  // the thread in connect(): a blocking connect() returns the error to it
+  __u8 tracked;
   __u8 established;
-  __u8 pad[7];
+  __u8 pad[6];
   char comm[16];
 };
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, CD_CONNS_MAX);
-  __type(key, __u64);
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
   __type(value, struct conn);
 } conns SEC(".maps");
 
@@ -341,21 +346,35 @@ int cdt_set_state(__u64* ctx) {
   struct sock* sk = (struct sock*)ctx[0];
   int oldstate = (int)ctx[1];
   int newstate = (int)ctx[2];
-  __u64 skp = (__u64)sk;
 
+  // Most transitions of a storm are of no interest (the passive side's SYN_RECV ->
+  // ESTABLISHED, FIN_WAIT1 -> FIN_WAIT2, LISTEN, ...): rejected on the states alone, before
+  // any lookup.
   if (newstate == CD_TCP_SYN_SENT) {
     __u32 inum = net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
     if (netns_skipped(inum)) return 0;
-    struct conn c = {};
-    fill_owner(&c.pid, c.comm);
-    c.tid = (__u32)bpf_get_current_pid_tgid();
-    if (bpf_map_update_elem(&conns, &skp, &c, BPF_ANY) != 0)
+    struct conn* c = bpf_sk_storage_get(&conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+    if (!c) {
       __sync_fetch_and_add(&conns_untracked, 1);
+      return 0;
+    }
+    fill_owner(&c->pid, c->comm);
+    c->tid = (__u32)bpf_get_current_pid_tgid();
+    c->established = 0;
+    c->established_ns = 0;
+    c->tracked = 1;
+    return 0;
+  }
+  if (newstate == CD_TCP_ESTABLISHED) {
+    if (oldstate != CD_TCP_SYN_SENT) return 0;
+  } else if (newstate == CD_TCP_FIN_WAIT1 || newstate == CD_TCP_CLOSE_WAIT) {
+    if (oldstate != CD_TCP_ESTABLISHED) return 0;
+  } else if (newstate != CD_TCP_CLOSE) {
     return 0;
   }
 
-  struct conn* c = bpf_map_lookup_elem(&conns, &skp);
-  if (!c) return 0;  // opened before tracing began, another netns, or the table was full
+  struct conn* c = bpf_sk_storage_get(&conns, sk, 0, 0);
+  if (!c || !c->tracked) return 0;  // opened before tracing began, or in another netns
 
   struct cd_dest_key k = {};
   k.pid = c->pid;
@@ -417,7 +436,7 @@ int cdt_set_state(__u64* ctx) {
       }
     }
   }
-  bpf_map_delete_elem(&conns, &skp);
+  c->tracked = 0;  // the storage goes with the socket; a new connect() on it starts afresh
   return 0;
 }
 
@@ -431,9 +450,8 @@ int cdt_retransmit(__u64* ctx) {
   k.netns = net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
   if (netns_skipped(k.netns)) return 0;
   sk_destination(sk, &k.family, &k.port, k.addr);
-  __u64 skp = (__u64)sk;
-  struct conn* c = bpf_map_lookup_elem(&conns, &skp);
-  if (c) {
+  struct conn* c = bpf_sk_storage_get(&conns, sk, 0, 0);
+  if (c && c->tracked) {
     k.pid = c->pid;
     __builtin_memcpy(k.comm, c->comm, 16);
   }
