@@ -25,8 +25,9 @@ packages=(
   prometheus
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  # reference tools the benchmark compares against; GNU time for peak RSS (bench/run.sh)
-  packages+=(lsof conntrack time)
+  # reference tools the benchmarks compare against (bcc tcpconnect/tcplife: bench/trace_cost.sh);
+  # GNU time for peak RSS (bench/run.sh)
+  packages+=(lsof conntrack time bpfcc-tools)
 fi
 
 missing=()

@@ -185,9 +185,9 @@ TraceResult decode_trace(const RawTraceMaps& raw, double duration_s) {
   if (bad) wrong_size(r, "syn_retransmits", bad);
 
   if (raw.conns_untracked > 0)
-    r.missing.push_back("the kernel could not allocate socket storage for " +
-                        std::to_string(raw.conns_untracked) +
-                        " connects: they are missing from churn and from asynchronous failures");
+    r.missing.push_back("the connection table was full (" + std::to_string(CD_CONNS_MAX) +
+                        " connects in flight or open): " + std::to_string(raw.conns_untracked) +
+                        " connects are missing from churn and from asynchronous failures");
 
   for (const auto& [prog, n] : raw.prog_misses)
     if (n > 0)

@@ -10,7 +10,7 @@
 #define CD_CHURN_MAX 16384
 #define CD_DROPS_MAX 4096
 #define CD_RETRANS_MAX 4096
-
+#define CD_CONNS_MAX 65536  // active opens tracked at once (owner + timestamps)
 
 #define CD_MAX_DROP_REASONS 256
 #define CD_LIFETIME_BUCKETS 28  // log2 of microseconds: [2^i, 2^(i+1)) µs, the last open-ended
