@@ -83,4 +83,23 @@ echo "| with \`conndoctor trace --all-netns\` | $m1 |"
 echo "| ratio with/without | $(awk -v a="$m1" -v b="$m0" 'BEGIN {printf "%.3f", a / b}') |"
 echo
 echo "tracer maps memlock: $(cat "$tmp/memlock" 2>/dev/null) (bytes, bpftool map list); tracer peak RSS: $(cat "$tmp/rss" 2>/dev/null | tail -1) KiB"
+# bcc's tcpconnect/tcplife (Debian bpfcc-tools) side by side, when they can run here: they
+# compile their programs against the running kernel's headers at start.
+for tool in tcpconnect-bpfcc tcplife-bpfcc; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "$tool: not installed (scripts/install-deps.sh --bench installs bpfcc-tools)"
+    continue
+  fi
+  timeout 30 "$tool" >"$tmp/bcc.out" 2>&1 &
+  bcc=$!
+  sleep 5
+  if ! kill -0 "$bcc" 2>/dev/null; then
+    echo "$tool: cannot run here: $(grep -m1 -iE 'unable|error|cannot' "$tmp/bcc.out" || head -1 "$tmp/bcc.out")"
+    continue
+  fi
+  b=$(ip netns exec "$ns" "$storm" --seconds "$seconds" | awk '{print $8}')
+  kill -INT "$bcc" 2>/dev/null
+  wait "$bcc" 2>/dev/null
+  echo "| with \`$tool\` | $b |"
+done
 echo "command: bench/trace_cost.sh --reps $reps --seconds $seconds; kernel $(uname -r), $(nproc) CPUs"

@@ -30,8 +30,8 @@ packages=(
 for opt in "$@"; do
   case "$opt" in
     --bench)
-      # reference tools the benchmark compares against; GNU time for peak RSS (bench/run.sh)
-      packages+=(lsof conntrack time)
+      # reference tools the benchmarks compare against (bcc tcpconnect/tcplife: bench/trace_cost.sh); GNU time for peak RSS (bench/run.sh)
+      packages+=(lsof conntrack time bpfcc-tools)
       ;;
     --fuzz)
       # coverage-guided fuzzing (fuzz/afl.sh, docs/fuzzing.md): AFL++ with its GCC mode

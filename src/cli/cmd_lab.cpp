@@ -2,13 +2,18 @@
 // print the same report `check` prints, with what the load generators observed.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "lab/lab.h"
 #include "util/format.h"
+#include "render/trace_report.h"
+#include "trace/trace_decode.h"
+#include "trace/tracer.h"
 
 namespace cd {
 
@@ -19,6 +24,7 @@ struct LabArgs {
   bool json = false;
   bool keep = false;
   bool verbose = false;
+  bool trace = false;
   std::vector<std::string> sets;
   double interval_s = 2.0;
   double settle_s = 0;
@@ -39,6 +45,37 @@ int run_list(bool json) {
   return emit(out);
 }
 
+// --trace: the tracer counts in the lab namespace from before the load starts until it stopped.
+class LabTrace final : public LabTracer {
+ public:
+  Result<void> start(uint32_t netns_inode) override {
+    auto t = Tracer::start({.netns_only = netns_inode});
+    if (!t) return std::unexpected(t.error());
+    tracer_.emplace(std::move(*t));
+    started_ = std::chrono::steady_clock::now();
+    scope_.netns = netns_inode;
+    scope_.label = "the lab's network namespace (inode " + std::to_string(netns_inode) + ")";
+    return {};
+  }
+  Result<TraceResult> finish() override {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    auto raw = tracer_->read();
+    std::vector<std::string> missing = tracer_->missing();
+    tracer_.reset();  // detached before anything is printed
+    if (!raw) return std::unexpected(raw.error());
+    TraceResult r = decode_trace(*raw, elapsed);
+    r.missing.insert(r.missing.begin(), missing.begin(), missing.end());
+    return r;
+  }
+  const TraceScope& scope() const { return scope_; }
+
+ private:
+  std::optional<Tracer> tracer_;
+  std::chrono::steady_clock::time_point started_;
+  TraceScope scope_;
+};
+
 int run_lab(const LabArgs& a) {
   LabOptions opt;
   opt.scenario = a.scenario;
@@ -55,13 +92,21 @@ int run_lab(const LabArgs& a) {
                    fmt_duration(a.settle_s).c_str());
       std::fflush(stderr);
     };
+  LabTrace tracer;
+  if (a.trace) opt.tracer = &tracer;
   auto run = lab_run(opt);
   if (!run) {
     std::fprintf(stderr, "conndoctor: %s\n", run.error().message.c_str());
     return lab_exit_code(run.error());
   }
-  return print_diagnosis(run->diagnosis, {a.json, a.color, a.verbose}, {{"lab", lab_json(*run)}},
-                         lab_text(*run));
+  nlohmann::ordered_json extra = {{"lab", lab_json(*run)}};
+  std::string postscript;
+  if (a.trace) {
+    extra["trace"] = run->trace ? trace_json(*run->trace, tracer.scope()) : nullptr;
+    if (run->trace) postscript = "\n" + trace_text(*run->trace, tracer.scope());
+  }
+  return print_diagnosis(run->diagnosis, {a.json, a.color, a.verbose}, extra, lab_text(*run),
+                         postscript);
 }
 
 int run_clean(const std::string& prefix) {
@@ -96,6 +141,9 @@ Handler setup_lab(CLI::App& app) {
                   "seconds the namespace stays idle before the load starts, announced on stderr "
                   "(to record it from outside: `conndoctor watch --netns NAME`)")
       ->check(seconds_between(0, 600));
+  run->add_flag("--trace", a->trace,
+                "also trace the run's namespace (failed connects, EMFILE, churn, drops) from "
+                "before the load starts until it stopped, merged as `check --trace` does");
   run->add_flag("-v,--verbose", a->verbose, "show every tuple and process");
   add_color_option(*run, a->color);
   CLI::App* clean = app.add_subcommand("clean", "remove namespaces left by a killed run");

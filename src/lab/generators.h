@@ -62,6 +62,24 @@ struct SynConfig {
 };
 WorkerFn syn_worker(SynConfig cfg);
 
+// A fixed number of connects that fail on purpose, each counted by the worker itself (the
+// ground truth `trace` is checked against): ready once every one has its outcome, so that no
+// connect is still in flight when the diagnosis and the trace read the counts.
+// - non-blocking (blocking = false): the outcome comes from SO_ERROR once the socket is
+//   writable; syn_count sets TCP_SYNCNT on each socket (SYN retries of this socket only: with
+//   1, an unanswered connect gives up with ETIMEDOUT after 1 + 2 s), no sysctl is touched;
+// - blocking: connect() returns the outcome itself (bounded by SO_SNDTIMEO 5 s).
+struct ConnectFailConfig {
+  Endpoint destination;
+  uint32_t count = 100;
+  double rate_per_s = 50;
+  bool blocking = false;
+  int syn_count = 0;  // TCP_SYNCNT; 0: the namespace's tcp_syn_retries
+  double ready_timeout_s = 15;
+  std::string why;  // said in the ready line: "a RST answers each SYN"
+};
+WorkerFn connect_fail_worker(ConnectFailConfig cfg);
+
 // A process that leaks file descriptors at a steady pace (opens /dev/null and never closes it),
 // as a forgotten close() in a request path does: ready once it holds `ready_at` fds, then keeps
 // leaking until `stop_at` (kept below its soft limit, so the failure is the forecast's, not yet

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include "diagnose/trace_merge.h"
 #include "lab/load.h"
 #include "lab/netns.h"
 #include "lab/signal_guard.h"
@@ -79,6 +80,17 @@ Result<LabRun> lab_run(const LabOptions& opt) {
     if (int sig = guard->check()) return interrupted(sig, run.netns);
   }
 
+  // --trace: like `check --trace`, a tracer that cannot start leaves the diagnosis intact and
+  // says why in `missing`.
+  std::string trace_error;
+  bool tracing = false;
+  if (opt.tracer) {
+    if (auto r = opt.tracer->start(uint32_t(run.netns_inode)); r)
+      tracing = true;
+    else
+      trace_error = r.error().message;
+  }
+
   {
     double interval = std::max(0.0, opt.diagnose.collect.interval_s);
     LoadSet load(guard->fd(), kStartBudgetS + interval + 15);
@@ -101,6 +113,15 @@ Result<LabRun> lab_run(const LabOptions& opt) {
     if (!diag) return fail("lab " + run.scenario + ": diagnosis failed: " + diag.error().message);
     run.diagnosis = std::move(*diag);
   }
+  if (tracing) {
+    if (auto t = opt.tracer->finish(); t) {
+      run.trace = std::move(*t);
+      merge_trace(run.diagnosis.analysis, *run.trace);
+    } else {
+      trace_error = t.error().message;
+    }
+  }
+  if (!trace_error.empty()) run.diagnosis.snapshot.missing.push_back(trace_error + " (not traced)");
   if (int sig = guard->check()) return interrupted(sig, run.netns);
   if (opt.keep) {
     ns->keep();

@@ -19,16 +19,28 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "diagnose/diagnose.h"
 #include "lab/scenarios.h"
+#include "snapshot/trace_result.h"
 #include "util/error.h"
 
 namespace cd {
 
 struct LabRun;
+// `lab run --trace`: counts the run's events (trace stage, loaded by the cli: the lab cannot
+// reach BPF across the stage walls). start() is called once the lab namespace exists, before
+// any load starts; finish() after the load stopped, so every event the generators counted is
+// in; it also detaches.
+class LabTracer {
+ public:
+  virtual ~LabTracer() = default;
+  virtual Result<void> start(uint32_t netns_inode) = 0;
+  virtual Result<TraceResult> finish() = 0;
+};
 
 struct LabOptions {
   std::string scenario;
@@ -40,6 +52,7 @@ struct LabOptions {
   bool keep = false;              // leave the namespace behind (processes are still stopped)
   std::vector<std::string> sets;  // "KEY=VALUE", net.* only, applied after the scenario's own
   DiagnoseOptions diagnose;       // as `check` would use them; must read the live system
+  LabTracer* tracer = nullptr;    // --trace: merged into the diagnosis as `check --trace` does
 };
 
 struct LabRun {
@@ -53,8 +66,10 @@ struct LabRun {
     std::string comm;
     int32_t pid = 0;
   };
-  std::vector<Worker> workers;  // the load generator processes (ground truth for `trace`)
-  Diagnosis diagnosis;          // cd::diagnose() run inside the namespace
+  std::vector<Worker> workers;       // the load generator processes (ground truth for `trace`)
+  Diagnosis diagnosis;               // cd::diagnose() run inside the namespace
+  std::optional<TraceResult> trace;  // --trace: what was counted (nullopt: not traced, see
+                                     // diagnosis.snapshot.missing)
 };
 
 std::vector<ScenarioInfo> lab_list();

@@ -183,6 +183,47 @@ Result<void> syn_blackhole(LoadSet& load) {
   return load.wait_ready(*cli, kLiveWait);
 }
 
+// A destination that never answers: 198.18.0.2 sits behind a veth pair with a permanent
+// neighbour entry, so the SYNs leave without ARP and vanish (no RST, no ICMP), as when a host
+// is down or a firewall drops them silently. 120 non-blocking connects at 40/s with TCP_SYNCNT
+// 1 on each socket (the SYN retries of that socket only; no sysctl): each gives up with
+// ETIMEDOUT 1 + 2 s after its SYN, so every outcome is in before the diagnosis runs.
+Result<void> connect_timeout(LoadSet& load) {
+  if (auto r =
+          run_all({{"ip", "link", "add", "cdlab-to0", "type", "veth", "peer", "name", "cdlab-to1"},
+                   {"ip", "addr", "add", "198.18.0.1/24", "dev", "cdlab-to0"},
+                   {"ip", "link", "set", "cdlab-to0", "up"},
+                   {"ip", "link", "set", "cdlab-to1", "up"},
+                   {"ip", "neigh", "replace", "198.18.0.2", "lladdr", "02:00:00:00:00:02", "dev",
+                    "cdlab-to0", "nud", "permanent"}});
+      !r)
+    return r;
+  auto cli = load.spawn({"cdlab-client",
+                         connect_fail_worker({.destination = v4_endpoint("198.18.0.2", 80),
+                                              .count = 120,
+                                              .rate_per_s = 40,
+                                              .syn_count = 1,
+                                              .why = "198.18.0.2 drops SYNs silently"}),
+                         std::nullopt});
+  if (!cli) return std::unexpected(cli.error());
+  return load.wait_ready(*cli, kLiveWait);
+}
+
+// Nothing listens on 127.0.0.1:8080: each SYN is answered by a RST and the blocking connect()
+// fails with ECONNREFUSED at once. 150 connects at 100/s.
+Result<void> connect_refused(LoadSet& load) {
+  auto cli = load.spawn({"cdlab-client",
+                         connect_fail_worker({.destination = kService,
+                                              .count = 150,
+                                              .rate_per_s = 100,
+                                              .blocking = true,
+                                              .why = "nothing listens there: a RST answers "
+                                                     "each SYN"}),
+                         std::nullopt});
+  if (!cli) return std::unexpected(cli.error());
+  return load.wait_ready(*cli, kLiveWait);
+}
+
 Result<void> tw_bucket_overflow(LoadSet& load) {
   auto srv = start_server(load, {.mode = Mode::kCloseAfterPeer, .listen = kService});
   if (!srv) return std::unexpected(srv.error());
@@ -263,6 +304,19 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
        "finding",
        {{"net.ipv4.ip_local_port_range", "40000 40099"}, {"net.ipv4.tcp_syn_retries", "1"}},
        syn_blackhole},
+      {"connect-timeout",
+       "120 non-blocking connects (TCP_SYNCNT 1) to 198.18.0.2:80, which drops SYNs silently: "
+       "each fails with ETIMEDOUT after 3 s",
+       "with --trace: connect_failures critical, network layer, names 198.18.0.2:80 and the "
+       "client's 120 ETIMEDOUT",
+       {},
+       connect_timeout},
+      {"connect-refused",
+       "150 blocking connects to 127.0.0.1:8080, where nothing listens: a RST, ECONNREFUSED",
+       "with --trace: connect_failures critical, network layer, names 127.0.0.1:8080 and the "
+       "client's 150 ECONNREFUSED",
+       {},
+       connect_refused},
       {"tw-bucket-overflow",
        "tcp_max_tw_buckets=32 while short connections continue: TIME_WAIT overflows",
        "time_wait finding from TCPTimeWaitOverflow",

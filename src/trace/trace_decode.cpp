@@ -189,6 +189,12 @@ TraceResult decode_trace(const RawTraceMaps& raw, double duration_s) {
                         " connects in flight or open): " + std::to_string(raw.conns_untracked) +
                         " connects are missing from churn and from asynchronous failures");
 
+  for (const auto& [prog, n] : raw.prog_misses)
+    if (n > 0)
+      r.missing.push_back("the kernel skipped " + std::to_string(n) + " runs of " + prog +
+                          " (it was already running on that CPU: recursion_misses); their "
+                          "events are not counted");
+
   // Largest first; ties in a stable, readable order.
   std::sort(r.failures.begin(), r.failures.end(), [](const auto& a, const auto& b) {
     return std::tie(b.count, a.op, a.err, a.pid) < std::tie(a.count, b.op, b.err, b.pid);

@@ -186,6 +186,13 @@ Result<RawTraceMaps> Tracer::read() const {
   raw.drops = std::move(*d);
   raw.syn_retransmits = std::move(*r);
   raw.conns_untracked = skel.bss->conns_untracked;
+  for (const bpf_program* p : {skel.progs.cdt_sys_exit, skel.progs.cdt_set_state,
+                               skel.progs.cdt_retransmit, skel.progs.cdt_kfree_skb}) {
+    bpf_prog_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0)
+      raw.prog_misses[bpf_program__name(p)] = info.recursion_misses;
+  }
   raw.drop_reason_names = s_->drop_names;
   return raw;
 }

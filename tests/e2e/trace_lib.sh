@@ -76,3 +76,54 @@ trace_assert_detached() {
     exit 1
   fi
 }
+
+# trace_lab_run SCENARIO SIGNAL: `conndoctor trace --all-netns` in the background while
+# `conndoctor lab run SCENARIO` runs (lib.sh's lab_run: sets LAB_JSON), ended with SIGNAL; fails
+# unless the trace exits 0 and nothing stays attached. Needs lab_require first.
+trace_lab_run() {
+  TRACE_OUT=$LAB_TMP/trace.json
+  trace_start "$TRACE_OUT" --all-netns --duration 300
+  trap 'kill -KILL $TRACE_PID 2>/dev/null; rm -rf "$LAB_TMP"' EXIT
+  lab_run "$1"
+  trace_stop "$2"
+  trace_assert_detached "SIG$2"
+}
+
+# trace_lab_check 'python statements': runs them with
+#   lab (the report's "lab" object), t (the trace document), expect(cond, msg),
+#   worker(comm) -> the pid of the one lab worker with that comm,
+#   told(regex) -> the int the generators reported in group 1 of regex (commas allowed),
+#   traced_failures(op, errno, pid) -> the sum of matching trace failures.
+trace_lab_check() {
+  python3 - "$LAB_JSON" "$TRACE_OUT" <<PY
+import json, re, sys
+lab = json.load(open(sys.argv[1]))["lab"]
+t = json.load(open(sys.argv[2]))
+def expect(cond, msg):
+    if not cond:
+        print("FAIL:", msg)
+        print("lab observed:", lab["observed"], "workers:", lab["workers"])
+        print("trace:", json.dumps({k: t[k] for k in ("failures", "drops", "syn_retransmits", "missing")})[:3000])
+        sys.exit(1)
+def worker(comm):
+    pids = [w["pid"] for w in lab["workers"] if w["comm"] == comm]
+    expect(len(pids) == 1, "one %s worker, not %d" % (comm, len(pids)))
+    return pids[0]
+def told(regex):
+    n = None
+    for o in lab["observed"]:
+        m = re.search(regex, o)
+        if m:
+            n = int(m.group(1).replace(",", ""))
+    expect(n is not None, "the generators reported nothing matching %r" % regex)
+    return n
+def traced_failures(op, errno, pid):
+    return sum(f["count"] for f in t["failures"]
+               if f["op"] == op and f["errno"] == errno and f["pid"] == pid)
+expect(t["schema"] == "conndoctor/trace/v1", "schema")
+expect(all(m.startswith("drops:") for m in t["missing"]),
+       "the trace says something is missing: %r" % t["missing"])
+$1
+PY
+  [[ $? -eq 0 ]] || exit 1
+}

@@ -147,14 +147,19 @@ struct {
 
 // Active opens in flight or established since tracing began, by struct sock address: the
 // owner (the process in connect(): later transitions run in softirq context, where "current"
-// is whoever was interrupted) and the timestamps the lifetime histogram needs.
+// is whoever was interrupted) and the timestamps the lifetime histogram needs. A preallocated
+// hash rather than socket storage (BPF_MAP_TYPE_SK_STORAGE): socket storage costs two
+// allocations per connection and a free when the socket is destroyed, more than one insert
+// and one delete in a preallocated table for short connections.
+// The churn key is built once, at CLOSE -> SYN_SENT (tcp_v4_connect() and tcp_v6_connect()
+// set the destination before that transition), so later transitions neither read the socket
+// again nor rebuild it.
 struct conn {
   __u64 established_ns;
-  __u32 pid;
   __u32 tid;  // the thread in connect(): a blocking connect() returns the error to it
   __u8 established;
-  __u8 pad[7];
-  char comm[16];
+  __u8 pad[3];
+  struct cd_dest_key key;  // owner, netns, destination
 };
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -343,36 +348,44 @@ int cdt_set_state(__u64* ctx) {
   int newstate = (int)ctx[2];
   __u64 skp = (__u64)sk;
 
+  // Most transitions of a storm are of no interest (the passive side's SYN_RECV ->
+  // ESTABLISHED, FIN_WAIT1 -> FIN_WAIT2, LISTEN, ...): rejected on the states alone, before
+  // any lookup.
   if (newstate == CD_TCP_SYN_SENT) {
     __u32 inum = net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
     if (netns_skipped(inum)) return 0;
     struct conn c = {};
-    fill_owner(&c.pid, c.comm);
+    fill_owner(&c.key.pid, c.key.comm);
+    c.key.netns = inum;
+    sk_destination(sk, &c.key.family, &c.key.port, c.key.addr);
     c.tid = (__u32)bpf_get_current_pid_tgid();
     if (bpf_map_update_elem(&conns, &skp, &c, BPF_ANY) != 0)
       __sync_fetch_and_add(&conns_untracked, 1);
+    return 0;
+  }
+  if (newstate == CD_TCP_ESTABLISHED) {
+    if (oldstate != CD_TCP_SYN_SENT) return 0;
+  } else if (newstate == CD_TCP_FIN_WAIT1 || newstate == CD_TCP_CLOSE_WAIT) {
+    if (oldstate != CD_TCP_ESTABLISHED) return 0;
+  } else if (newstate != CD_TCP_CLOSE) {
     return 0;
   }
 
   struct conn* c = bpf_map_lookup_elem(&conns, &skp);
   if (!c) return 0;  // opened before tracing began, another netns, or the table was full
 
-  struct cd_dest_key k = {};
-  k.pid = c->pid;
-  __builtin_memcpy(k.comm, c->comm, 16);
-  k.netns = net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
-  sk_destination(sk, &k.family, &k.port, k.addr);
+  const struct cd_dest_key* kp = &c->key;
 
   if (oldstate == CD_TCP_SYN_SENT && newstate == CD_TCP_ESTABLISHED) {
     c->established = 1;
     c->established_ns = bpf_ktime_get_ns();
-    struct cd_churn* v = churn_entry(&k);
+    struct cd_churn* v = churn_entry(kp);
     if (v) __sync_fetch_and_add(&v->opened, 1);
     return 0;
   }
   if (oldstate == CD_TCP_ESTABLISHED &&
       (newstate == CD_TCP_FIN_WAIT1 || newstate == CD_TCP_CLOSE_WAIT)) {
-    struct cd_churn* v = churn_entry(&k);
+    struct cd_churn* v = churn_entry(kp);
     if (!v) return 0;
     if (newstate == CD_TCP_FIN_WAIT1)
       __sync_fetch_and_add(&v->local_closed_first, 1);
@@ -384,7 +397,7 @@ int cdt_set_state(__u64* ctx) {
 
   if (c->established) {
     __u64 us = (bpf_ktime_get_ns() - c->established_ns) / 1000;
-    struct cd_churn* v = churn_entry(&k);
+    struct cd_churn* v = churn_entry(kp);
     if (v) {
       __sync_fetch_and_add(&v->closed, 1);
       __u32 b = log2_bucket(us);
@@ -398,12 +411,12 @@ int cdt_set_state(__u64* ctx) {
     int err = BPF_CORE_READ(sk, sk_err);
     if (err > 0) {
       struct cd_failure_key f = {};
-      f.pid = k.pid;
-      __builtin_memcpy(f.comm, k.comm, 16);
-      f.netns = k.netns;
-      f.family = k.family;
-      f.port = k.port;
-      __builtin_memcpy(f.addr, k.addr, 16);
+      f.pid = kp->pid;
+      __builtin_memcpy(f.comm, kp->comm, 16);
+      f.netns = kp->netns;
+      f.family = kp->family;
+      f.port = kp->port;
+      __builtin_memcpy(f.addr, kp->addr, 16);
       f.op = CD_OP_CONNECT;
       f.err = err;
       count_in(&failures, &f);
@@ -434,8 +447,8 @@ int cdt_retransmit(__u64* ctx) {
   __u64 skp = (__u64)sk;
   struct conn* c = bpf_map_lookup_elem(&conns, &skp);
   if (c) {
-    k.pid = c->pid;
-    __builtin_memcpy(k.comm, c->comm, 16);
+    k.pid = c->key.pid;
+    __builtin_memcpy(k.comm, c->key.comm, 16);
   }
   count_in(&syn_retrans, &k);
   return 0;
