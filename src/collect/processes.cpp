@@ -14,6 +14,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "collect/container_identity.h"
 #include "collect/netns_filter.h"
 #include "collect/proc_paths.h"
 #include "collect/proc_text.h"
@@ -188,6 +189,8 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
   if (opt.filter_netns) netns.emplace(proc);
 
   const bool size_counts = fd_dir_size_counts(proc);
+  std::optional<IdentityResolver> identity;
+  if (opt.identity) identity.emplace(proc, opt.runtime_roots);
   std::string rel;
   for (int32_t pid : proc.pids()) {
     if (stop.stop_requested()) break;
@@ -277,8 +280,10 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
         e.fd_denied = true;
     }
     if (p.open_fds == uint64_t{0}) continue;
+    if (identity) p.container = identity->of_pid(pid);
     out.entries.push_back(std::move(e));
   }
+  if (identity) out.identity_missing = identity->missing_summary();
   return out;
 }
 
@@ -315,6 +320,7 @@ void attribute_processes(ProcessFds&& fds, const ProcessScanOptions& opt, const 
   if (std::string line = unreadable.summary(); !line.empty()) missing.push_back(std::move(line));
   if (std::string line = unreadable.limits_summary(); !line.empty())
     missing.push_back(std::move(line));
+  if (!fds.identity_missing.empty()) missing.push_back(std::move(fds.identity_missing));
 }
 
 void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const InodeIndex* index,

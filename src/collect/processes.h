@@ -19,6 +19,8 @@ namespace cd {
 struct ProcessScanOptions {
   bool attribution = true;   // readlink every fd and join socket inodes with `index`
   bool filter_netns = true;  // keep only processes in the caller's network namespace
+  bool identity = false;     // resolve each process's container (collect/container_identity.h)
+  std::vector<std::string> runtime_roots;  // empty: default_runtime_roots()
 };
 
 // What the read half found, per process of the namespace, in pid order.
@@ -35,6 +37,7 @@ struct ProcessFds {
   std::vector<Entry> entries;
   uint32_t limits_unparsed = 0;  // /proc/PID/limits read but not parsed: limit unknown
   std::string limits_error;      // the first such error
+  std::string identity_missing;  // containers whose runtime state could not be read ("": none)
 };
 
 // The read half: /proc/PID/{ns/net,comm,limits,fd} and, with a `table` (the BPF fd scan),

@@ -20,6 +20,9 @@ namespace cd {
 struct NetnsRoots {
   std::string proc = "/proc";
   std::string run_netns = "/run/netns";
+  // Name each namespace's pod (the sandbox holding it): collect/container_identity.h.
+  bool identity = false;
+  std::vector<std::string> runtime_roots;  // empty: the runtimes' default state directories
 };
 
 // Every distinct network namespace: /run/netns/* first, then each process's, the lowest pid
