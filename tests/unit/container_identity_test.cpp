@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "diagnose/diagnose.h"
+#include "fake_clock.h"
+#include "render/report.h"
 #include "snapshot/snapshot.h"
 #include "temp_proc_tree.h"
 #include "util/file.h"
@@ -191,6 +194,62 @@ TEST(Resolver, BrokenStateIsNamed) {
   EXPECT_FALSE(a->state_read);
   EXPECT_NE(r.missing_summary().find("not a JSON object"), std::string::npos)
       << r.missing_summary();
+}
+
+// The whole pipeline on the fixture /proc and a recorded dump, with fdhog (pid 4242, 1024 of
+// 1024 fds) in a containerd container: its finding names the pod in the title, the evidence,
+// the text and the JSON, says where its limit came from, and the plan raises the runtime's
+// limit; api-server (pid 100, not in a container) keeps null identity and no pod line.
+TEST(Pipeline, FindingsNameThePod) {
+  test::TempProcTree proc("host_6_18");
+  test::TempProcTree roots;
+  proc.write("4242/cgroup", fixture("containerd_systemd_v2.cgroup"));
+  proc.write("100/cgroup", fixture("host_v2.cgroup"));
+  roots.write(kContainerd + "/config.json", fixture("containerd_container_config.json"));
+  DiagnoseOptions opt;
+  opt.proc_root = proc.root();
+  opt.sock_diag_dump = std::string(CONNDOCTOR_FIXTURES) + "/dumps/ports_exhausted.nldump";
+  opt.collect.interval_s = 0;
+  opt.collect.runtime_roots = {roots.root()};
+  FakeClock clock;
+  auto d = diagnose(opt, clock);
+  ASSERT_TRUE(d) << d.error().message;
+  const Finding* fd = nullptr;
+  for (const Finding& f : d->analysis.findings)
+    if (f.id == "file_descriptors.process" && f.evidence["pid"] == 4242) fd = &f;
+  ASSERT_NE(fd, nullptr);
+  EXPECT_EQ(fd->title.substr(0, 58), "pid 4242 (fdhog) in shop/checkout-7f9c (container app): 1,");
+  EXPECT_EQ(fd->evidence["pod"], "checkout-7f9c");
+  EXPECT_EQ(fd->evidence["pod_namespace"], "shop");
+  EXPECT_EQ(fd->evidence["container"], "app");
+  EXPECT_EQ(fd->evidence["container_id"], kContainerd);
+  const std::string src = fd->evidence["soft_limit_source"];
+  EXPECT_EQ(src.rfind("the container's default: RLIMIT_NOFILE soft 1024, hard 1024 in the OCI "
+                      "spec containerd wrote (" +
+                          roots.path(kContainerd + "/config.json") + ")",
+                      0),
+            0u)
+      << src;
+  ASSERT_FALSE(fd->remediation.empty());
+  bool runtime_step = false;
+  for (const RemediationStep& s : fd->remediation)
+    runtime_step |=
+        s.action.find("a container's limit comes from its runtime") != std::string::npos;
+  EXPECT_TRUE(runtime_step);
+
+  const std::string text = report_text(d->snapshot, d->analysis, TextOptions{});
+  EXPECT_NE(text.find("\n    pod: shop/checkout-7f9c (container app)\n"), std::string::npos)
+      << text;
+  auto json = report_json(d->snapshot, d->analysis);
+  bool api_seen = false;
+  for (const auto& p : json["resources"]["file_descriptors"]["processes"]) {
+    if (p["pid"] == 100) {
+      api_seen = true;
+      EXPECT_TRUE(p["pod"].is_null() && p["container"].is_null() && p["container_id"].is_null());
+    }
+    if (p["pid"] == 4242) EXPECT_EQ(p["pod"], "checkout-7f9c");
+  }
+  EXPECT_TRUE(api_seen);
 }
 
 }  // namespace
