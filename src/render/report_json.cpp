@@ -189,12 +189,17 @@ json fds_json(const Reading& r) {
   json list = json::array();
   for (std::size_t i = 0; i < procs.size() && i < kTopProcesses; ++i) {
     const ProcessInfo& p = *procs[i];
-    json e = {{"pid", p.pid}, {"comm", p.comm}};
-    put_identity(e, &p);
-    e["open"] = opt(p.open_fds);
-    e["limit"] = opt(p.fd_soft_limit);
-    e["hard_limit"] = opt(p.fd_hard_limit);
-    e["utilization"] = num(fd_utilization(p), 4);
+    json e = {{"pid", p.pid},
+              {"comm", p.comm},
+              {"pod", nullptr},
+              {"pod_namespace", nullptr},
+              {"container", nullptr},
+              {"container_id", nullptr},
+              {"open", opt(p.open_fds)},
+              {"limit", opt(p.fd_soft_limit)},
+              {"hard_limit", opt(p.fd_hard_limit)},
+              {"utilization", num(fd_utilization(p), 4)}};
+    put_identity(e, &p);  // fills the four keys in place
     list.push_back(std::move(e));
   }
   j["processes"] = std::move(list);

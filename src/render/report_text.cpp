@@ -224,6 +224,7 @@ void accept_section(const Snapshot& snap, const Reading& r, bool verbose, std::s
     if (auto it = r.listener_owner.find(l.inode); it != r.listener_owner.end()) {
       const ProcessInfo* p = process_of(r, it->second);
       owner = fmt::format(" {}[{}]", p ? printable(p->comm) : "?", it->second);
+      if (p && p->container) owner += " " + printable(p->container->label());
     }
     items.push_back(
         fmt::format("{}{} queue {}/{}", l.local.to_string(), owner, l.queue_len, l.queue_limit));
@@ -260,7 +261,8 @@ bool is_identity_key(std::string_view key) {
   return key == "pod" || key == "pod_namespace" || key == "container" || key == "container_id";
 }
 
-// "shop/checkout-7f9c (container app)", or "container 0123456789ab (pod unknown)".
+// "shop/checkout-7f9c (container app)", or "unknown (container 0123456789ab)" when the
+// runtime's state could not be read.
 std::string identity_line(const nlohmann::ordered_json& ev) {
   auto str = [&ev](const char* k) {
     auto it = ev.find(k);
