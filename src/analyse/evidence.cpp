@@ -40,6 +40,24 @@ void put_process(Evidence& ev, const Reading& r, std::optional<int32_t> pid) {
   const ProcessInfo* p = pid ? find_process(r, *pid) : nullptr;
   ev["pid"] = pid ? Evidence(*pid) : Evidence(nullptr);
   ev["comm"] = p ? Evidence(p->comm) : Evidence(nullptr);
+  put_identity(ev, p);
+}
+
+void put_identity(Evidence& ev, const ProcessInfo* p) {
+  const ContainerIdentity* c = p && p->container ? &*p->container : nullptr;
+  auto opt = [](const std::optional<std::string>& v) {
+    return v && !v->empty() ? Evidence(*v) : Evidence(nullptr);
+  };
+  ev["pod"] = c ? opt(c->pod) : Evidence(nullptr);
+  ev["pod_namespace"] = c ? opt(c->pod_namespace) : Evidence(nullptr);
+  ev["container"] = c ? Evidence(c->container_name()) : Evidence(nullptr);
+  ev["container_id"] = c ? Evidence(c->container_id) : Evidence(nullptr);
+}
+
+std::string process_title(const ProcessInfo& p) {
+  std::string out = fmt::format("pid {} ({})", p.pid, p.comm);
+  if (p.container) out += " in " + p.container->label();
+  return out;
 }
 
 std::optional<int32_t> listener_pid(const Reading& r, const Listener& l) {

@@ -27,8 +27,15 @@ Evidence rounded(const std::optional<double>& v, int decimals);
 void put_rate(Evidence& ev, std::string_view key, const Snapshot& snap,
               const std::optional<double>& rate);
 
-// Puts "pid" and "comm" of a process (null when unknown).
+// Puts "pid" and "comm" of a process (null when unknown), then its container identity.
 void put_process(Evidence& ev, const Reading& r, std::optional<int32_t> pid);
+
+// Puts "pod", "pod_namespace", "container" (the name; the short id where the runtime's state
+// could not be read) and "container_id": all null when `p` is unknown or not in a container.
+void put_identity(Evidence& ev, const ProcessInfo* p);
+
+// "pid 123 (java)", and " in shop/checkout-7f9c (container app)" for a process in a container.
+std::string process_title(const ProcessInfo& p);
 
 // The process behind a destination tuple: "pid"/"comm" of the process holding most of its live
 // sockets, with "owner_inferred", "confidence" and "owner_share_of_live_sockets" (TIME_WAIT

@@ -317,11 +317,47 @@ RemediationStep step_reserve_ports(const Sysctls& s, const std::vector<uint16_t>
               "reserved. Each reserved port shrinks every tuple's pool by one.");
 }
 
+namespace {
+
+// A container's limit is set by its runtime, not by a systemd unit of the host.
+RemediationStep step_raise_container_fd_limit(const ProcessInfo& p, uint64_t soft, uint64_t want,
+                                              uint64_t hard, uint64_t cap) {
+  const std::string& rt = p.container->runtime;
+  std::vector<std::string> cmds{fmt::format(
+      "prlimit --pid {} --nofile={}:{}   # now, from the host; lost when the container restarts",
+      p.pid, want, hard)};
+  if (rt == "containerd" || rt.empty())
+    cmds.push_back(fmt::format(
+        "containerd: process.rlimits [{{\"type\": \"RLIMIT_NOFILE\", \"soft\": {}, \"hard\": "
+        "{}}}] in the file named by base_runtime_spec (plugins.\"io.containerd.grpc.v1.cri\"."
+        "containerd.runtimes.runc), then recreate the pod",
+        want, hard));
+  if (rt == "cri-o" || rt.empty())
+    cmds.push_back(fmt::format(
+        "CRI-O: default_ulimits = [\"nofile={}:{}\"] under [crio.runtime] in crio.conf, restart "
+        "crio, then recreate the pod",
+        want, hard));
+  if (rt == "docker" || rt == "podman")
+    cmds.push_back(fmt::format("{} run --ulimit nofile={}:{} ...", rt, want, hard));
+  return step(
+      'B',
+      fmt::format("Raise the open-file limit of {} (pid {}, {}) from {} to {}: a "
+                  "container's limit comes from its runtime, not the host's",
+                  p.comm, p.pid, p.container->label(), with_commas(soft), with_commas(want)),
+      std::move(cmds),
+      fmt::format("Hides a leak if there is one (find it first). The hard limit is capped "
+                  "by fs.nr_open ({}); select()-based code breaks above 1024 fds.",
+                  with_commas(cap)));
+}
+
+}  // namespace
+
 RemediationStep step_raise_fd_limit(const ProcessInfo& p, std::optional<int64_t> nr_open) {
   uint64_t cap = nr_open && *nr_open > 0 ? uint64_t(*nr_open) : 1048576;
   uint64_t soft = p.fd_soft_limit.value_or(1024);
   uint64_t want = std::min<uint64_t>(cap, std::max<uint64_t>(65536, soft * 2));
   uint64_t hard = std::max<uint64_t>(want, p.fd_hard_limit.value_or(want));
+  if (p.container) return step_raise_container_fd_limit(p, soft, want, hard, cap);
   return step(
       'B',
       fmt::format("Raise {} (pid {})'s own open-file limit (soft RLIMIT_NOFILE) from {} to {}; "

@@ -37,11 +37,12 @@ void per_process(const Reading& r, std::vector<Finding>& found) {
     if (!sev) continue;
     Finding f = base(*sev);
     f.id = "close_wait.process";
-    f.title = fmt::format("pid {} ({}): {} sockets in CLOSE_WAIT: {}", p.pid, p.comm,
+    f.title = fmt::format("{}: {} sockets in CLOSE_WAIT: {}", process_title(p),
                           with_commas(p.sockets->close_wait), kCause);
     Evidence& ev = f.evidence;
     ev["pid"] = p.pid;
     ev["comm"] = p.comm;
+    put_identity(ev, &p);
     ev["close_wait"] = p.sockets->close_wait;
     ev["open_fds"] = or_null(p.open_fds);
     ev["fd_soft_limit"] = or_null(p.fd_soft_limit);
@@ -77,6 +78,7 @@ void per_group(const Reading& r, std::vector<Finding>& found) {
     ev["sample_peers"] = std::move(peers);
     ev["pid"] = nullptr;
     ev["comm"] = nullptr;
+    put_identity(ev, nullptr);
     f.remediation = {step_close_after_peer_close(std::nullopt)};
     found.push_back(std::move(f));
   }

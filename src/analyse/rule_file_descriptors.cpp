@@ -40,6 +40,34 @@ const ProcessInfo* before(const Snapshot& snap, const ProcessInfo& p) {
   return q && q->comm == p.comm ? q : nullptr;
 }
 
+// Where a container's soft RLIMIT_NOFILE came from, read from the OCI spec its runtime wrote
+// (config.json process.rlimits); nullopt outside containers or where the spec was not read.
+std::optional<std::string> fd_limit_source(const ProcessInfo& p) {
+  if (!p.container || !p.container->state_read || !p.fd_soft_limit) return std::nullopt;
+  const ContainerIdentity& c = *p.container;
+  const std::string runtime = c.runtime.empty() ? "the container runtime" : c.runtime;
+  if (!c.spec_nofile_soft)
+    return fmt::format(
+        "inherited: the container's OCI spec ({}) sets no RLIMIT_NOFILE, so the process kept "
+        "the limit of what started it ({}: containerd's own limit through its shim; CRI-O's "
+        "conmon: the daemon's, or systemd's defaults with the systemd cgroup manager), unless "
+        "it changed its own limit since",
+        c.state_path, runtime);
+  if (*c.spec_nofile_soft != *p.fd_soft_limit)
+    return fmt::format(
+        "not the container's default: its OCI spec ({}) sets RLIMIT_NOFILE soft {}, and the "
+        "process changed its own limit since (setrlimit, ulimit -n in its entrypoint)",
+        c.state_path, *c.spec_nofile_soft);
+  return fmt::format(
+      "the container's default: RLIMIT_NOFILE soft {}, hard {} in the OCI spec {} wrote ({}); "
+      "Kubernetes has no pod field for it: it comes from the runtime's configuration "
+      "(containerd: base_runtime_spec; CRI-O: default_ulimits; docker, podman: --ulimit or "
+      "default-ulimits), an NRI plugin, or the runtime's built-in default spec",
+      *c.spec_nofile_soft,
+      c.spec_nofile_hard ? std::to_string(*c.spec_nofile_hard) : std::string("unknown"), runtime,
+      c.state_path);
+}
+
 struct Forecast {
   std::optional<double> growth_per_s;           // null: one reading or unknown before
   std::optional<double> seconds_to_exhaustion;  // null: not growing
@@ -91,14 +119,16 @@ void process_findings(const RuleInput& in, std::vector<Finding>& out) {
     f.severity = *sev;
     f.layer = Layer::kApplication;
     f.title =
-        fmt::format("pid {} ({}): {} of its {} file descriptors open ({}){}", p.pid, p.comm,
+        fmt::format("{}: {} of its {} file descriptors open ({}){}", process_title(p),
                     with_commas(*p.open_fds), with_commas(*p.fd_soft_limit), percent(fill), tail);
     Evidence& ev = f.evidence;
     ev["pid"] = p.pid;
     ev["comm"] = p.comm;
+    put_identity(ev, &p);
     ev["open"] = *p.open_fds;
     ev["soft_limit"] = *p.fd_soft_limit;
     ev["hard_limit"] = or_null(p.fd_hard_limit);
+    if (auto src = fd_limit_source(p)) ev["soft_limit_source"] = *src;
     ev["utilization"] = rounded(fill, 4);
     put_rate(ev, "growth_per_s", in.snap, fc.growth_per_s);
     ev["seconds_to_exhaustion"] = rounded(fc.seconds_to_exhaustion, 1);

@@ -29,6 +29,7 @@ struct CheckArgs {
   bool no_processes = false;
   bool no_attribution = false;
   FdScan fd_scan = FdScan::kAuto;
+  std::vector<std::string> runtime_roots;  // --runtime-root
   double interval_s = 2.0;
   std::string proc_root = "/proc";
   std::string sock_diag_dump;
@@ -62,12 +63,15 @@ int run_all_netns(const CheckArgs& a, const DiagnoseOptions& opt, Clock& clock) 
 
 // --netns NAME|PID: the whole pipeline runs inside that namespace, then the process returns.
 Result<Diagnosis> diagnose_in(const std::string& target, const DiagnoseOptions& opt, Clock& clock) {
-  auto info = resolve_netns(target);
+  NetnsRoots roots;
+  roots.identity = opt.collect.identity;
+  roots.runtime_roots = opt.collect.runtime_roots;
+  auto info = resolve_netns(target, roots);
   if (!info) return std::unexpected(info.error());
   auto guard = NetnsGuard::enter(info->path);
   if (!guard) return std::unexpected(guard.error());
   auto d = diagnose(opt, clock);
-  if (d) d->snapshot.netns = info->label();
+  if (d) d->snapshot.netns = info->label() + (info->pod ? " " + info->pod->label() : "");
   return d;
 }
 
@@ -82,6 +86,7 @@ int run_check(const CheckArgs& a) {
   opt.collect.processes = !a.no_processes;
   opt.collect.attribution = !a.no_processes && !a.no_attribution;
   opt.collect.fd_scan = a.fd_scan;
+  opt.collect.runtime_roots = a.runtime_roots;
   if (a.fd_scan != FdScan::kAuto && !opt.collect.attribution)
     return error_exit(
         "--fd-scan chooses how attribution reads fds; attribution is off "
@@ -191,6 +196,7 @@ Handler setup_check(CLI::App& app) {
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");
   add_fd_scan_option(app, a->fd_scan);
+  add_runtime_root_option(app, a->runtime_roots);
   auto* trace = app.add_option("--trace", a->trace_s,
                                "also trace failed connects, EMFILE, churn and drops for S seconds "
                                "(needs root) and add them to the findings' evidence")

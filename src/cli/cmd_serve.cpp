@@ -41,7 +41,8 @@ struct ServeArgs {
   bool no_processes = false;
   bool no_attribution = false;
   FdScan fd_scan = FdScan::kAuto;
-  RecorderArgs recorder;  // --history: record every collection (flight recorder)
+  std::vector<std::string> runtime_roots;  // --runtime-root
+  RecorderArgs recorder;                   // --history: record every collection (flight recorder)
 };
 
 // Builds everything that can be refused before serving: one line and exit 3 on a bad config.
@@ -87,6 +88,7 @@ int run_serve(const ServeArgs& a) {
   diag.collect.processes = !a.no_processes;
   diag.collect.attribution = !a.no_processes && !a.no_attribution;
   diag.collect.fd_scan = a.fd_scan;
+  diag.collect.runtime_roots = a.runtime_roots;
   // One reading per collection: the coordinator pairs it with the previous collection's
   // reading, so rates span the time between scrapes and no scrape waits `--interval`.
   diag.collect.interval_s = 0;
@@ -261,6 +263,7 @@ Handler setup_serve(CLI::App& app) {
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");
   add_fd_scan_option(app, a->fd_scan);
+  add_runtime_root_option(app, a->runtime_roots);
   add_recorder_options(app, a->recorder, false);
   return [a] { return run_serve(*a); };
 }

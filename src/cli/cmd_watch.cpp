@@ -172,6 +172,7 @@ struct WatchArgs {
   bool no_processes = false;
   bool no_attribution = false;
   FdScan fd_scan = FdScan::kAuto;
+  std::vector<std::string> runtime_roots;  // --runtime-root
 };
 
 // The sampling loop: a diagnosis every `every` seconds on the grid, each handed to `sink`,
@@ -184,6 +185,7 @@ int sample_loop(const WatchArgs& a, double every, const std::string& netns_label
   diag.collect.processes = !a.no_processes;
   diag.collect.attribution = !a.no_processes && !a.no_attribution;
   diag.collect.fd_scan = a.fd_scan;
+  diag.collect.runtime_roots = a.runtime_roots;
   // One reading per sample; the coordinator pairs it with the previous sample's reading, so
   // rates span the time between samples and a sample costs one collection, as in serve.
   diag.collect.interval_s = 0;
@@ -460,6 +462,7 @@ Handler setup_watch(CLI::App& app) {
   app.add_flag("--no-attribution", a->no_attribution,
                "count fds per process but do not join sockets to processes");
   add_fd_scan_option(app, a->fd_scan);
+  add_runtime_root_option(app, a->runtime_roots);
   return [a] { return run_watch(*a); };
 }
 

@@ -90,4 +90,13 @@ void add_fd_scan_option(CLI::App& app, FdScan& scan) {
       "in sockstat, when permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)");
 }
 
+void add_runtime_root_option(CLI::App& app, std::vector<std::string>& roots) {
+  app.add_option("--runtime-root", roots,
+                 "container runtime state directory holding <container-id>/config.json or "
+                 "<container-id>/userdata/config.json (repeatable or comma-separated); replaces "
+                 "the defaults (containerd, k3s, CRI-O, podman)")
+      ->delimiter(',')
+      ->check(CLI::ExistingDirectory);
+}
+
 }  // namespace cd

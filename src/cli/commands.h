@@ -48,6 +48,9 @@ int emit(const std::string& output);         // whole document to stdout; 0, or 
 bool use_color(ColorMode mode);              // auto: a terminal, no NO_COLOR, TERM != dumb
 void add_color_option(CLI::App& app, ColorMode& mode);
 void add_fd_scan_option(CLI::App& app, FdScan& scan);  // --fd-scan auto|bpf|procfs
+// --runtime-root DIR (repeatable, or a comma-separated list): container runtime state
+// directories to find pods in, instead of the default ones (docs/kubernetes.md).
+void add_runtime_root_option(CLI::App& app, std::vector<std::string>& roots);
 // A number of seconds from `lo` to `hi`; "nan", "inf" and words are refused by name.
 CLI::Validator seconds_between(double lo, double hi);
 nlohmann::ordered_json host_json();  // hostname, kernel, generated_at, version

@@ -170,7 +170,10 @@ Result<ProcessRead> read_processes(const Sources& src, const CollectOptions& opt
                                    std::stop_token stop) {
   auto table = read_fd_table(src, opt, want_table);
   if (!table) return std::unexpected(table.error());
-  const ProcessScanOptions popt{.attribution = opt.attribution, .filter_netns = opt.filter_netns};
+  const ProcessScanOptions popt{.attribution = opt.attribution,
+                                .filter_netns = opt.filter_netns,
+                                .identity = opt.identity,
+                                .runtime_roots = opt.runtime_roots};
   ProcessRead out;
   out.from_table = table->has_value();
   out.fds = read_process_fds(src.proc, popt, *table ? &**table : nullptr, stop);
@@ -250,7 +253,10 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
       read.emplace(read_processes(src, opt, want_table, {}));
     }
     if (!*read) return std::unexpected(read->error());
-    const ProcessScanOptions popt{.attribution = opt.attribution, .filter_netns = opt.filter_netns};
+    const ProcessScanOptions popt{.attribution = opt.attribution,
+                                  .filter_netns = opt.filter_netns,
+                                  .identity = opt.identity,
+                                  .runtime_roots = opt.runtime_roots};
     const bool from_table = (*read)->from_table;
     attribute_processes(std::move((*read)->fds), popt, cfg.index_inodes ? &index : nullptr, r,
                         missing);

@@ -41,6 +41,9 @@ struct CollectOptions {
   bool concurrent_fd_scan = true;
   bool conntrack_table = true;               // dump the conntrack table (in the last reading only)
   std::optional<PortRange> snat_port_range;  // --snat-port-range: overrides the ruleset's
+  // Container and pod of each process (/proc/PID/cgroup and the runtime's config.json).
+  bool identity = true;
+  std::vector<std::string> runtime_roots;  // --runtime-root; empty: default_runtime_roots()
 };
 
 struct Sources {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "collect/container_identity.h"
 #include "collect/netns_filter.h"
 #include "collect/proc_paths.h"
 #include "collect/proc_text.h"
@@ -191,6 +192,8 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
   if (opt.filter_netns) netns.emplace(proc);
 
   const bool size_counts = fd_dir_size_counts(proc);
+  std::optional<IdentityResolver> identity;
+  if (opt.identity) identity.emplace(proc, opt.runtime_roots);
   for (int32_t pid : proc.pids()) {
     if (stop.stop_requested()) break;
     // Everything of one process is read through its /proc/PID directory fd, opened first: if
@@ -287,8 +290,11 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
     } else if (out.limits_unparsed++ == 0) {
       out.limits_error = lim.error().message;
     }
+
+    if (identity) p.container = identity->of_pid(pid);
     out.entries.push_back(std::move(e));
   }
+  if (identity) out.identity_missing = identity->missing_summary();
   return out;
 }
 
@@ -325,6 +331,7 @@ void attribute_processes(ProcessFds&& fds, const ProcessScanOptions& opt, const 
   if (std::string line = unreadable.summary(); !line.empty()) missing.push_back(std::move(line));
   if (std::string line = unreadable.limits_summary(); !line.empty())
     missing.push_back(std::move(line));
+  if (!fds.identity_missing.empty()) missing.push_back(std::move(fds.identity_missing));
 }
 
 void scan_processes(const ProcFs& proc, const ProcessScanOptions& opt, const InodeIndex* index,

@@ -23,6 +23,8 @@ struct ProcessScanOptions {
   // Test seam: called with each pid between its fd scan and its limits read (a process may
   // exit there), so that tests can stage that race deterministically.
   std::function<void(int32_t pid)> before_limits;
+  bool identity = false;     // resolve each process's container (collect/container_identity.h)
+  std::vector<std::string> runtime_roots;  // empty: default_runtime_roots()
 };
 
 // What the read half found, per process of the namespace, in pid order.
@@ -39,6 +41,7 @@ struct ProcessFds {
   std::vector<Entry> entries;
   uint32_t limits_unparsed = 0;  // /proc/PID/limits unreadable or unparsed: limit unknown
   std::string limits_error;      // the first such error
+  std::string identity_missing;  // containers whose runtime state could not be read ("": none)
 };
 
 // The read half: /proc/PID/{ns/net,comm,limits,fd} and, with a `table` (the BPF fd scan),

@@ -13,6 +13,7 @@
 #include "analyse/analysis.h"
 #include "collect/collector.h"
 #include "collect/conntrack_source.h"
+#include "collect/container_identity.h"
 #include "collect/sock_source.h"
 #include "util/dir.h"
 #include "util/file.h"
@@ -33,6 +34,23 @@ std::string read_comm(const std::string& proc, int32_t pid) {
 // mount is gone) has the device of the directory, not of nsfs.
 bool is_netns_like(const Result<NetnsId>& id, const NetnsId& self) {
   return id && id->dev == self.dev;
+}
+
+// A pod's sandbox (pause) process is normally the first of its namespace: the lowest pids
+// are enough to find it, and bound the reads in the host's namespace.
+constexpr std::size_t kIdentityPids = 8;
+
+// The pod whose sandbox holds the namespace; else the first member that is in a container
+// (CRI-O without an infra container pins the namespace with no process of its own).
+std::optional<ContainerIdentity> pod_of(const std::vector<int32_t>& pids, IdentityResolver& r) {
+  std::optional<ContainerIdentity> first;
+  for (int32_t pid : pids) {
+    auto id = r.of_pid(pid);
+    if (!id) continue;
+    if (id->sandbox) return id;
+    if (!first) first = std::move(id);
+  }
+  return first;
 }
 
 }  // namespace
@@ -58,6 +76,7 @@ Result<std::vector<NetnsInfo>> list_netns(const NetnsRoots& roots) {
   }
 
   if (auto d = open_dir(roots.proc); !d) return std::unexpected(d.error());
+  std::map<uint64_t, std::vector<int32_t>> members;  // the lowest pids of each namespace
   for (int32_t pid : numeric_entries(roots.proc)) {
     const std::string path = roots.proc + "/" + std::to_string(pid) + "/ns/net";
     // Kernel threads and processes that exited meanwhile are skipped; EACCES without root.
@@ -65,16 +84,27 @@ Result<std::vector<NetnsInfo>> list_netns(const NetnsRoots& roots) {
     if (!is_netns_like(id, *self)) continue;
     NetnsInfo& n = by_inode[uint64_t(id->ino)];
     n.inode = uint64_t(id->ino);
+    if (roots.identity) {
+      auto& m = members[n.inode];
+      if (m.size() < kIdentityPids) m.push_back(pid);
+    }
     if (n.pid == 0 || pid < n.pid) {
       n.pid = pid;
       if (n.name.empty()) n.path = path;
     }
   }
 
+  std::optional<ProcFs> proc;
+  std::optional<IdentityResolver> resolver;
+  if (roots.identity) resolver.emplace(proc.emplace(roots.proc), roots.runtime_roots);
   std::vector<NetnsInfo> out;
   out.reserve(by_inode.size());
   for (auto& [ino, n] : by_inode) {
     if (n.pid > 0) n.comm = read_comm(roots.proc, n.pid);
+    if (auto m = members.find(ino); resolver && m != members.end()) {
+      std::sort(m->second.begin(), m->second.end());
+      n.pod = pod_of(m->second, *resolver);
+    }
     n.current = ino == uint64_t(self->ino);
     out.push_back(std::move(n));
   }
@@ -177,7 +207,10 @@ Result<AllNetns> diagnose_all_netns(const DiagnoseOptions& opt, Clock& clock,
   if (!opt.sock_diag_dump.empty() || !opt.record_dump.empty() || !opt.conntrack_dump.empty() ||
       !opt.record_conntrack_dump.empty() || opt.proc_root != "/proc")
     return fail("--all-netns diagnoses the live host: it cannot replay or record dumps");
-  auto all = list_netns(roots);
+  NetnsRoots where = roots;
+  where.identity = opt.collect.identity;
+  where.runtime_roots = opt.collect.runtime_roots;
+  auto all = list_netns(where);
   if (!all) return std::unexpected(all.error());
 
   AllNetns result;

@@ -24,6 +24,9 @@ struct NetnsRoots {
   // Test seam: called with each listed namespace just before diagnose_all_netns opens it, so
   // that tests can delete it there (the race with `ip netns del` or its last process's exit).
   std::function<void(const NetnsInfo&)> before_open;
+  // Name each namespace's pod (the sandbox holding it): collect/container_identity.h.
+  bool identity = false;
+  std::vector<std::string> runtime_roots;  // empty: the runtimes' default state directories
 };
 
 // What diagnose_all_netns found: one result per namespace it could enter, and a line per

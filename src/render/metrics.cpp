@@ -329,6 +329,22 @@ void write_ports(Exposition& out, const Reading& r, const PortAnalysis& p,
   out.add(m::host_usable, uint64_t(p.host_usable));
 }
 
+// kube-state-metrics' and cAdvisor's label names, for processes in a pod's container. Only the
+// --top processes get series, so the values are bounded like pid and comm; a name is cut at
+// Kubernetes' own longest (253) so that a forged annotation cannot blow a series up.
+void add_identity_labels(MetricLabels& l, const ProcessInfo& p) {
+  if (!p.container) return;
+  const ContainerIdentity& c = *p.container;
+  auto cut = [](std::string v) {
+    if (v.size() > 253) v.resize(253);
+    return v;
+  };
+  if (c.pod && !c.pod->empty()) l.push_back({"pod", cut(*c.pod)});
+  if (c.pod_namespace && !c.pod_namespace->empty())
+    l.push_back({"namespace", cut(*c.pod_namespace)});
+  l.push_back({"container", cut(c.container_name())});
+}
+
 void write_fds(Exposition& out, const Reading& r, const MetricsOptions& opt) {
   out.add_known(m::sys_files, r.file_nr.allocated);
   std::optional<int64_t> file_max = r.file_nr.max ? r.file_nr.max : r.sysctls.file_max;
@@ -355,6 +371,7 @@ void write_fds(Exposition& out, const Reading& r, const MetricsOptions& opt) {
   for (std::size_t i = 0; i < n; ++i) {
     const ProcessInfo& p = *ranked[i];
     MetricLabels l = {{"pid", std::to_string(p.pid)}, {"comm", p.comm}};
+    add_identity_labels(l, p);
     out.add(m::proc_open, *p.open_fds, l);
     out.add(m::proc_limit, *p.fd_soft_limit, l);
     out.add(m::proc_ratio, util(&p), l);

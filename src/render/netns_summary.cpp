@@ -18,7 +18,13 @@ std::string verdict(const NetnsResult& r) {
 }
 
 std::string label(const NetnsResult& r) {
-  return r.ns.label() + (r.ns.current ? " (current)" : "");
+  std::string out = r.ns.label() + (r.ns.current ? " (current)" : "");
+  if (r.ns.pod) out += " " + r.ns.pod->label();
+  return out;
+}
+
+nlohmann::ordered_json str_or_null(const std::optional<std::string>& v) {
+  return v && !v->empty() ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
 }
 
 }  // namespace
@@ -42,6 +48,12 @@ nlohmann::ordered_json netns_summary_json(const std::vector<NetnsResult>& result
     n["pid"] = r.ns.pid > 0 ? json(r.ns.pid) : json(nullptr);
     n["comm"] = r.ns.pid > 0 ? json(r.ns.comm) : json(nullptr);
     n["current"] = r.ns.current;
+    // The pod whose sandbox holds the namespace (null outside containers).
+    const ContainerIdentity* c = r.ns.pod ? &*r.ns.pod : nullptr;
+    n["pod"] = c ? str_or_null(c->pod) : json(nullptr);
+    n["pod_namespace"] = c ? str_or_null(c->pod_namespace) : json(nullptr);
+    n["container"] = c ? json(c->container_name()) : json(nullptr);
+    n["container_id"] = c ? json(c->container_id) : json(nullptr);
     n["status"] = std::string(to_string(status_of(r)));
     n["summary"] = verdict(r);
     n["report"] =
@@ -65,7 +77,7 @@ std::string netns_summary_text(const std::vector<NetnsResult>& results, bool col
                     "\n";
   std::size_t width = 9;
   for (const NetnsResult& r : results) width = std::max(width, label(r).size());
-  width = std::min<std::size_t>(width, 40);
+  width = std::min<std::size_t>(width, 72);
   out += fmt::format("{:<9} {:<{}} {}\n", "STATUS", "NAMESPACE", width, "VERDICT");
   for (const NetnsResult& r : results) {
     const Status s = status_of(r);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "analyse/evidence.h"
 #include "render/conntrack_table_json.h"
 #include "render/report.h"
 #include "util/text_style.h"
@@ -188,12 +189,18 @@ json fds_json(const Reading& r) {
   json list = json::array();
   for (std::size_t i = 0; i < procs.size() && i < kTopProcesses; ++i) {
     const ProcessInfo& p = *procs[i];
-    list.push_back({{"pid", p.pid},
-                    {"comm", p.comm},
-                    {"open", opt(p.open_fds)},
-                    {"limit", opt(p.fd_soft_limit)},
-                    {"hard_limit", opt(p.fd_hard_limit)},
-                    {"utilization", num(fd_utilization(p), 4)}});
+    json e = {{"pid", p.pid},
+              {"comm", p.comm},
+              {"pod", nullptr},
+              {"pod_namespace", nullptr},
+              {"container", nullptr},
+              {"container_id", nullptr},
+              {"open", opt(p.open_fds)},
+              {"limit", opt(p.fd_soft_limit)},
+              {"hard_limit", opt(p.fd_hard_limit)},
+              {"utilization", num(fd_utilization(p), 4)}};
+    put_identity(e, &p);  // fills the four keys in place
+    list.push_back(std::move(e));
   }
   j["processes"] = std::move(list);
   j["processes_total"] = r.processes.size();

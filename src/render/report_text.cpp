@@ -134,8 +134,10 @@ void fds_section(const Reading& r, bool verbose, std::string& out) {
   std::size_t shown = verbose ? procs.size() : std::min(procs.size(), kTopProcesses);
   for (std::size_t i = 0; i < shown; ++i) {
     const ProcessInfo& p = *procs[i].second;
-    items.push_back(fmt::format("{}[{}] {} of {} ({})", printable(p.comm), p.pid, *p.open_fds,
-                                *p.fd_soft_limit, fmt_pct(procs[i].first)));
+    std::string who = fmt::format("{}[{}]", printable(p.comm), p.pid);
+    if (p.container) who += " " + printable(p.container->label());
+    items.push_back(fmt::format("{} {} of {} ({})", who, *p.open_fds, *p.fd_soft_limit,
+                                fmt_pct(procs[i].first)));
   }
   out += wrap_items(items, "; ", kWidth, label("fds"), kLabelPad) + "\n";
 }
@@ -222,6 +224,7 @@ void accept_section(const Snapshot& snap, const Reading& r, bool verbose, std::s
     if (auto it = r.listener_owner.find(l.inode); it != r.listener_owner.end()) {
       const ProcessInfo* p = process_of(r, it->second);
       owner = fmt::format(" {}[{}]", p ? printable(p->comm) : "?", it->second);
+      if (p && p->container) owner += " " + printable(p->container->label());
     }
     items.push_back(
         fmt::format("{}{} queue {}/{}", l.local.to_string(), owner, l.queue_len, l.queue_limit));
@@ -254,6 +257,22 @@ std::string evidence_value(const std::string& key, const nlohmann::ordered_json&
   return v.dump();
 }
 
+bool is_identity_key(std::string_view key) {
+  return key == "pod" || key == "pod_namespace" || key == "container" || key == "container_id";
+}
+
+// "shop/checkout-7f9c (container app)", or "unknown (container 0123456789ab)" when the
+// runtime's state could not be read.
+std::string identity_line(const nlohmann::ordered_json& ev) {
+  auto str = [&ev](const char* k) {
+    auto it = ev.find(k);
+    return it != ev.end() && it->is_string() ? printable(it->get<std::string>()) : std::string();
+  };
+  const std::string pod = str("pod"), ns = str("pod_namespace"), container = str("container");
+  if (pod.empty()) return "unknown (container " + container + ")";
+  return (ns.empty() ? pod : ns + "/" + pod) + " (container " + container + ")";
+}
+
 // Shell commands get a prompt so they read as something to run; settings and code do not.
 bool looks_like_shell(std::string_view cmd) {
   static constexpr std::string_view kShell[] = {
@@ -280,6 +299,12 @@ void finding_section(const Finding& f, bool color, std::string& out) {
     // Unknowns share one line so that the known numbers stand out.
     std::vector<std::string> unknown;
     for (const auto& [key, value] : f.evidence.items()) {
+      // The container identity is one line beside pid and comm, and none outside containers.
+      if (is_identity_key(key)) {
+        if (key == "container" && !value.is_null())
+          out += wrap("pod: " + identity_line(f.evidence), kWidth, "    ", "      ") + "\n";
+        continue;
+      }
       if (value.is_null()) {
         unknown.push_back(key);
         continue;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "snapshot/conntrack_table.h"
+#include "snapshot/container_identity.h"
 #include "snapshot/net_types.h"
 
 namespace cd {
@@ -138,7 +139,8 @@ struct ProcessInfo {
   std::optional<uint64_t> open_fds;
   std::optional<uint64_t> fd_soft_limit;  // "Max open files" soft limit; nullopt if unlimited
   std::optional<uint64_t> fd_hard_limit;
-  std::optional<ProcessSockets> sockets;  // set when attribution ran and fds were readable
+  std::optional<ProcessSockets> sockets;       // set when attribution ran and fds were readable
+  std::optional<ContainerIdentity> container;  // set when its cgroup names a container
 };
 
 // Processes that own sockets of a destination tuple (TIME_WAIT has no owner: inferred from

@@ -91,7 +91,7 @@ fi
 python3 -c "import yaml" 2>/dev/null || skip_check "the DaemonSet (no python3-yaml)"
 
 # The DaemonSet and the dashboard.
-python3 - "$daemonset" "$dashboard" "$unit_caps" <<'EOF' || serve_fail "deployment files"
+python3 - "$daemonset" "$dashboard" "$unit_caps" "$SOURCE_DIR/src/collect/container_identity.cpp" <<'EOF' || serve_fail "deployment files"
 import json, sys
 json.load(open(sys.argv[2]))
 try:
@@ -112,6 +112,25 @@ assert c["resources"]["limits"]["memory"] and c["resources"]["limits"]["cpu"]
 assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
 assert c["readinessProbe"]["httpGet"]["path"] == "/healthz"
 assert spec["volumes"][0]["secret"]["defaultMode"] == 0o400
+# Identity: every process's cgroup (hostPID, above) and the runtimes' bundles, read-only, at
+# the node's own paths (the --runtime-root defaults), and never a runtime's API socket.
+mounts = {m["name"]: m for m in c["volumeMounts"]}
+host = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v}
+want_state = {"/run/containerd/io.containerd.runtime.v2.task",
+              "/run/containers/storage/overlay-containers"}
+assert set(host.values()) == want_state, f"hostPath mounts {sorted(host.values())}"
+for name, path in host.items():
+    m = mounts[name]
+    assert m["readOnly"] is True, f"{path} is not mounted read-only"
+    assert m["mountPath"] == path, f"{path} mounted at {m['mountPath']}, not where the defaults look"
+import re
+src = open(sys.argv[4]).read()
+body = src[src.index("default_runtime_roots() {"):]
+defaults = re.findall(r'"(/[^"]+)"', body[:body.index("};")])
+assert defaults, "no default runtime roots found in the source"
+for path in host.values():
+    assert any(d == path or d.startswith(path + "/") for d in defaults), \
+        f"{path} is not under a default runtime root {defaults}"
 print("DaemonSet ok")
 EOF
 skip_partial_end

@@ -346,6 +346,48 @@ TEST(Metrics, CardinalityStaysBoundedWithAThousandTuples) {
   }
 }
 
+// A process in a pod's container gets kube-state-metrics' label names; one outside any
+// container gets none of them; the container's short id stands in when its state is unknown.
+TEST(Metrics, ProcessesInContainersCarryPodLabels) {
+  Fixture fx;
+  Reading& r = *fx.snap.second;
+  ContainerIdentity c;
+  c.container_id = std::string(64, 'a');
+  c.runtime = "containerd";
+  c.state_read = true;
+  c.pod = "checkout-7f9c";
+  c.pod_namespace = "shop";
+  c.container = "app";
+  r.processes[0].container = c;
+  r.processes[0].comm = "api";
+  ProcessInfo unnamed;
+  unnamed.pid = 99;
+  unnamed.comm = "side";
+  unnamed.open_fds = 800;
+  unnamed.fd_soft_limit = 1024;
+  unnamed.container = ContainerIdentity{};
+  unnamed.container->container_id = std::string(64, 'b');
+  r.processes.push_back(unnamed);
+  ProcessInfo host;
+  host.pid = 1;
+  host.comm = "init";
+  host.open_fds = 700;
+  host.fd_soft_limit = 1024;
+  r.processes.push_back(host);
+  Parsed p = parse(render_metrics(fx.snap, fx.a, MetricsOptions{}));
+  EXPECT_EQ(value(p, "conndoctor_process_open_fds",
+                  {{"pid", "4242"},
+                   {"comm", "api"},
+                   {"pod", "checkout-7f9c"},
+                   {"namespace", "shop"},
+                   {"container", "app"}}),
+            "900");
+  EXPECT_EQ(value(p, "conndoctor_process_open_fds",
+                  {{"pid", "99"}, {"comm", "side"}, {"container", "bbbbbbbbbbbb"}}),
+            "800");
+  EXPECT_EQ(value(p, "conndoctor_process_open_fds", {{"pid", "1"}, {"comm", "init"}}), "700");
+}
+
 TEST(Metrics, EveryFamilyIsDocumentedOnce) {
   std::ifstream in(std::string(CONNDOCTOR_FIXTURES) + "/../../docs/metrics.md");
   ASSERT_TRUE(in) << "docs/metrics.md missing";
