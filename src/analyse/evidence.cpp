@@ -86,6 +86,22 @@ void append_capped(std::vector<Finding>& kept, std::vector<Finding>& out, std::s
 // The process behind a tuple. TIME_WAIT sockets belong to no process (inode 0), so the owner is
 // inferred from the live sockets to the same tuple; the share of those it holds is the
 // confidence.
+std::optional<int32_t> tuple_owner_pid(const Reading& r, const TupleKey& key) {
+  for (const TupleOwner& o : r.tuple_owners) {
+    if (!(o.key == key) || o.pids.empty()) continue;
+    return std::max_element(o.pids.begin(), o.pids.end(),
+                            [](const auto& a, const auto& b) { return a.second < b.second; })
+        ->first;
+  }
+  return std::nullopt;
+}
+
+void put_runtime(Evidence& ev, const RuntimeInfo* rt) {
+  ev["runtime"] = rt ? Evidence(rt->name) : Evidence(nullptr);
+  ev["runtime_version"] = rt && !rt->version.empty() ? Evidence(rt->version) : Evidence(nullptr);
+  ev["runtime_detected_by"] = rt ? Evidence(rt->how) : Evidence(nullptr);
+}
+
 void put_tuple_owner(Evidence& ev, const Reading& r, const TupleKey& key) {
   const TupleOwner* owner = nullptr;
   for (const TupleOwner& o : r.tuple_owners)

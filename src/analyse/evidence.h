@@ -41,6 +41,11 @@ std::string process_title(const ProcessInfo& p);
 // sockets, with "owner_inferred", "confidence" and "owner_share_of_live_sockets" (TIME_WAIT
 // belongs to no process); all null when unknown.
 void put_tuple_owner(Evidence& ev, const Reading& r, const TupleKey& key);
+// The process that holds most live sockets of the tuple, if attribution saw one.
+std::optional<int32_t> tuple_owner_pid(const Reading& r, const TupleKey& key);
+// runtime, runtime_version, runtime_detected_by: how a plan chose its first setting (null when
+// no runtime was recognised).
+void put_runtime(Evidence& ev, const RuntimeInfo* rt);
 
 const ProcessInfo* find_process(const Reading& r, int32_t pid);
 

@@ -77,29 +77,115 @@ std::vector<PortRange> merge_ports(const std::vector<PortRange>& reserved,
 
 // --- A ----------------------------------------------------------------------------------------
 
-RemediationStep step_client_reuse() {
-  return step(
-      'A',
+namespace {
+
+struct RuntimeAdvice {
+  std::string_view runtime;  // RuntimeInfo::name
+  std::string_view display;
+  std::string_view command;
+};
+
+constexpr RuntimeAdvice kRuntimeAdvice[] = {
+    {"go", "Go",
+     "Go: one shared http.Client for the process; &http.Transport{MaxIdleConns: 1000, "
+     "MaxIdleConnsPerHost: 200 /* >= expected concurrency; the default 2 turns every extra "
+     "concurrent request into a new connection */, IdleConnTimeout: 90 * time.Second}; after "
+     "each request: io.Copy(io.Discard, resp.Body); resp.Body.Close()"},
+    {"jvm", "Java",
+     "Java: one shared pooled client: Apache HttpClient PoolingHttpClientConnectionManager "
+     "with setMaxTotal(N) and setDefaultMaxPerRoute(N) (or setMaxPerRoute(route, N)); OkHttp: "
+     "one OkHttpClient with new ConnectionPool(N, 5, TimeUnit.MINUTES); JDK "
+     "java.net.http.HttpClient: build it once and reuse it; close every response (try-with-"
+     "resources)"},
+    {"cpython", "Python",
+     "Python: one requests.Session() with session.mount('https://', "
+     "HTTPAdapter(pool_connections=10, pool_maxsize=N)) (and 'http://'); or one "
+     "httpx.Client(limits=httpx.Limits(max_connections=N, max_keepalive_connections=N)) "
+     "reused for every request"},
+    {"nodejs", "Node.js",
+     "Node.js: one shared agent for every request: new http.Agent({ keepAlive: true, "
+     "maxSockets: N }) (https.Agent likewise; the global agent keeps alive only since Node 19); "
+     "undici/fetch: one Pool or Agent reused; consume or destroy every response body"},
+    {"php-fpm", "PHP-FPM",
+     "PHP-FPM: workers share no pool, so keep connections per worker: PDO::ATTR_PERSISTENT => "
+     "true, Redis/Memcached pconnect() or a persistent_id, one curl handle reused across "
+     "requests; or a local pooling proxy (nginx upstream keepalive, PgBouncer)"},
+    {"nginx", "nginx",
+     "nginx as a proxy: upstream backend { server ...; keepalive 32; } and in the location "
+     "proxy_http_version 1.1; proxy_set_header Connection \"\"; (without all three nginx opens "
+     "a new upstream connection per request)"},
+    {"envoy", "envoy",
+     "envoy as a proxy: do not set max_requests_per_connection: 1; keep the cluster's "
+     "common_http_protocol_options.idle_timeout above the request interval; speak HTTP/2 to "
+     "upstreams that support it (one connection carries every request)"},
+};
+
+// Pools for the well-known database and cache ports: churn to them is a missing pool.
+std::optional<std::string_view> pool_for_port(uint16_t port) {
+  switch (port) {
+    case 5432:
+    case 3306:
+      return port == 5432
+                 ? "PostgreSQL (port 5432): a connection pool sized to the concurrency: Go "
+                   "database/sql db.SetMaxIdleConns(N) (the default 2 closes every extra "
+                   "connection after use) and db.SetMaxOpenConns(N); Java HikariCP "
+                   "maximumPoolSize; Python SQLAlchemy create_engine(pool_size=N); or PgBouncer "
+                   "in front of the server"
+                 : "MySQL (port 3306): a connection pool sized to the concurrency: Go "
+                   "database/sql db.SetMaxIdleConns(N) (the default 2 closes every extra "
+                   "connection after use) and db.SetMaxOpenConns(N); Java HikariCP "
+                   "maximumPoolSize; Python SQLAlchemy create_engine(pool_size=N); or ProxySQL "
+                   "in front of the server";
+    case 6379:
+      return "Redis (port 6379): one pooled client per process: go-redis "
+             "redis.NewClient(&redis.Options{PoolSize: N, MinIdleConns: M}); Java JedisPool or "
+             "one shared Lettuce connection; redis-py one ConnectionPool for the process; PHP "
+             "phpredis pconnect()";
+    case 11211:
+      return "Memcached (port 11211): persistent client connections: pymemcache PooledClient, "
+             "one shared spymemcached/gomemcache client, PHP Memcached with a persistent_id";
+    case 27017:
+      return "MongoDB (port 27017): one MongoClient per process (it pools: maxPoolSize), never "
+             "one per request";
+    default:
+      return std::nullopt;
+  }
+}
+
+const RuntimeAdvice* advice_for(const RuntimeInfo* rt) {
+  if (!rt) return nullptr;
+  for (const RuntimeAdvice& a : kRuntimeAdvice)
+    if (a.runtime == rt->name) return &a;
+  return nullptr;
+}
+
+}  // namespace
+
+RemediationStep step_client_reuse(const ReuseHint& hint) {
+  std::string action =
       "Reuse connections in the client: one shared, pooled client per process instead of a new "
       "connection per request, with a pool at least as large as the concurrency to this "
       "destination; read every response body to EOF and close it so the connection goes back to "
-      "the pool",
-      {"Go: one shared http.Client for the process; &http.Transport{MaxIdleConns: 1000, "
-       "MaxIdleConnsPerHost: 200 /* >= expected concurrency; the default 2 turns every extra "
-       "concurrent request into a new connection */, IdleConnTimeout: 90 * time.Second}; after "
-       "each request: io.Copy(io.Discard, resp.Body); resp.Body.Close()",
-       "Java: one shared pooled client: Apache HttpClient PoolingHttpClientConnectionManager "
-       "with setMaxTotal(N) and setDefaultMaxPerRoute(N) (or setMaxPerRoute(route, N)); OkHttp: "
-       "one OkHttpClient with new ConnectionPool(N, 5, TimeUnit.MINUTES); JDK "
-       "java.net.http.HttpClient: build it once and reuse it; close every response (try-with-"
-       "resources)",
-       "Python: one requests.Session() with session.mount('https://', "
-       "HTTPAdapter(pool_connections=10, pool_maxsize=N)) (and 'http://'); or one "
-       "httpx.Client(limits=httpx.Limits(max_connections=N, max_keepalive_connections=N)) "
-       "reused for every request"},
-      "Low. Keep the client's idle timeout below the server's and the load balancer's keep-alive "
-      "timeout, or pooled connections die idle and churn again; a pool smaller than the "
-      "concurrency still opens short connections for the overflow.");
+      "the pool";
+  std::vector<std::string> commands;
+  if (hint.port)
+    if (auto pool = pool_for_port(*hint.port)) commands.emplace_back(*pool);
+  const RuntimeAdvice* first = advice_for(hint.runtime);
+  if (first) {
+    action += fmt::format(" (the client runs {}{}: its setting comes first)", first->display,
+                          hint.runtime->version.empty() ? "" : " " + hint.runtime->version);
+    commands.emplace_back(first->command);
+  }
+  // Then the general-purpose clients not named yet (PHP-FPM and the proxies only when seen).
+  for (const RuntimeAdvice& a : kRuntimeAdvice) {
+    const bool general =
+        a.runtime == "go" || a.runtime == "jvm" || a.runtime == "cpython" || a.runtime == "nodejs";
+    if (&a != first && general) commands.emplace_back(a.command);
+  }
+  return step('A', std::move(action), std::move(commands),
+              "Low. Keep the client's idle timeout below the server's and the load balancer's "
+              "keep-alive timeout, or pooled connections die idle and churn again; a pool smaller "
+              "than the concurrency still opens short connections for the overflow.");
 }
 
 RemediationStep step_server_keep_alive() {

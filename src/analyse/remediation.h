@@ -14,8 +14,15 @@
 namespace cd {
 
 // --- A: the application ---------------------------------------------------------------------
-// One shared, pooled client per process, with concrete settings for Go, Java and Python.
-RemediationStep step_client_reuse();
+// What a plan knows about the client that churns: the runtime it runs (its setting is named
+// first) and the destination port (a database or cache port names that pool first).
+struct ReuseHint {
+  const RuntimeInfo* runtime = nullptr;
+  std::optional<uint16_t> port;
+};
+// One shared, pooled client per process, with concrete settings for Go, Java, Python, Node.js,
+// PHP-FPM and nginx/envoy as proxies; the hinted runtime and destination first.
+RemediationStep step_client_reuse(const ReuseHint& hint = {});
 // The server closes first (server-side TIME_WAIT): keep-alive on, no "Connection: close".
 RemediationStep step_server_keep_alive();
 // bind() before connect() takes a port from the host-wide pool: IP_BIND_ADDRESS_NO_PORT.

@@ -82,8 +82,12 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
 
   bool loopback = t.key.src.is_loopback() || t.key.dst.is_loopback();
   if (churn) {
-    f.remediation = {step_client_reuse(), step_widen_port_range(r),
-                     step_tw_reuse(r.sysctls, loopback)};
+    const auto owner = tuple_owner_pid(r, t.key);
+    const ProcessInfo* p = owner ? find_process(r, *owner) : nullptr;
+    const RuntimeInfo* rt = p && p->runtime ? &*p->runtime : nullptr;
+    put_runtime(ev, rt);
+    f.remediation = {step_client_reuse({.runtime = rt, .port = t.key.dport}),
+                     step_widen_port_range(r), step_tw_reuse(r.sysctls, loopback)};
   } else {
     f.remediation = {step_widen_port_range(r), step_more_source_addresses()};
   }

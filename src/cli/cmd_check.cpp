@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "collect/conntrack_collect.h"
+#include "collect/runtime_detect.h"
 #include "diagnose/diagnose.h"
 #include "diagnose/netns.h"
 #include "diagnose/trace_merge.h"
@@ -143,7 +144,10 @@ int run_check(const CheckArgs& a) {
       traced = decode_trace(*raw, elapsed);
       traced->missing.insert(traced->missing.begin(), tracer->missing().begin(),
                              tracer->missing().end());
-      merge_trace(d->analysis, *traced);
+      const ProcFs proc;
+      merge_trace(d->analysis, *traced, [&proc](int32_t pid, const std::string& comm) {
+        return detect_runtime(proc, pid, comm);
+      });
     } else {
       trace_error = raw.error().message;
     }

@@ -10,6 +10,7 @@
 #include "collect/proc_paths.h"
 #include "collect/proc_text.h"
 #include "collect/processes.h"
+#include "collect/runtime_detect.h"
 #include "collect/socket_aggregator.h"
 #include "collect/sysctls.h"
 #include "util/side_thread.h"
@@ -260,7 +261,10 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
     const bool from_table = (*read)->from_table;
     attribute_processes(std::move((*read)->fds), popt, cfg.index_inodes ? &index : nullptr, r,
                         missing);
-    if (opt.attribution) r.fd_scan = from_table ? "bpf" : "procfs";
+    if (opt.attribution) {
+      r.fd_scan = from_table ? "bpf" : "procfs";
+      detect_owner_runtimes(src.proc, r);
+    }
   }
   return r;
 }

@@ -4,8 +4,12 @@
 #include "diagnose/trace_merge.h"
 #include "snapshot/trace_result.h"
 
+#include "analyse/evidence.h"
+#include "analyse/remediation.h"
+
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <map>
 #include <string>
 
@@ -40,7 +44,28 @@ json failing_processes(const TraceResult& t, int err, const std::string& destina
   return out;
 }
 
-void merge_ephemeral(Finding& f, const TraceResult& t) {
+// The port of an "ip:port" or "[ip6]:port" destination.
+std::optional<uint16_t> destination_port(const std::string& dest) {
+  const std::size_t colon = dest.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(dest.data() + colon + 1, dest.data() + dest.size(), v);
+  if (ec != std::errc() || end != dest.data() + dest.size() || v > 65535) return std::nullopt;
+  return uint16_t(v);
+}
+
+// The traced owner's runtime replaces the inferred owner's in the evidence and in step A.
+void retarget_reuse_step(Finding& f, const TraceChurn& owner, const std::string& dest,
+                         const RuntimeLookup& runtime_of) {
+  if (!runtime_of || !f.evidence.contains("runtime")) return;
+  const std::optional<RuntimeInfo> rt = runtime_of(owner.pid, owner.comm);
+  put_runtime(f.evidence, rt ? &*rt : nullptr);
+  for (RemediationStep& s : f.remediation)
+    if (s.priority == 'A')
+      s = step_client_reuse({.runtime = rt ? &*rt : nullptr, .port = destination_port(dest)});
+}
+
+void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runtime_of) {
   const std::string dest = evidence_string(f, "destination");
   f.evidence["traced_eaddrnotavail"] = failing_processes(t, EADDRNOTAVAIL, dest);
   if (dest.empty()) return;
@@ -62,6 +87,7 @@ void merge_ephemeral(Finding& f, const TraceResult& t) {
                                 {"closed", top->closed},
                                 {"local_closed_first", top->local_closed_first},
                                 {"remote_closed_first", top->remote_closed_first}};
+  retarget_reuse_step(f, *top, dest, runtime_of);
 }
 
 void merge_fds(Finding& f, const TraceResult& t) {
@@ -194,12 +220,12 @@ void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
 
 }  // namespace
 
-void merge_trace(Analysis& analysis, const TraceResult& trace) {
+void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLookup& runtime_of) {
   for (Finding& f : analysis.findings) {
     if (!f.evidence.is_object()) continue;
     switch (f.resource) {
       case Resource::kEphemeralPorts:
-        merge_ephemeral(f, trace);
+        merge_ephemeral(f, trace, runtime_of);
         break;
       case Resource::kFileDescriptors:
         merge_fds(f, trace);

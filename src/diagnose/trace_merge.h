@@ -5,11 +5,22 @@
 // overflow drops; conntrack findings the netfilter drops and their top destinations.
 #pragma once
 
+#include <functional>
+#include <optional>
+#include <string>
+
 #include "analyse/analysis.h"
 #include "snapshot/trace_result.h"
 
 namespace cd {
 
-void merge_trace(Analysis& analysis, const TraceResult& trace);
+// The runtime a process runs (collect/runtime_detect on a live host); empty = not looked up.
+using RuntimeLookup =
+    std::function<std::optional<RuntimeInfo>(int32_t pid, const std::string& comm)>;
+
+// When the trace names a churn owner other than the inferred one, `runtime_of` looks up its
+// runtime so that the plan's first step names that runtime's setting.
+void merge_trace(Analysis& analysis, const TraceResult& trace,
+                 const RuntimeLookup& runtime_of = {});
 
 }  // namespace cd

@@ -133,6 +133,14 @@ struct ProcessSockets {
   std::vector<Endpoint> listening;
 };
 
+// The language runtime or proxy a process runs, detected read-only from its executable and its
+// memory map. It decides which runtime's connection-reuse setting a plan names first.
+struct RuntimeInfo {
+  std::string name;     // "go", "jvm", "cpython", "nodejs", "php-fpm", "nginx", "envoy"
+  std::string version;  // "go1.19.8", "3.11"; empty when nothing says
+  std::string how;      // how it was detected, for evidence: "ELF section .go.buildinfo"
+};
+
 struct ProcessInfo {
   int32_t pid = 0;
   std::string comm;
@@ -141,6 +149,7 @@ struct ProcessInfo {
   std::optional<uint64_t> fd_hard_limit;
   std::optional<ProcessSockets> sockets;       // set when attribution ran and fds were readable
   std::optional<ContainerIdentity> container;  // set when its cgroup names a container
+  std::optional<RuntimeInfo> runtime;          // set for the processes a plan names (tuple owners)
 };
 
 // Processes that own sockets of a destination tuple (TIME_WAIT has no owner: inferred from

@@ -25,6 +25,32 @@ TEST(Remediation, PortListsMergeAndFormatLikeTheSysctl) {
   EXPECT_EQ(format_port_list(merge_ports({{65535, 65535}}, {65534})), "65534-65535");
 }
 
+TEST(Remediation, ClientReuseNamesTheDetectedRuntimeFirstAndEachOnce) {
+  const RemediationStep plain = step_client_reuse();
+  ASSERT_EQ(plain.commands.size(), 4u);  // Go, Java, Python, Node.js
+  EXPECT_EQ(plain.commands[0].rfind("Go: ", 0), 0u);
+  EXPECT_EQ(plain.commands[3].rfind("Node.js: ", 0), 0u);
+  EXPECT_EQ(plain.action.find("the client runs"), std::string::npos);
+
+  const RuntimeInfo node{"nodejs", "", "executable /usr/bin/node"};
+  const RemediationStep n = step_client_reuse({.runtime = &node});
+  ASSERT_EQ(n.commands.size(), 4u);
+  EXPECT_EQ(n.commands[0].rfind("Node.js: ", 0), 0u);
+  EXPECT_EQ(n.commands[1].rfind("Go: ", 0), 0u);
+  EXPECT_NE(n.action.find("(the client runs Node.js: its setting comes first)"), std::string::npos);
+
+  // A proxy is named only when it is the client.
+  const RuntimeInfo nginx{"nginx", "", "comm nginx"};
+  const RemediationStep x = step_client_reuse({.runtime = &nginx, .port = 6379});
+  ASSERT_EQ(x.commands.size(), 6u);
+  EXPECT_EQ(x.commands[0].rfind("Redis (port 6379)", 0), 0u);
+  EXPECT_NE(x.commands[1].find("proxy_http_version 1.1"), std::string::npos);
+  EXPECT_NE(x.commands[1].find("keepalive 32"), std::string::npos);
+
+  const RuntimeInfo unknown{"cobol", "", "?"};
+  EXPECT_EQ(step_client_reuse({.runtime = &unknown, .port = 80}).commands, plain.commands);
+}
+
 TEST(Remediation, PersistIsOneFilePerKey) {
   EXPECT_EQ(persist_sysctl("net.ipv4.tcp_tw_reuse", "1"),
             "echo 'net.ipv4.tcp_tw_reuse = 1' > /etc/sysctl.d/90-net.ipv4.tcp_tw_reuse.conf");

@@ -171,6 +171,34 @@ TEST(EphemeralPorts, OwnerIsInferredFromLiveSocketsWithConfidence) {
   EXPECT_EQ(g[0].evidence["confidence"], "medium");
 }
 
+TEST(EphemeralPorts, PlanANamesTheOwnersRuntimeAndTheDatabasePoolFirst) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40019);
+  TupleKey k = tuple_key("198.18.0.1", "198.18.0.2", 5432);
+  b.tuple(k, {.established = 2, .time_wait = 18, .tw_recent = 5});
+  b.process(4242, "checkout", 10, 1024).runtime =
+      RuntimeInfo{"go", "go1.21.5", "ELF section .go.buildinfo of /app/checkout"};
+  b.now().tuple_owners.push_back(TupleOwner{k, {{4242, 2}}});
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].evidence["runtime"], "go");
+  EXPECT_EQ(f[0].evidence["runtime_version"], "go1.21.5");
+  EXPECT_EQ(f[0].evidence["runtime_detected_by"], "ELF section .go.buildinfo of /app/checkout");
+  const RemediationStep& a = f[0].remediation.at(0);
+  ASSERT_EQ(a.priority, 'A');
+  EXPECT_NE(a.action.find("the client runs Go go1.21.5"), std::string::npos) << a.action;
+  ASSERT_GE(a.commands.size(), 2u);
+  EXPECT_EQ(a.commands[0].rfind("PostgreSQL (port 5432)", 0), 0u) << a.commands[0];
+  EXPECT_EQ(a.commands[1].rfind("Go: ", 0), 0u) << a.commands[1];
+
+  // No runtime recognised: null evidence, the general clients in their usual order.
+  b.now().processes.back().runtime.reset();
+  auto g = run(b);
+  EXPECT_TRUE(g[0].evidence["runtime"].is_null());
+  EXPECT_TRUE(g[0].evidence["runtime_detected_by"].is_null());
+  EXPECT_EQ(g[0].remediation.at(0).commands.at(1).rfind("Go: ", 0), 0u);
+}
+
 TEST(EphemeralPorts, AtMostFiveTupleFindingsAndTheRestCounted) {
   SnapshotBuilder b;
   b.port_range(40000, 40099);

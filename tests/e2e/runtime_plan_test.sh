@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Plan A for the runtime in front of you, end to end: in a namespace of its own, a CPython
+# client holds 3 live connections to 127.0.0.1:5432 and opens and closes short ones (closing
+# first) until connect() fails with EADDRNOTAVAIL. The ephemeral_ports finding for that tuple
+# must say the owner runs CPython and how that was read (its executable), and its step A must
+# name the PostgreSQL pool first (the destination's port) and Python's setting next.
+set -uo pipefail
+: "${CONNDOCTOR:?path of the conndoctor binary}"
+tools=${TOOLS_DIR:-$(dirname "$CONNDOCTOR")/tools}
+churn=$tools/cdtool-churn
+python=/usr/bin/python3
+
+source "$(dirname "$0")/skip.sh"
+skip() { skip_test "$@"; }
+[[ -x $churn ]] || skip "load tool $churn is not built"
+[[ $(id -u) -eq 0 ]] || skip "needs root to create a network namespace"
+command -v ip >/dev/null || skip "needs ip (iproute2)"
+[[ -x $python ]] || skip "needs $python (the client under test, and to read the JSON report)"
+
+ns=cdtest-runtime-$$
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  ip netns del "$ns" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
+ip -n "$ns" link set lo up || { echo "FAIL: cannot bring lo up in $ns"; exit 1; }
+# Inside the namespace only: a 64-port pool, and tcp_tw_reuse off (see attribution_churn_test).
+ip netns exec "$ns" sh -c 'echo "40000 40063" >/proc/sys/net/ipv4/ip_local_port_range &&
+  echo 0 >/proc/sys/net/ipv4/tcp_tw_reuse' || { echo "FAIL: cannot set namespace sysctls"; exit 1; }
+
+ip netns exec "$ns" "$churn" sink --listen 127.0.0.1:5432 --max-seconds 90 &
+pids+=($!)
+for _ in $(seq 50); do
+  [[ $(ip netns exec "$ns" ss -Htln 'sport = :5432' 2>/dev/null) ]] && break
+  sleep 0.1
+done
+
+cat >"$tmp/client.py" <<'PY'
+import errno, socket, sys, time
+status = sys.argv[1]
+held = [socket.create_connection(("127.0.0.1", 5432)) for _ in range(3)]
+failed = 0
+deadline = time.monotonic() + 90
+while time.monotonic() < deadline:
+    try:
+        s = socket.create_connection(("127.0.0.1", 5432))
+        s.close()
+    except OSError as e:
+        if e.errno != errno.EADDRNOTAVAIL:
+            raise
+        failed += 1
+        with open(status, "w") as f:
+            f.write("%d\n" % failed)
+        time.sleep(0.01)
+PY
+ip netns exec "$ns" "$python" "$tmp/client.py" "$tmp/status" &
+client_pid=$!
+pids+=("$client_pid")
+
+for _ in $(seq 100); do
+  [[ -s $tmp/status ]] && break
+  sleep 0.1
+done
+[[ -s $tmp/status ]] || { echo "FAIL: the Python client never saw EADDRNOTAVAIL"; exit 1; }
+kill -0 "$client_pid" 2>/dev/null || { echo "FAIL: the Python client exited early"; exit 1; }
+
+ip netns exec "$ns" "$CONNDOCTOR" check --json >"$tmp/report.json" 2>"$tmp/err"
+rc=$?
+((rc <= 2)) || { echo "FAIL: check exited $rc: $(head -c 500 "$tmp/err")"; exit 1; }
+ip netns exec "$ns" "$CONNDOCTOR" check >"$tmp/report.txt" 2>&1
+
+"$python" - "$tmp/report.json" "$client_pid" "$tmp/report.txt" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+client = int(sys.argv[2])
+text = open(sys.argv[3]).read()
+ports = [f for f in report["findings"] if f["resource"] == "ephemeral_ports"
+         and f["evidence"].get("destination") == "127.0.0.1:5432"]
+assert ports, "no ephemeral_ports finding for 127.0.0.1:5432: %r" % [
+    (f["id"], f["evidence"].get("destination")) for f in report["findings"]]
+f = ports[0]
+ev = f["evidence"]
+assert ev.get("pid") == client, "owner %r, want the Python client %d" % (ev.get("pid"), client)
+assert ev.get("runtime") == "cpython", "runtime %r, want cpython" % ev.get("runtime")
+how = ev.get("runtime_detected_by") or ""
+assert how.startswith("executable /usr/bin/python3"), "detected by %r" % how
+a = f["remediation"][0]
+assert a["priority"] == "A", "first step %r" % a["priority"]
+assert "the client runs Python" in a["action"], a["action"]
+assert a["commands"][0].startswith("PostgreSQL (port 5432)"), a["commands"][0]
+assert a["commands"][1].startswith("Python: "), a["commands"][1]
+assert "the client runs Python" in text, "the text report does not name the runtime"
+print("ok: %s names pid %d (%s), runtime %s (%s); step A starts with %r" % (
+    f["id"], client, ev.get("comm"), ev["runtime"], how, a["commands"][1][:30]))
+PY
