@@ -134,15 +134,16 @@ TEST(Remediation, RaisingNeverLowers) {
       << capped.commands[0];
 }
 
-TEST(Remediation, ClientReuseHasConcreteSettingsForGoJavaPython) {
+TEST(Remediation, ClientReuseHasConcreteSettingsForGoJavaPythonNode) {
   RemediationStep a = step_client_reuse();
-  ASSERT_EQ(a.commands.size(), 3u);
+  ASSERT_EQ(a.commands.size(), 4u);
   EXPECT_NE(a.commands[0].find("MaxIdleConnsPerHost"), std::string::npos);
   EXPECT_NE(a.commands[0].find("IdleConnTimeout: 90 * time.Second"), std::string::npos);
   EXPECT_NE(a.commands[1].find("PoolingHttpClientConnectionManager"), std::string::npos);
   EXPECT_NE(a.commands[1].find("ConnectionPool"), std::string::npos);
   EXPECT_NE(a.commands[2].find("requests.Session()"), std::string::npos);
   EXPECT_NE(a.commands[2].find("httpx.Limits"), std::string::npos);
+  EXPECT_NE(a.commands[3].find("keepAlive: true"), std::string::npos);
 }
 
 }  // namespace
