@@ -19,37 +19,14 @@ skip() { skip_test "$@"; }
 command -v ip >/dev/null || skip "needs ip (iproute2)"
 command -v python3 >/dev/null || skip "needs python3 to read the JSON report"
 
-ns=cdtest-attr-$$
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
-ip -n "$ns" link set lo up || { echo "FAIL: cannot bring lo up in $ns"; exit 1; }
-# Inside the namespace only: a 64-port pool so that the churn exhausts it in well under a
-# second, and tcp_tw_reuse off (its loopback default 2 would let connect() take TIME_WAIT
-# ports over after tcp_tw_reuse_delay and the pool would never run out).
-ip netns exec "$ns" sh -c 'echo "40000 40063" >/proc/sys/net/ipv4/ip_local_port_range &&
-  echo 0 >/proc/sys/net/ipv4/tcp_tw_reuse' || { echo "FAIL: cannot set namespace sysctls"; exit 1; }
-
+source "$(dirname "$0")/churn_lib.sh"
+# A 64-port pool so that the churn exhausts it in well under a second.
+churn_ns "cdtest-attr-$$" "40000 40063"
 in_ns() { ip netns exec "$ns" "$@"; }
 # `ip netns exec` execs the command in place, so $! is the tool's own pid (not so through a
 # shell function, which would fork a subshell).
-ip netns exec "$ns" "$churn" sink --listen 127.0.0.1:8080 --listen 127.0.0.1:9090 --max-seconds 90 &
-sink_pid=$!
-pids+=("$sink_pid")
-for _ in $(seq 50); do
-  [[ $(in_ns ss -Htln 'sport = :9090' 2>/dev/null) ]] && break
-  sleep 0.1
-done
+churn_sink 8080 9090
+sink_pid=${pids[-1]}
 ip netns exec "$ns" "$churn" idle --to 127.0.0.1:9090 --max-seconds 90 &
 idle_pid=$!
 pids+=("$idle_pid")

@@ -13,30 +13,9 @@ churn=$tools/cdtool-churn
 [[ -x $churn ]] || skip_test "load tool $churn is not built"
 command -v ip >/dev/null || skip_test "needs ip (iproute2)"
 
-ns=cdtr-check-$$
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$ns" 2>/dev/null || skip_test "cannot create a network namespace"
-ip -n "$ns" link set lo up || { echo "FAIL: cannot bring lo up in $ns"; exit 1; }
-ip netns exec "$ns" sh -c 'echo "40000 40999" >/proc/sys/net/ipv4/ip_local_port_range &&
-  echo 0 >/proc/sys/net/ipv4/tcp_tw_reuse' || { echo "FAIL: cannot set namespace sysctls"; exit 1; }
-
-ip netns exec "$ns" "$churn" sink --listen 127.0.0.1:8080 --max-seconds 60 &
-pids+=($!)
-for _ in $(seq 50); do
-  [[ $(ip netns exec "$ns" ss -Htln 'sport = :8080' 2>/dev/null) ]] && break
-  sleep 0.1
-done
+source "$(dirname "$0")/churn_lib.sh"
+churn_ns "cdtr-check-$$" "40000 40999"
+churn_sink 8080
 
 # The check traces 12 s and takes its second reading 10 s in; the churn (200 connects/s)
 # exhausts the 1,000 ports in about 5 s of that.

@@ -17,31 +17,9 @@ skip() { skip_test "$@"; }
 command -v ip >/dev/null || skip "needs ip (iproute2)"
 [[ -x $python ]] || skip "needs $python (the client under test, and to read the JSON report)"
 
-ns=cdtest-runtime-$$
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
-ip -n "$ns" link set lo up || { echo "FAIL: cannot bring lo up in $ns"; exit 1; }
-# Inside the namespace only: a 64-port pool, and tcp_tw_reuse off (see attribution_churn_test).
-ip netns exec "$ns" sh -c 'echo "40000 40063" >/proc/sys/net/ipv4/ip_local_port_range &&
-  echo 0 >/proc/sys/net/ipv4/tcp_tw_reuse' || { echo "FAIL: cannot set namespace sysctls"; exit 1; }
-
-ip netns exec "$ns" "$churn" sink --listen 127.0.0.1:5432 --max-seconds 90 &
-pids+=($!)
-for _ in $(seq 50); do
-  [[ $(ip netns exec "$ns" ss -Htln 'sport = :5432' 2>/dev/null) ]] && break
-  sleep 0.1
-done
+source "$(dirname "$0")/churn_lib.sh"
+churn_ns "cdtest-runtime-$$" "40000 40063"
+churn_sink 5432
 
 cat >"$tmp/client.py" <<'PY'
 import errno, socket, sys, time
