@@ -161,6 +161,19 @@ void SampleLog::record(HistoryWriter& w, const Sample& sample, const char* who) 
   ++written;
 }
 
+Result<NetnsTarget> open_netns_target(const std::string& target) {
+  auto info = resolve_netns(target);
+  if (!info) return std::unexpected(info.error());
+  auto path = netns_target_path(target);
+  if (!path) return std::unexpected(path.error());
+  NetnsTarget t{UniqueFd(::open(path->c_str(), O_RDONLY | O_CLOEXEC)), info->label()};
+  if (!t.fd) return fail_errno(*path);
+  auto id = netns_id_of(*path);
+  if (!id || uint64_t(id->ino) != info->inode)
+    return fail(target + ": the namespace changed while it was opened");
+  return t;
+}
+
 namespace {
 
 struct WatchArgs {
@@ -304,25 +317,6 @@ std::string describe_exit(int status) {
     return std::string("killed by SIG") + (name ? name : std::to_string(WTERMSIG(status)).c_str());
   }
   return "exited " + std::to_string(WEXITSTATUS(status));
-}
-
-// --netns: opened once, before anything is written, and held for the recorder's life (the
-// namespace outlives its name and its processes).
-struct NetnsTarget {
-  UniqueFd fd;
-  std::string label;
-};
-Result<NetnsTarget> open_netns_target(const std::string& target) {
-  auto info = resolve_netns(target);
-  if (!info) return std::unexpected(info.error());
-  auto path = netns_target_path(target);
-  if (!path) return std::unexpected(path.error());
-  NetnsTarget t{UniqueFd(::open(path->c_str(), O_RDONLY | O_CLOEXEC)), info->label()};
-  if (!t.fd) return fail_errno(*path);
-  auto id = netns_id_of(*path);
-  if (!id || uint64_t(id->ino) != info->inode)
-    return fail(target + ": the namespace changed while it was opened");
-  return t;
 }
 
 // Records until SIGINT/SIGTERM (set in `sig`); an exit status other than 0 when it cannot start.

@@ -27,6 +27,8 @@ const std::vector<Command>& commands() {
        setup_watch},
       {"history", "the incidents a history database recorded, a past report, an HTML report",
        setup_history},
+      {"top", "a live view in the terminal: verdict, hottest tuples, fd limits, queues, failures",
+       setup_top},
   };
   return table;
 }

@@ -16,6 +16,7 @@
 #include "history/store.h"
 #include "render/trace_report.h"
 #include "trace/tracer.h"
+#include "util/unique_fd.h"
 
 namespace cd {
 
@@ -41,6 +42,7 @@ Handler setup_serve(CLI::App& app);
 Handler setup_trace(CLI::App& app);
 Handler setup_watch(CLI::App& app);
 Handler setup_history(CLI::App& app);
+Handler setup_top(CLI::App& app);
 
 // Shared by the handlers (cli/output.cpp).
 int error_exit(const std::string& message);  // "conndoctor: message" on stderr; returns 3
@@ -89,6 +91,14 @@ class TracedSampler {
   TraceResult last_;  // the maps at the previous sample
   double last_s_ = 0;
 };
+// --netns NAME|PID for a process that outlives the namespace's name (watch, top): opened once,
+// before anything is written, and held for the process's life (the namespace outlives its name
+// and its processes); the label names it in reports.
+struct NetnsTarget {
+  UniqueFd fd;
+  std::string label;
+};
+Result<NetnsTarget> open_netns_target(const std::string& target);
 // --history PATH --retention D --max-size S for watch and serve; validated by open_recorder.
 struct RecorderArgs {
   std::string path;
