@@ -331,7 +331,27 @@ struct Table {
   }
 };
 
+// Narrow terminals: the bar shrinks, then goes, then the namespace column shrinks, so that the
+// flexible columns keep their minimum.
 Table make_table(std::vector<Col> cols, int width) {
+  auto needed = [&] {
+    int n = int(cols.size()) - 1;
+    for (const Col& c : cols) n += c.width ? c.width : 8;
+    return n;
+  };
+  while (needed() > width) {
+    auto bar = std::find_if(cols.begin(), cols.end(), [](const Col& c) { return c.is_bar; });
+    auto ns =
+        std::find_if(cols.begin(), cols.end(), [](const Col& c) { return c.title == "NETNS"; });
+    if (bar != cols.end() && bar->width > 6)
+      bar->width = std::max(6, bar->width - (needed() - width));
+    else if (bar != cols.end())
+      cols.erase(bar);
+    else if (ns != cols.end() && ns->width > 8)
+      ns->width = std::max(8, ns->width - (needed() - width));
+    else
+      break;
+  }
   Table t{std::move(cols), {}};
   t.widths = layout(t.cols, width);
   return t;
@@ -716,6 +736,20 @@ Lines help_lines(int width) {
   return out;
 }
 
+// The last resort against a row wider than the terminal: cut it at the width.
+void clip(TopLine& line, int width) {
+  int used = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    int w = display_width(line[i].text);
+    if (used + w > width) {
+      line[i].text = line[i].text.substr(0, prefix_bytes(line[i].text, width - used));
+      line.resize(i + 1);
+      return;
+    }
+    used += w;
+  }
+}
+
 }  // namespace
 
 TopScreen build_screen(const TopFrame* f, const TopViewState& s, const TopStatusInfo& info,
@@ -778,6 +812,7 @@ TopScreen build_screen(const TopFrame* f, const TopViewState& s, const TopStatus
   for (auto& l : body) out.push_back(std::move(l));
   while (int(out.size()) < height - 1) out.push_back({});
   out.push_back(keys_line(s, width));
+  for (auto& l : out) clip(l, width);
   return out;
 }
 
