@@ -24,6 +24,8 @@ packages=(
   python3 python3-yaml systemd openssl curl
   # the HTML incident report is loaded in a real browser, headless
   chromium
+  # `conndoctor top` is driven in a terminal the way a person uses it (tests/e2e/top_test.sh)
+  tmux
   # promtool and the Prometheus server the `serve` end-to-end tests start (in a namespace)
   prometheus
 )

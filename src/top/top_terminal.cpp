@@ -26,7 +26,7 @@ void write_all(int fd, const std::string& s) {
 
 }  // namespace
 
-std::string render_ansi(const TopScreen& screen, bool color) {
+std::string render_ansi(const TopScreen& screen, bool color, int rows) {
   // Each row replaced whole; then everything below the last one (the screen shrank).
   std::string out;
   for (std::size_t r = 0; r < screen.size(); ++r) {
@@ -35,7 +35,9 @@ std::string render_ansi(const TopScreen& screen, bool color) {
     out += "\x1b[" + std::to_string(r + 1) + ";1H\x1b[2K";
     for (const TopSpan& s : screen[r]) out += paint(s.text, s.tone, color);
   }
-  out += "\x1b[J";
+  // Below the last row, when there is a below: with auto-wrap off the cursor sits on the last
+  // column it wrote, which an erase from there would take too.
+  if (int(screen.size()) < rows) out += "\x1b[" + std::to_string(screen.size() + 1) + ";1H\x1b[J";
   return out;
 }
 
@@ -76,7 +78,7 @@ std::pair<int, int> AnsiTerminal::size() {
 }
 
 void AnsiTerminal::draw(const TopScreen& screen) {
-  write_all(out_fd_, render_ansi(screen, color_));
+  write_all(out_fd_, render_ansi(screen, color_, size().second));
 }
 
 }  // namespace cd

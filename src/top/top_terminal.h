@@ -20,9 +20,10 @@ class TopTerminal {
   virtual void draw(const TopScreen& screen) = 0;
 };
 
-// The bytes that draw `screen`: each row addressed and cleared to its end, so nothing scrolls
-// and no row depends on what was there; colour only when `color`.
-std::string render_ansi(const TopScreen& screen, bool color);
+// The bytes that draw `screen` on a terminal of `rows` rows: each row addressed and cleared
+// first, so nothing scrolls and no row depends on what was there, then the rows below the
+// screen cleared; colour only when `color`.
+std::string render_ansi(const TopScreen& screen, bool color, int rows);
 
 // The real terminal: raw input (no echo, no line buffering, no signals from keys: Ctrl-C and
 // Ctrl-Z arrive as bytes), the alternate screen and a hidden cursor while it lives; everything

@@ -601,14 +601,22 @@ void namespaces_table(Lines& out, const TopFrame& f, int width, int room) {
 
 // ---- header and footer ----
 
+// The scope is kept whole when it can be: the refresh details give way first.
 TopLine title_line(const TopFrame* f, const TopStatusInfo& info, int width) {
   std::string left = std::string(Words::kTitle) + "  " + (f ? f->scope : std::string());
-  std::string right = std::string(Words::kEvery) + " " + info.every;
-  if (!info.updated.empty()) right += "  " + std::string(Words::kUpdated) + " " + info.updated;
-  int room = width - display_width(right) - 2;
-  if (room < 10) return {{fit_words(left, width), Tone::kBold}};
-  std::string l = fit_words(left, room);
-  return {{pad_right(l, width - display_width(right)), Tone::kBold}, {right, Tone::kDim}};
+  std::string every = std::string(Words::kEvery) + " " + info.every;
+  std::string updated =
+      info.updated.empty() ? std::string() : std::string(Words::kUpdated) + " " + info.updated;
+  std::vector<std::string> rights;
+  rights.push_back(updated.empty() ? every : every + "  " + updated);
+  if (!updated.empty()) rights.push_back(updated);
+  if (!info.updated.empty()) rights.push_back(info.updated);
+  for (const std::string& right : rights) {
+    int room = width - display_width(right) - 2;
+    if (display_width(left) <= room)
+      return {{pad_right(left, width - display_width(right)), Tone::kBold}, {right, Tone::kDim}};
+  }
+  return {{fit_words(left, width), Tone::kBold}};
 }
 
 TopLine verdict_line(const TopFrame* f, int width) {

@@ -127,6 +127,17 @@ TEST(TopScreen, NoRowIsWiderThanAnyTerminal) {
       }
 }
 
+TEST(TopScreen, TheTitleKeepsTheNamespaceWhole) {
+  TopFrame f = drained_frame();
+  f.scope = "namespace cdlab-11407-port-exhaustion";
+  auto title = line_text(build_screen(&f, {}, info(), 80, 24)[0]);
+  EXPECT_EQ(title.rfind("conndoctor top  namespace cdlab-11407-port-exhaustion", 0), 0u) << title;
+  EXPECT_NE(title.find("updated 11:02:03"), std::string::npos) << title;
+  EXPECT_EQ(display_width(title), 80);
+  title = line_text(build_screen(&f, {}, info(), 132, 24)[0]);
+  EXPECT_NE(title.find("every 2s  updated 11:02:03"), std::string::npos) << title;
+}
+
 TEST(TopScreen, ATallerTerminalShowsMoreRows) {
   TopFrame f = drained_frame();
   TopViewState st;
@@ -303,12 +314,17 @@ TEST(TopSession, RedrawsOnFramesKeysAndResize) {
 TEST(TopTerminal, AnsiRowsAreAddressedAndColourIsOptional) {
   TopFrame f = drained_frame();
   TopScreen s = build_screen(&f, {}, info(), 80, 24);
-  std::string plain = render_ansi(s, false);
+  std::string plain = render_ansi(s, false, 24);
   EXPECT_NE(plain.find("\x1b[1;1H\x1b[2K"), std::string::npos);
   EXPECT_NE(plain.find("\x1b[24;1H\x1b[2K"), std::string::npos);
   EXPECT_EQ(plain.find("\x1b[0m"), std::string::npos);  // NO_COLOR: no SGR at all
   EXPECT_EQ(plain.find("\n"), std::string::npos);       // never scrolls
-  std::string colored = render_ansi(s, true);
+  // The last column of the last row survives: nothing is erased after it.
+  EXPECT_EQ(plain.find("\x1b[J"), std::string::npos);
+  EXPECT_EQ(plain.substr(plain.size() - 6), "q quit");
+  std::string small = render_ansi(build_screen(&f, {}, info(), 40, 10), false, 10);
+  EXPECT_NE(small.find("\x1b[2;1H\x1b[J"), std::string::npos);  // what was below is cleared
+  std::string colored = render_ansi(s, true, 24);
   EXPECT_NE(colored.find("\x1b[1;31m"), std::string::npos);  // the critical verdict in red
 }
 
