@@ -96,6 +96,8 @@ grep -q '^critical: ephemeral ports to 127\.0\.0\.1:8080' "$LAB_TMP/full.txt" ||
   fail "the verdict line does not name the exhausted tuple"
 [[ $(wc -l <"$LAB_TMP/full.txt") -eq 24 ]] || fail "the pane is not 24 rows"
 awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$LAB_TMP/full.txt" || fail "a row is wider than 80"
+# In colour on a terminal: the critical verdict in red (the pane's cells, with their attributes).
+tmux capture-pane -e -p -t "$SESSION" | grep -q $'\e\[[0-9;]*31m' || fail "no colour without NO_COLOR"
 if grep -q 'not tracing:' "$LAB_TMP/full.txt"; then
   skip_check "traced failures ($(grep -o 'not tracing:.*' "$LAB_TMP/full.txt"))"
 else
@@ -146,10 +148,13 @@ for _ in $(seq 25); do [[ -s $LAB_TMP/stty.after ]] && break; sleep 0.2; done
 cmp -s "$LAB_TMP/stty.before" "$LAB_TMP/stty.after" ||
   fail "terminal settings changed: $(cat "$LAB_TMP/stty.before") -> $(cat "$LAB_TMP/stty.after")"
 
-# SIGTERM ends it the same way (top of this namespace; its pid is the shell's child).
+# SIGTERM ends it the same way (top of this namespace; its pid is the shell's child); NO_COLOR
+# leaves every cell uncoloured.
 rm -f "$LAB_TMP/stty.after"
-type_keys "clear; $CONNDOCTOR top --every 1; echo top-exit=\$?; stty -g >$LAB_TMP/stty.after" Enter
+type_keys "clear; NO_COLOR=1 $CONNDOCTOR top --every 1; echo top-exit=\$?; stty -g >$LAB_TMP/stty.after" Enter
 wait_screen 15 '^conndoctor top  this namespace' || fail "the second top did not draw"
+wait_screen 10 '^ *PID COMMAND ' || fail "the second top shows no processes"
+tmux capture-pane -e -p -t "$SESSION" | grep -q $'\e\[[0-9;]*3[1-7]m' && fail "colour despite NO_COLOR"
 shell_pid=$(tmux display-message -p -t "$SESSION" '#{pane_pid}')
 top_pid=$(pgrep -P "$shell_pid" -x conndoctor | head -n 1)
 [[ -n $top_pid ]] || fail "no top process under the pane's shell $shell_pid"

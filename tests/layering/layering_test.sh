@@ -7,7 +7,7 @@ fail=0
 out=$(cmake --build "$build" --target layer_probe_allowed 2>&1) || {
   echo "layering: the allowed probe does not build:"; echo "$out" | tail -5; exit 1; }
 for probe in render_collect:collect/collector.h analyse_diagnose:diagnose/diagnose.h \
-             lab_serve:serve/server.h; do
+             lab_serve:serve/server.h top_diagnose:diagnose/diagnose.h; do
   name=${probe%%:*} header=${probe#*:}
   if out=$(cmake --build "$build" --target "layer_probe_$name" 2>&1); then
     echo "layering: layer_probe_$name compiled: $header is reachable across the wall"; fail=1

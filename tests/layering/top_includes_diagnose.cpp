@@ -1,0 +1,2 @@
+// Must NOT compile: top draws frames from plain data; collecting is the caller's (cli) job.
+#include "diagnose/diagnose.h"
