@@ -501,6 +501,7 @@ int run_top(const TopArgs& a) {
     if (fds[0].revents & POLLIN) {
       char keys[64];
       ssize_t k = ::read(STDIN_FILENO, keys, sizeof keys);
+      if (k == 0 || (k < 0 && errno != EINTR && errno != EAGAIN)) break;  // the terminal is gone
       bool quit = false;
       for (ssize_t i = 0; i < k && !quit; ++i)
         quit = !session.key(static_cast<unsigned char>(keys[i]));

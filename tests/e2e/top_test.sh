@@ -46,6 +46,18 @@ rc=${PIPESTATUS[0]}
 [[ ! -s $LAB_TMP/out && $(wc -l <"$LAB_TMP/err") -eq 1 ]] && grep -q 'terminal' "$LAB_TMP/err" ||
   fail "top on a pipe: $(cat "$LAB_TMP/out" "$LAB_TMP/err")"
 
+# ---- --once: one screen as text, no terminal needed, the status as check gives it ----
+COLUMNS=80 LINES=24 "$CONNDOCTOR" top --once --every 0.5 </dev/null >"$LAB_TMP/once.txt" 2>"$LAB_TMP/err"
+rc=$?
+((rc <= 2)) || fail "top --once exited $rc: $(cat "$LAB_TMP/err")"
+head -n 1 "$LAB_TMP/once.txt" | grep -q '^conndoctor top  this namespace ' || fail "top --once: $(cat "$LAB_TMP/once.txt")"
+status=$(sed -n '2s/^\([a-z]*\):.*/\1/p' "$LAB_TMP/once.txt")
+[[ $rc -eq $(case $status in ok) echo 0 ;; warning) echo 1 ;; critical) echo 2 ;; *) echo x ;; esac) ]] ||
+  fail "top --once exited $rc for a $status verdict"
+grep -q $'\e' "$LAB_TMP/once.txt" && fail "top --once into a file wrote escape sequences"
+awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$LAB_TMP/once.txt" || fail "top --once: a row wider than 80"
+grep -q 'from the second reading on' "$LAB_TMP/once.txt" && fail "top --once printed a screen without rates"
+
 # ---- the pane ----
 screen() { tmux capture-pane -p -t "$SESSION" >"$LAB_TMP/screen.txt" 2>/dev/null; }
 # wait_screen SECONDS GREP-ARGS...: until the pane matches (bounded).
