@@ -554,6 +554,10 @@ Handler setup_top(CLI::App& app) {
                "(for scripts; no terminal needed)");
   app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
   add_color_option(app, a->color);
+  app.footer(
+      "Keys: 1-7 or Tab switch views, s sorts, ? shows help, q quits (docs/top.md).\n"
+      "Exit status: 0 when quit (q, Ctrl-C, SIGINT, SIGTERM); with --once 0 ok, 1 warning, "
+      "2 critical; 3 bad usage, or no terminal without --once.");
   return [a] { return run_top(*a); };
 }
 
