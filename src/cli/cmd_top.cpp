@@ -214,12 +214,12 @@ bool send(int fd, const char* key, nlohmann::json value) {
       auto all = diagnose_all_netns(diag, *clock);
       if (all) {
         const TraceResult* traced = trace.next();
-        std::vector<std::pair<TopNamespace, TopFrame>> frames;
+        std::vector<std::pair<TopNamespace, std::optional<TopFrame>>> frames;
         for (const NetnsResult& r : all->results) {
           TopNamespace ns{r.ns.label(), status_of(r),
                           r.diagnosis ? r.diagnosis->analysis.summary : r.error};
           if (!r.diagnosis) {
-            frames.emplace_back(std::move(ns), TopFrame{});
+            frames.emplace_back(std::move(ns), std::nullopt);
             continue;
           }
           std::optional<TraceResult> mine;

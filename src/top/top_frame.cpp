@@ -129,23 +129,25 @@ void sort_frame(TopFrame& f) {
   keep_first(f.failures);
 }
 
-TopFrame merge_frames(std::vector<std::pair<TopNamespace, TopFrame>> frames) {
+TopFrame merge_frames(std::vector<std::pair<TopNamespace, std::optional<TopFrame>>> frames) {
   TopFrame out;
   out.scope = "every namespace";
-  out.rates = !frames.empty();
-  out.tracing = !frames.empty();
   std::optional<double> failures, overflows, drops;
   auto add = [](std::optional<double>& sum, std::optional<double> v) {
     if (v) sum = sum.value_or(0) + *v;
   };
-  for (auto& [ns, f] : frames) {
+  bool any = false, rates = true, tracing = true;
+  for (auto& [ns, frame] : frames) {
     out.namespaces.push_back(ns);
     if (severity_rank(ns.status) > severity_rank(out.status) || out.summary.empty()) {
       out.status = ns.status;
       out.summary = ns.label + ": " + ns.summary;
     }
-    out.rates = out.rates && f.rates;
-    out.tracing = out.tracing && f.tracing;
+    if (!frame) continue;
+    TopFrame& f = *frame;
+    any = true;
+    rates = rates && f.rates;
+    tracing = tracing && f.tracing;
     if (out.trace_status.empty()) out.trace_status = f.trace_status;
     auto tag = [&](auto& rows, auto& into) {
       for (auto& r : rows) {
@@ -165,6 +167,8 @@ TopFrame merge_frames(std::vector<std::pair<TopNamespace, TopFrame>> frames) {
     add(drops, f.listen_drops_per_s);
     add(failures, f.failures_per_s);
   }
+  out.rates = any && rates;
+  out.tracing = any && tracing;
   out.listen_overflows_per_s = overflows;
   out.listen_drops_per_s = drops;
   out.failures_per_s = failures;

@@ -93,8 +93,9 @@ struct TopFrame {
 TopFrame make_frame(const Snapshot& snap, const Analysis& a, const TraceResult* traced);
 
 // Several namespaces in one frame (--all-netns): rows tagged with their namespace and merged,
-// the verdict the worst namespace's.
-TopFrame merge_frames(std::vector<std::pair<TopNamespace, TopFrame>> frames);
+// the verdict the worst namespace's. A namespace that could not be diagnosed (no frame) is
+// listed with its error and takes nothing from the others' figures.
+TopFrame merge_frames(std::vector<std::pair<TopNamespace, std::optional<TopFrame>>> frames);
 
 // Sorting the rows the way make_frame leaves them (also after a merge).
 void sort_frame(TopFrame& f);

@@ -206,6 +206,8 @@ TEST(TopScreen, AllNamespacesTagRowsAndListTheWorstFirst) {
   TopFrame m = merge_frames({{{"calm-ns", Status::kOk, "ok: nothing near"}, calm},
                              {{"hot-ns", Status::kCritical, "critical: ports"}, hot}});
   EXPECT_EQ(m.scope, "every namespace");
+  EXPECT_TRUE(m.rates);
+  EXPECT_FALSE(m.tracing);  // the calm namespace was not traced
   EXPECT_EQ(m.status, Status::kCritical);
   EXPECT_EQ(m.summary, "hot-ns: critical: ports");
   ASSERT_EQ(m.namespaces.size(), 2u);
@@ -226,6 +228,18 @@ TEST(TopScreen, AllNamespacesTagRowsAndListTheWorstFirst) {
   ASSERT_NE(first, r.end());
   ASSERT_NE(second, r.end());
   EXPECT_LT(first, second);
+}
+
+TEST(TopScreen, ANamespaceThatCouldNotBeReadTakesNothingFromTheOthers) {
+  TopFrame hot = drained_frame();
+  TopFrame m = merge_frames({{{"hot-ns", Status::kCritical, "critical: ports"}, hot},
+                             {{"gone-ns", Status::kUnknown, "vanished"}, std::nullopt}});
+  EXPECT_TRUE(m.rates);
+  EXPECT_TRUE(m.tracing);
+  EXPECT_EQ(m.status, Status::kCritical);
+  ASSERT_EQ(m.namespaces.size(), 2u);
+  EXPECT_EQ(m.namespaces[1].label, "gone-ns");
+  EXPECT_EQ(m.tuples.size(), hot.tuples.size());
 }
 
 TEST(TopKeys, SwitchSortHelpAndQuit) {
