@@ -23,7 +23,7 @@ constexpr double kCritSeconds = 60;   // runs out within a minute
 // finding (the latency comes before the errors), and a count on the first hot finding.
 constexpr double kWarmUtil = 0.50;
 constexpr std::size_t kMaxTupleFindings = 5;
-constexpr std::size_t kMaxPortSearchFindings = 3;
+
 // bind(ip, 0) takes a port no other socket of the host holds; connect() shares a port across
 // destinations. When the client sockets are hardly more numerous than the distinct ports
 // they hold, the ports are not being shared: something binds before connecting.
@@ -227,7 +227,7 @@ void rule_ephemeral_ports(const RuleInput& in, std::vector<Finding>& out) {
   std::size_t first = out.size();
   append_capped(hot, out, kMaxTupleFindings, "hot_tuples");
   if (out.size() > first) out[first].evidence["other_warm_tuples"] = warm;
-  append_capped(searching, out, kMaxPortSearchFindings, "port_search_tuples");
+  append_capped(searching, out, kMaxTupleFindings, "port_search_tuples");
   host_wide_tcp(in, out);
   host_wide_udp(in, out);
 }
