@@ -13,7 +13,8 @@ import subprocess
 import sys
 
 conndoctor, source = sys.argv[1], sys.argv[2]
-man = open(source, encoding="utf-8").read()
+# Without scdoc's comment lines (";"): an option mentioned in a comment is not documented.
+man = "".join(l for l in open(source, encoding="utf-8").readlines() if not l.startswith(";"))
 # The help in English whatever the locale (--lang defaults from LC_ALL/LC_MESSAGES/LANG).
 env = dict(os.environ, LC_ALL="C", LANGUAGE="")
 
