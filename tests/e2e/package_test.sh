@@ -120,6 +120,25 @@ grep -qx 'EnvironmentFile=-/etc/default/conndoctor' /usr/lib/systemd/system/conn
 grep -q '^CONNDOCTOR_SERVE_OPTS=' /etc/default/conndoctor || fail "no CONNDOCTOR_SERVE_OPTS"
 cmp -s /usr/share/conndoctor/prometheus/conndoctor-rules.yml \
   "$SOURCE_DIR/deploy/prometheus/conndoctor-rules.yml" || fail "rules differ from deploy/"
+# The unit's command line with the packaged defaults serves /metrics: run it as the unit would
+# (its ExecStart, $CONNDOCTOR_SERVE_OPTS split on spaces), in a network namespace of its own.
+exec_start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/conndoctor.service)
+unshare -n bash -c '
+  ip link set lo up
+  source /etc/default/conndoctor
+  exec_start=${1/\$CONNDOCTOR_SERVE_OPTS/$CONNDOCTOR_SERVE_OPTS}
+  $exec_start 2>"$2/serve.err" &
+  pid=$!
+  for ((i = 0; i < 300; i++)); do
+    curl -sf "http://$(sed "s/.*--listen \([^ ]*\).*/\1/" <<<"$CONNDOCTOR_SERVE_OPTS")/metrics" \
+      >"$2/metrics" 2>/dev/null && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+  done
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null
+  grep -qx "conndoctor_up 1" "$2/metrics"' bash "$exec_start" "$TMP" ||
+  fail "'$exec_start' with /etc/default/conndoctor serves no /metrics: $(cat "$TMP/serve.err")"
+echo "unit: '$exec_start' with /etc/default/conndoctor serves /metrics (conndoctor_up 1)"
 if systemd-analyze --version >/dev/null 2>&1; then
   systemd-analyze verify /usr/lib/systemd/system/conndoctor.service >"$TMP/verify" 2>&1 ||
     fail "systemd-analyze verify: $(cat "$TMP/verify")"
