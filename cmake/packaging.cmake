@@ -88,7 +88,8 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME conndoctor)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "which connection resource is running out, why, and what to do")
-# The long description, one paragraph a list item (cpack indents it; an empty item is " .").
+# The long description, a line per list item (cpack indents them; an empty item, " .", ends a
+# paragraph).
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
     "conndoctor diagnoses connection-resource exhaustion on Linux: ephemeral ports"
     "per (source, destination, port) tuple, file descriptors per process, conntrack"
