@@ -103,7 +103,10 @@ if grep -q '^E: ' "$TMP/lintian.out"; then fail "lintian reports errors"; fi
 # --- install ---------------------------------------------------------------------------------
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' >"$TMP/files"
 installed=1
-DEBIAN_FRONTEND=noninteractive dpkg_wait -i "$deb" || fail "dpkg -i failed"
+# Slim images exclude man pages and docs from every install (path-exclude in
+# /etc/dpkg/dpkg.cfg.d): include this package's own, which the test reads.
+DEBIAN_FRONTEND=noninteractive dpkg_wait --path-include='/usr/share/man/man8/conndoctor.8.gz' \
+  --path-include='/usr/share/doc/conndoctor/*' -i "$deb" || fail "dpkg -i failed"
 [[ $(dpkg-query -W -f='${db:Status-Status}' conndoctor) == installed ]] || fail "not installed"
 for f in /usr/bin/conndoctor /usr/share/man/man8/conndoctor.8.gz \
   /usr/share/bash-completion/completions/conndoctor /usr/share/zsh/vendor-completions/_conndoctor \
