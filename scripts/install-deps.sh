@@ -28,6 +28,10 @@ packages=(
   tmux
   # promtool and the Prometheus server the `serve` end-to-end tests start (in a namespace)
   prometheus
+  # the Debian package (cmake/packaging.cmake): conndoctor(8) rendered by scdoc, cpack's
+  # dpkg-shlibdeps (dpkg-dev); its test (tests/e2e/package_test.sh) lints it and uses what it
+  # installs: lintian, man-db, bash-completion, zsh
+  scdoc dpkg-dev lintian man-db bash-completion zsh
 )
 for opt in "$@"; do
   case "$opt" in

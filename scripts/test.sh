@@ -20,8 +20,8 @@ ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 300 --no-te
 if [[ ${CONNDOCTOR_SANITIZER_TIER:-1} != 0 ]]; then
   san=${SANITIZE_BUILD_DIR:-build-asan}
   echo "== tier: unit and fuzz replays under ASan+UBSan (build: $san)"
-  cmake -S . -B "$san" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONNDOCTOR_SANITIZE=ON >/dev/null
-  cmake --build "$san" -j"$(nproc)"
+  cmake -S . -B "$san" -DCMAKE_BUILD_TYPE=Sanitize -DCONNDOCTOR_SANITIZE=ON >/dev/null
+  cmake --build "$san" -j"$(nproc)" --target unit-fuzz-targets
   ctest --test-dir "$san" --output-on-failure -j"$(nproc)" --timeout 600 --no-tests=error \
     -L 'unit|fuzz'
 fi

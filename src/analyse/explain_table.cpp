@@ -31,7 +31,7 @@ const std::vector<ExplainEntry>& explain_table() {
                      "service starting before its address is up).",
                      "connect() from a socket bound to a fixed local port whose 4-tuple to this "
                      "destination is already in use."},
-          .findings = {"ephemeral_ports.tuple", "time_wait.*"},
+          .findings = {"ephemeral_ports.tuple", "ephemeral_ports.port_search", "time_wait.*"},
           .commands = {"conndoctor check",
                        "ss -Htan state time-wait | awk '{print $4}' | sort | uniq -c | sort -rn "
                        "| head",
@@ -41,8 +41,10 @@ const std::vector<ExplainEntry>& explain_table() {
           .notes =
               {"No kernel counter moves for this failure (Tcp AttemptFails does not count it): "
                "`check` infers it from the sockets per destination tuple.",
-               "Near exhaustion every connect() scans the whole range under locks: connect "
-               "latency and CPU climb before the first error appears.",
+               "connect() tries the ports of the range start's parity first: past half a "
+               "tuple's pool every connect() walks the taken half under bucket locks, so "
+               "connect latency and CPU climb before the first error appears "
+               "(ephemeral_ports.port_search).",
                "tcp_tw_reuse (default 2 = loopback only) lets connect() take over a TIME_WAIT "
                "port when TCP timestamps are on; `check` counts such ports as reusable."},
       },

@@ -19,8 +19,11 @@ constexpr double kWarnUtil = 0.70;
 constexpr double kCritUtil = 0.90;
 constexpr double kWarnSeconds = 600;  // runs out within 10 minutes
 constexpr double kCritSeconds = 60;   // runs out within a minute
-constexpr double kWarmUtil = 0.50;    // reported as a count only
+// Past half of a tuple's pool connect() scans ports it cannot use before it finds one: an info
+// finding (the latency comes before the errors), and a count on the first hot finding.
+constexpr double kWarmUtil = 0.50;
 constexpr std::size_t kMaxTupleFindings = 5;
+
 // bind(ip, 0) takes a port no other socket of the host holds; connect() shares a port across
 // destinations. When the client sockets are hardly more numerous than the distinct ports
 // they hold, the ports are not being shared: something binds before connecting.
@@ -91,6 +94,28 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
   } else {
     f.remediation = {step_widen_port_range(r), step_more_source_addresses()};
   }
+  return f;
+}
+
+// __inet_hash_connect() walks the ports of the range start's parity first (bind(0) prefers the
+// other), then the other parity. Past half the range the first parity is all taken: every
+// connect() walks its ~usable/2 bind buckets, taking each bucket's lock, before it finds a
+// free port, so connect() latency and %sys climb well before the first EADDRNOTAVAIL.
+Finding port_search_finding(const RuleInput& in, const TupleStat& t) {
+  Finding f = tuple_finding(in, t, Severity::kInfo);
+  const uint64_t first_parity = (t.usable + 1) / 2;
+  f.id = "ephemeral_ports.port_search";
+  f.title = fmt::format(
+      "ephemeral ports to {}: {} of {} usable in use ({}): past half the range, each "
+      "connect() first walks ~{} taken ports of one parity",
+      t.key.destination().to_string(), with_commas(t.effective_in_use), with_commas(t.usable),
+      percent(t.utilization), with_commas(first_parity));
+  f.evidence["first_parity_ports"] = first_parity;
+  f.evidence["cause"] =
+      "connect() tries the ports of the range start's parity first, then the other parity: "
+      "past half the range the first parity is taken, and every connect() scans its bind "
+      "buckets under their locks before it finds a free port (latency and %sys climb before "
+      "the first EADDRNOTAVAIL)";
   return f;
 }
 
@@ -188,7 +213,7 @@ void host_wide_udp(const RuleInput& in, std::vector<Finding>& out) {
 void rule_ephemeral_ports(const RuleInput& in, std::vector<Finding>& out) {
   // Without the range or a complete dump the pools cannot be sized: `missing` says why.
   if (!in.ports.known) return;
-  std::vector<Finding> hot;
+  std::vector<Finding> hot, searching;
   uint64_t warm = 0;
   for (const TupleStat& t : in.ports.tuples) {
     if (pool_held_by_unanswered(t)) continue;  // unanswered_connects reports it, pool included
@@ -196,11 +221,13 @@ void rule_ephemeral_ports(const RuleInput& in, std::vector<Finding>& out) {
       hot.push_back(tuple_finding(in, t, *sev));
     } else if (t.utilization >= kWarmUtil) {
       ++warm;
+      searching.push_back(port_search_finding(in, t));
     }
   }
   std::size_t first = out.size();
   append_capped(hot, out, kMaxTupleFindings, "hot_tuples");
   if (out.size() > first) out[first].evidence["other_warm_tuples"] = warm;
+  append_capped(searching, out, kMaxTupleFindings, "port_search_tuples");
   host_wide_tcp(in, out);
   host_wide_udp(in, out);
 }

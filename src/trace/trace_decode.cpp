@@ -189,6 +189,11 @@ TraceResult decode_trace(const RawTraceMaps& raw, double duration_s) {
                         " connects in flight or open): " + std::to_string(raw.conns_untracked) +
                         " connects are missing from churn and from asynchronous failures");
 
+  if (raw.conns_stale > 0)
+    r.missing.push_back(std::to_string(raw.conns_stale) +
+                        " traced connects closed without the kernel telling us (their socket "
+                        "was reused before its CLOSE was seen): missing from churn");
+
   for (const auto& [prog, n] : raw.prog_misses)
     if (n > 0)
       r.missing.push_back("the kernel skipped " + std::to_string(n) + " runs of " + prog +

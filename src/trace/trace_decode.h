@@ -21,6 +21,7 @@ struct RawTraceMaps {
   std::vector<RawEntry> drops;            // struct cd_drop_key -> u64
   std::vector<RawEntry> syn_retransmits;  // struct cd_dest_key -> u64
   uint64_t conns_untracked = 0;           // active opens the connection table had no room for
+  uint64_t conns_stale = 0;  // tracked sockets whose CLOSE was not seen (address since reused)
   // Program runs the kernel skipped (bpf_prog_info.recursion_misses: the program was already
   // running on that CPU, e.g. interrupted by a softirq that hit the same tracepoint), by name.
   std::map<std::string, uint64_t> prog_misses;

@@ -186,6 +186,7 @@ Result<RawTraceMaps> Tracer::read() const {
   raw.drops = std::move(*d);
   raw.syn_retransmits = std::move(*r);
   raw.conns_untracked = skel.bss->conns_untracked;
+  raw.conns_stale = skel.bss->conns_stale;
   for (const bpf_program* p : {skel.progs.cdt_sys_exit, skel.progs.cdt_set_state,
                                skel.progs.cdt_retransmit, skel.progs.cdt_kfree_skb}) {
     bpf_prog_info info{};

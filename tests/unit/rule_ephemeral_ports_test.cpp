@@ -215,6 +215,29 @@ TEST(EphemeralPorts, AtMostFiveTupleFindingsAndTheRestCounted) {
   EXPECT_EQ(f[0].evidence["other_warm_tuples"], 1);
 }
 
+TEST(EphemeralPorts, PastHalfThePoolConnectScansTheFirstParity) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40099);
+  b.tuple(tuple_key("198.18.0.1", "198.18.1.1", 80), {.established = 55});  // 55 %
+  b.tuple(tuple_key("198.18.0.1", "198.18.1.2", 80), {.established = 49});  // below half
+  b.tuple(tuple_key("198.18.0.1", "198.18.1.3", 80), {.established = 75});  // a warning
+  b.host_ports(100);
+  auto f = run(b);
+  auto search = findings_with_id(f, "ephemeral_ports.port_search");
+  ASSERT_EQ(search.size(), 1u);
+  EXPECT_EQ(search[0]->severity, Severity::kInfo);
+  EXPECT_EQ(search[0]->layer, Layer::kSystem);  // live connections, not churn
+  EXPECT_EQ(search[0]->evidence["destination"], "198.18.1.1:80");
+  EXPECT_EQ(search[0]->evidence["first_parity_ports"], 50);
+  EXPECT_NE(search[0]->title.find("55 of 100 usable in use (55%)"), std::string::npos)
+      << search[0]->title;
+  EXPECT_NE(search[0]->title.find("~50 taken ports of one parity"), std::string::npos);
+  auto tuples = findings_with_id(f, "ephemeral_ports.tuple");
+  ASSERT_EQ(tuples.size(), 1u);
+  EXPECT_EQ(tuples[0]->evidence["destination"], "198.18.1.3:80");
+  EXPECT_EQ(tuples[0]->evidence["other_warm_tuples"], 1);
+}
+
 TEST(EphemeralPorts, BindBeforeConnectExhaustsTheHostWidePool) {
   SnapshotBuilder b;
   b.port_range(40000, 40999);

@@ -13,8 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -424,15 +426,17 @@ TEST(Serve, SlowClientsAreDropped) {
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
   ASSERT_GT(::send(fd, "GET /metr", 9, MSG_NOSIGNAL), 0);  // and then nothing
-  timeval tv{5, 0};
+  // The server must end the connection itself (EOF or reset). The receive timeout only bounds
+  // the test: running into it (EAGAIN) means the slow client was never dropped.
+  timeval tv{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  auto t0 = std::chrono::steady_clock::now();
   char buf[256];
   ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  int err = n < 0 ? errno : 0;
   ::close(fd);
   EXPECT_LE(n, 0) << "the server answered a half request";
-  EXPECT_LT(waited, 4.0) << "the slow client held the only worker past the read timeout";
+  EXPECT_TRUE(n == 0 || err == ECONNRESET)
+      << "the slow client was not dropped: " << std::strerror(err);
   // The single worker is free again.
   auto res = r.client().Get("/healthz");
   ASSERT_TRUE(res);
@@ -588,9 +592,10 @@ TEST(Serve, StopBeforeRunStillReturns) {
   auto s = MetricsServer::create(opt, coord);
   ASSERT_TRUE(s);
   (*s)->stop();  // a signal that arrived before the accept loop started
-  auto t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE((*s)->run());
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  // run() must return on its own; the wait only bounds the test (a hang is the failure).
+  auto done = std::async(std::launch::async, [&] { return (*s)->run(); });
+  ASSERT_EQ(done.wait_for(60s), std::future_status::ready) << "run() ignored the earlier stop()";
+  EXPECT_TRUE(done.get());
 }
 
 TEST(BoundedTaskQueue, RefusesWhenFullAndShutdownDrains) {

@@ -172,6 +172,14 @@ TEST(TraceDecode, UntrackedConnectsAreMissing) {
   EXPECT_NE(r.missing[0].find("12 connects"), std::string::npos) << r.missing[0];
 }
 
+TEST(TraceDecode, StaleConnectionsAreMissing) {
+  RawTraceMaps raw;
+  raw.conns_stale = 3;
+  TraceResult r = decode_trace(raw, 1);
+  ASSERT_EQ(r.missing.size(), 1u);
+  EXPECT_NE(r.missing[0].find("3 traced connects"), std::string::npos) << r.missing[0];
+}
+
 TEST(TraceDecode, Names) {
   EXPECT_EQ(syscall_name(SYS_socket), "socket");
   EXPECT_EQ(syscall_name(SYS_accept4), "accept4");

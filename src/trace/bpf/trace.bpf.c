@@ -116,6 +116,8 @@ const volatile __u8 drop_wanted[CD_MAX_DROP_REASONS] = {};
 
 // Events that could not be keyed (a full connection table): told in `missing`.
 __u64 conns_untracked = 0;
+// Entries found stale (their socket's CLOSE was not seen): told in `missing`.
+__u64 conns_stale = 0;
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -373,6 +375,14 @@ int cdt_set_state(__u64* ctx) {
 
   struct conn* c = bpf_map_lookup_elem(&conns, &skp);
   if (!c) return 0;  // opened before tracing began, another netns, or the table was full
+  // A stale entry: a socket freed without the CLOSE we delete on, its memory reused by one we
+  // never saw enter SYN_SENT (an accepted socket, whose peer is not this destination). Counting
+  // it would credit the server side's close to the client that once owned the address.
+  if (BPF_CORE_READ(sk, __sk_common.skc_dport) != c->key.port) {
+    bpf_map_delete_elem(&conns, &skp);
+    __sync_fetch_and_add(&conns_stale, 1);
+    return 0;
+  }
 
   const struct cd_dest_key* kp = &c->key;
 
