@@ -294,7 +294,12 @@ class Collector {
       ::close(p[0]);
       CollectorSetup s = setup_;
       s.out_fd = p[1];
-      collector_main(s, self);
+      // Nothing may unwind out of the child into the screen's loop (and its terminal).
+      try {
+        collector_main(s, self);
+      } catch (...) {
+        ::_exit(3);
+      }
     }
     ::close(p[1]);
     pid_ = child;
