@@ -164,7 +164,6 @@ struct Words {
   static constexpr const char* kNotTracing = "not tracing";
   static constexpr const char* kTooSmall = "conndoctor top needs at least 60x12; q quits";
   static constexpr const char* kMore = "more";
-  static constexpr const char* kNone = "none";
   static constexpr const char* kNoTuples = "no outgoing connections from ephemeral ports";
   static constexpr const char* kNoProcesses = "no processes could be read";
   static constexpr const char* kNoListeners = "no listening sockets";
