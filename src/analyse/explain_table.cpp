@@ -46,7 +46,9 @@ const std::vector<ExplainEntry>& explain_table() {
                "connect latency and CPU climb before the first error appears "
                "(ephemeral_ports.port_search).",
                "tcp_tw_reuse (default 2 = loopback only) lets connect() take over a TIME_WAIT "
-               "port when TCP timestamps are on; `check` counts such ports as reusable."},
+               "port when the old connection carried timestamps; `check` counts such ports as "
+               "reusable unless TcpExt TWRecycled stays flat under churn (tw_reuse_basis "
+               "refused: the peer sends no timestamps)."},
       },
       {
           .id = "eaddrinuse",
@@ -375,7 +377,8 @@ const std::vector<ExplainEntry>& explain_table() {
                      "Needs TCP timestamps on the old connection, the peer's included "
                      "(tcp_twsk_unique() checks tw_ts_recent_stamp): a peer or middlebox "
                      "without them gets no reuse at all, and nothing breaks. Each reuse counts "
-                     "TcpExt TWRecycled.",
+                     "TcpExt TWRecycled: `check` credits TIME_WAIT as reusable only while it "
+                     "rises under churn (evidence tw_reuse_basis).",
                      "Waits net.ipv4.tcp_tw_reuse_delay ms (default 1000, since ~6.14) after "
                      "the socket entered TIME_WAIT.",
                      "The observable risk: a reused port can meet a peer still in LAST_ACK; "

@@ -26,7 +26,51 @@ uint32_t reusable(const TupleUsage& t, bool applies) {
   return applies ? std::min(t.tw_past_reuse_delay, t.time_wait) : 0;
 }
 
+// A connect() to a tuple walks the range and takes the first port that is free or, with reuse,
+// a TIME_WAIT port past tcp_tw_reuse_delay (__inet_hash_connect() -> __inet_check_established()
+// -> tcp_twsk_unique()). So each connect reuses with a probability of about
+// aged / (free + aged), and `connects` connects that met this tuple's TIME_WAIT make
+// connects x that many reuses when reuse works. Below kMinExpectedReuses a flat TWRecycled
+// proves nothing (P(no reuse) = e^-5 < 1 % at the threshold).
+constexpr double kMinExpectedReuses = 5.0;
+
+void judge_tw_reuse(TupleStat& s, const TupleUsage& t, const Sysctls& sc,
+                    std::optional<double> recycled_per_s, std::optional<double> connects) {
+  s.tw_reuse_basis = TwReuseBasis::kOff;
+  s.tw_reuse_applies = false;
+  if (!tw_reuse_applies(sc, t.key)) return;
+  s.tw_reuse_applies = true;
+  s.tw_reuse_basis = TwReuseBasis::kSysctls;
+  if (!recycled_per_s || !connects) return;
+  const double aged = std::min(t.tw_past_reuse_delay, s.time_wait);
+  const double free = s.usable > s.in_use ? double(s.usable - s.in_use) : 0.0;
+  if (aged <= 0) return;
+  const double expected = *connects * aged / (free + aged);
+  if (*recycled_per_s > 0) {
+    s.tw_reuse_basis = TwReuseBasis::kObserved;
+    s.tw_reuses_expected = expected;
+  } else if (expected >= kMinExpectedReuses) {
+    s.tw_reuse_basis = TwReuseBasis::kRefused;
+    s.tw_reuses_expected = expected;
+    s.tw_reuse_applies = false;
+  }
+}
+
 }  // namespace
+
+std::string_view tw_reuse_basis_name(TwReuseBasis b) {
+  switch (b) {
+    case TwReuseBasis::kOff:
+      return "off";
+    case TwReuseBasis::kSysctls:
+      return "sysctls";
+    case TwReuseBasis::kObserved:
+      return "reuse_seen";
+    case TwReuseBasis::kRefused:
+      return "refused";
+  }
+  return "off";
+}
 
 PortAnalysis analyse_ports(const Snapshot& snap) {
   const Reading& now = snap.now();
@@ -66,6 +110,8 @@ PortAnalysis analyse_ports(const Snapshot& snap) {
   if (const Reading* b = snap.before())
     for (const TupleUsage& t : b->sockets.tuples) before.emplace(t.key, &t);
   std::optional<double> dt = snap.interval_s();
+  // Host-wide (per namespace): connect() taking over a TIME_WAIT port counts it once.
+  const std::optional<double> recycled_per_s = snap.counter_rate("TcpExt.TWRecycled");
   // With tcp_tw_reuse a TIME_WAIT port is held only until it is tcp_tw_reuse_delay old.
   double reuse_hold_s = double(sc.tcp_tw_reuse_delay_ms.value_or(1000)) / 1000.0;
 
@@ -78,21 +124,22 @@ PortAnalysis analyse_ports(const Snapshot& snap) {
     s.live = s.in_use - s.time_wait;
     s.syn_sent = t.by_state[int(TcpState::kSynSent)];
     s.syn_unanswered = std::min(t.syn_unanswered, s.syn_sent);
-    s.tw_reuse_applies = tw_reuse_applies(sc, t.key);
-    s.tw_reusable = reusable(t, s.tw_reuse_applies);
     s.usable = pa.usable_per_tuple;
-    s.effective_in_use = s.in_use - s.tw_reusable;
-    s.utilization = s.usable ? double(s.effective_in_use) / s.usable : 1.0;
 
     // Churn from the kernel's own clock: TIME_WAIT entries younger than the window entered it
     // within the window, so one reading already gives a rate of closed connections.
+    const TupleUsage* b = nullptr;
+    if (auto it = before.find(t.key); it != before.end()) b = it->second;
     double rate = double(t.tw_recent) / kRateWindowS;
+    if (dt && s.live > (b ? b->live() : 0)) rate += double(s.live - (b ? b->live() : 0)) / *dt;
+
+    judge_tw_reuse(s, t, sc, recycled_per_s, dt ? std::optional<double>(rate * *dt) : std::nullopt);
+    s.tw_reusable = reusable(t, s.tw_reuse_applies);
+    s.effective_in_use = s.in_use - s.tw_reusable;
+    s.utilization = s.usable ? double(s.effective_in_use) / s.usable : 1.0;
+
     double growth = rate - double(t.tw_expiring) / kRateWindowS;
     if (dt) {
-      auto it = before.find(t.key);
-      const TupleUsage* b = it == before.end() ? nullptr : it->second;
-      uint32_t live_before = b ? b->live() : 0;
-      if (s.live > live_before) rate += double(s.live - live_before) / *dt;
       double eff_before = b ? double(b->in_use() - reusable(*b, s.tw_reuse_applies)) : 0.0;
       growth = (double(s.effective_in_use) - eff_before) / *dt;
     }

@@ -4,11 +4,24 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "snapshot/snapshot.h"
 
 namespace cd {
+
+// Why TIME_WAIT ports of a tuple are or are not credited as reusable (tcp_tw_reuse).
+// tcp_twsk_unique() [net/ipv4/tcp_ipv4.c] takes over a TIME_WAIT port only when the old
+// connection carried timestamps (tw_ts_recent_stamp), which the sysctls alone cannot tell.
+enum class TwReuseBasis : uint8_t {
+  kOff,       // the sysctls rule reuse out for this tuple: nothing credited
+  kSysctls,   // the sysctls allow it, not measured (one reading, or too few connects): credited
+  kObserved,  // TcpExt.TWRecycled rose between the readings: credited
+  kRefused,   // allowed, but TWRecycled stayed flat while enough connects met aged TIME_WAIT
+              // ports: the connections carry no timestamps; nothing credited
+};
+std::string_view tw_reuse_basis_name(TwReuseBasis b);
 
 struct TupleStat {
   TupleKey key;
@@ -22,9 +35,11 @@ struct TupleStat {
   std::optional<double> new_per_s;  // connections started per second to this tuple
   std::optional<double> steady_state_demand;    // ports needed at this rate: live + rate x 60 s
   std::optional<double> seconds_to_exhaustion;  // 0 = exhausted now; nullopt = stable/unknown
-  bool tw_reuse_applies = false;
-  uint32_t syn_sent = 0;        // live sockets still waiting for a SYN-ACK
-  uint32_t syn_unanswered = 0;  // of those, SYN retransmitted: unanswered for >= 1 s
+  bool tw_reuse_applies = false;  // TIME_WAIT credited as reusable (basis kSysctls or kObserved)
+  TwReuseBasis tw_reuse_basis = TwReuseBasis::kOff;
+  std::optional<double> tw_reuses_expected;  // kRefused/kObserved: reuses a working reuse makes
+  uint32_t syn_sent = 0;                     // live sockets still waiting for a SYN-ACK
+  uint32_t syn_unanswered = 0;               // of those, SYN retransmitted: unanswered for >= 1 s
 };
 
 // Unanswered connects to one tuple that make a finding of their own (unanswered_connects).

@@ -559,9 +559,23 @@ RemediationStep step_raise_tcp_mem(const Sysctls& s) {
 
 // --- C ----------------------------------------------------------------------------------------
 
-RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple) {
+RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple, const Endpoint* refused_to) {
   bool ts_off = s.tcp_timestamps && *s.tcp_timestamps == 0;
   int64_t reuse = s.tcp_tw_reuse.value_or(-1);
+  if (!ts_off && refused_to) {
+    // tcp_twsk_unique() [net/ipv4/tcp_ipv4.c]: tw_ts_recent_stamp is 0 when the peer sent no
+    // timestamps, and then no TIME_WAIT port is taken over, whatever the local sysctls say.
+    return step('C',
+                "tcp_tw_reuse is on here, but connect() took over no TIME_WAIT port (TWRecycled "
+                "stayed flat while connects kept meeting old ones): these connections carry no "
+                "TCP timestamps, so the kernel refuses to reuse them. Switch timestamps on at the "
+                "peer (net.ipv4.tcp_timestamps=1 there) or at the middlebox that strips them; "
+                "until then A and B are what is left",
+                {fmt::format("ss -tni state established dst {}   # no \"ts\" among the options: "
+                             "the peer sends no timestamps",
+                             refused_to->to_string())},
+                "None here: nothing on this host changes.");
+  }
   if (!ts_off && reuse == 1) {
     return step('C',
                 "tcp_tw_reuse=1 is already on: connect() already takes over TIME_WAIT ports older "

@@ -67,8 +67,11 @@ RemediationStep step_raise_tcp_mem(const Sysctls& s);
 
 // --- C: tcp_tw_reuse ----------------------------------------------------------------------
 // tcp_tw_reuse=1 for outbound connections, or "already in effect" when the current setting
-// already covers the tuple (tcp_tw_reuse=1, or =2 on loopback).
-RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple);
+// already covers the tuple (tcp_tw_reuse=1, or =2 on loopback). `refused_to`: reuse is on but
+// TWRecycled stayed flat under churn to this destination (port_pool.h kRefused): its
+// connections carry no timestamps.
+RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple,
+                              const Endpoint* refused_to = nullptr);
 
 // --- D: conntrack and the network path ------------------------------------------------------
 // Connects nobody answers: find where the SYNs die (a firewall dropping them on the way or at

@@ -78,19 +78,25 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
   ev["forecast"] = forecast_text(t);
   ev["tcp_tw_reuse"] = or_null(r.sysctls.tcp_tw_reuse);
   ev["tcp_timestamps"] = or_null(r.sysctls.tcp_timestamps);
+  // Whether the TIME_WAIT credit rests on the sysctls alone or on TWRecycled (port_pool.h).
+  ev["tw_reuse_basis"] = std::string(tw_reuse_basis_name(t.tw_reuse_basis));
+  put_rate(ev, "tw_recycled_per_s", in.snap, in.snap.counter_rate("TcpExt.TWRecycled"));
+  ev["tw_reuses_expected"] = rounded(t.tw_reuses_expected, 1);
   ev["cause"] = churn ? "short connections closed by this client first: each holds its port "
                         "for its lifetime plus 60 s of TIME_WAIT"
                       : "many connections open at once to one destination";
   put_tuple_owner(ev, r, t.key);
 
   bool loopback = t.key.src.is_loopback() || t.key.dst.is_loopback();
+  const Endpoint dst = t.key.destination();
+  const Endpoint* refused_to = t.tw_reuse_basis == TwReuseBasis::kRefused ? &dst : nullptr;
   if (churn) {
     const auto owner = tuple_owner_pid(r, t.key);
     const ProcessInfo* p = owner ? find_process(r, *owner) : nullptr;
     const RuntimeInfo* rt = p && p->runtime ? &*p->runtime : nullptr;
     put_runtime(ev, rt);
     f.remediation = {step_client_reuse({.runtime = rt, .port = t.key.dport}),
-                     step_widen_port_range(r), step_tw_reuse(r.sysctls, loopback)};
+                     step_widen_port_range(r), step_tw_reuse(r.sysctls, loopback, refused_to)};
   } else {
     f.remediation = {step_widen_port_range(r), step_more_source_addresses()};
   }

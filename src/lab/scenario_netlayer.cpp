@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "lab/generators.h"
 #include "lab/sock_util.h"
 #include "lab/tools.h"
 #include "snapshot/conntrack_table.h"
@@ -402,7 +403,59 @@ Result<void> snat_exhaustion(LoadSet& load) {
   return load.wait_ready(*cli, 15);
 }
 
+// --- no-timestamps-peer -------------------------------------------------------------------
+
+// A server in a namespace of its own whose tcp_timestamps is 0: its SYN-ACKs carry no
+// timestamp option, so no connection to it negotiates timestamps, whatever the client's sysctls.
+int no_ts_server(WorkerLink& link) {
+  if (!enter_own_netns(link)) return 1;
+  // /proc/sys/net is the opening process's namespace: this changes the server's own only
+  // (enter_own_netns() succeeded, so it is not the lab's, let alone the host's).
+  UniqueFd f(::open("/proc/sys/net/ipv4/tcp_timestamps", O_WRONLY | O_CLOEXEC));
+  if (!f || ::write(f.get(), "0\n", 2) != 2) {
+    link.error(std::string("tcp_timestamps=0 in the server's namespace: ") + std::strerror(errno));
+    return 1;
+  }
+  return server_worker(
+      {.mode = ServerConfig::Mode::kCloseAfterPeer, .listen = v4_endpoint("0.0.0.0", 8080)})(link);
+}
+
+Result<void> no_timestamps_peer(LoadSet& load) {
+  auto srv = load.spawn({"cdlab-server", no_ts_server, std::nullopt});
+  if (!srv) return std::unexpected(srv.error());
+  if (auto r = wait_own_netns(load.pid(*srv)); !r) return r;
+  if (auto r = wire_veth(load.pid(*srv), {"cdp-srv", "198.18.2.1/24", "198.18.2.2/24", ""}); !r)
+    return r;
+  if (auto r = load.wait_ready(*srv, 5); !r) return r;
+  // The port-exhaustion churn (400/s into a 1,000-port range), towards the server: with reuse
+  // working it would keep succeeding; without the peer's timestamps it runs out in ~2.5 s.
+  ClientConfig c;
+  c.destinations = {v4_endpoint("198.18.2.2", 8080)};
+  c.close = ClientConfig::Close::kClientFirst;
+  c.rate_per_s = 400;
+  c.max_attempts = 20000;
+  c.ready_on_eaddrnotavail = true;
+  c.ready_after_successes = 3000;
+  c.ready_timeout_s = 15;
+  c.counters = {"TcpExt.TWRecycled"};
+  auto cli = load.spawn({"cdlab-client", client_worker(std::move(c)), std::nullopt});
+  if (!cli) return std::unexpected(cli.error());
+  return load.wait_ready(*cli, 20);
+}
+
 }  // namespace
+
+ScenarioInfo no_timestamps_peer_scenario() {
+  return {"no-timestamps-peer",
+          "tcp_tw_reuse=1 and timestamps on here, a peer (198.18.2.2:8080, its own namespace) "
+          "with tcp_timestamps=0; client closes first at 400/s into 1,000 ports: reuse is refused",
+          "ephemeral_ports critical for 198.18.2.2:8080, tw_reuse_basis refused (TWRecycled "
+          "flat), no TIME_WAIT credited",
+          {{"net.ipv4.ip_local_port_range", "40000 40999"},
+           {"net.ipv4.tcp_tw_reuse", "1"},
+           {"net.ipv4.tcp_timestamps", "1"}},
+          no_timestamps_peer};
+}
 
 ScenarioInfo conntrack_full_scenario() {
   return {"conntrack-full",

@@ -1,6 +1,7 @@
 // The network-layer lab scenarios: a conntrack table filled with flows early_drop() cannot
 // evict (conntrack-full), and a NAT router whose masquerade port range runs out for one
-// destination (snat-exhaustion). Rows for the table in lab/scenarios.cpp.
+// destination (snat-exhaustion), and a peer that sends no TCP timestamps, so tcp_tw_reuse
+// cannot reuse (no-timestamps-peer). Rows for the table in lab/scenarios.cpp.
 #pragma once
 
 #include "lab/scenarios.h"
@@ -9,6 +10,7 @@ namespace cd {
 
 ScenarioInfo conntrack_full_scenario();
 ScenarioInfo snat_exhaustion_scenario();
+ScenarioInfo no_timestamps_peer_scenario();
 
 // The most entries conntrack-full will create: nf_conntrack_max is global and read-only in
 // the lab's namespace, so the lab fills up to it; above this the kernel memory (~320 B an

@@ -327,8 +327,9 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
        "config finding: reserve the port",
        {{"net.ipv4.ip_local_port_range", "32768 60999"}, {"net.ipv4.ip_local_reserved_ports", ""}},
        service_port_in_range},
-      conntrack_full_scenario(),   // lab/scenario_netlayer.cpp
-      snat_exhaustion_scenario(),  // lab/scenario_netlayer.cpp
+      conntrack_full_scenario(),      // lab/scenario_netlayer.cpp
+      snat_exhaustion_scenario(),     // lab/scenario_netlayer.cpp
+      no_timestamps_peer_scenario(),  // lab/scenario_netlayer.cpp
       {"idle", "nothing: only loopback is up", "ok, exit 0", {}, idle},
   };
   return table;

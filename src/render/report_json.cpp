@@ -123,6 +123,7 @@ json tuple_json(const TupleStat& t) {
           {"time_wait", t.time_wait},
           {"tw_reusable", t.tw_reusable},
           {"tw_reuse_applies", t.tw_reuse_applies},
+          {"tw_reuse_basis", std::string(tw_reuse_basis_name(t.tw_reuse_basis))},
           {"effective_in_use", t.effective_in_use},
           {"usable", t.usable},
           {"utilization", num(t.utilization, 4)},

@@ -97,6 +97,69 @@ TEST(PortPool, TwReuseNeedsTimestampsAndAKnownSetting) {
   }
 }
 
+// tcp_twsk_unique() needs the old connection's timestamps, which the sysctls cannot show: a
+// full pool of aged TIME_WAIT that connects keep meeting while TWRecycled stays flat is reuse
+// refused (the peer sends no timestamps), not a pool that reuse keeps free.
+TEST(PortPool, TwReuseRefusedWhenTwRecycledStaysFlatUnderChurn) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999).tw_reuse(1).timestamps(1).counter("TcpExt.TWRecycled", 50);
+  TupleKey k = tuple_key("198.18.0.1", "198.18.2.2", 8080);
+  b.tuple(k, {.time_wait = 1000, .tw_past_delay = 600, .tw_recent = 1000});
+  b.then(1.0);
+  b.tuple(k, {.time_wait = 1000, .tw_past_delay = 900, .tw_recent = 1000});
+  const TupleStat t = analyse_ports(b.build()).tuples[0];
+  EXPECT_EQ(t.tw_reuse_basis, TwReuseBasis::kRefused);
+  EXPECT_FALSE(t.tw_reuse_applies);
+  EXPECT_EQ(t.tw_reusable, 0u);
+  EXPECT_DOUBLE_EQ(t.utilization, 1.0);
+  // 100 connects/s over 1 s, every one meeting an aged TIME_WAIT port first (no free port).
+  ASSERT_TRUE(t.tw_reuses_expected);
+  EXPECT_DOUBLE_EQ(*t.tw_reuses_expected, 100.0);
+  EXPECT_DOUBLE_EQ(*t.steady_state_demand, 100.0 * 60);  // held the full 60 s
+}
+
+TEST(PortPool, TwReuseCreditedWhenTwRecycledRises) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999).tw_reuse(1).timestamps(1).counter("TcpExt.TWRecycled", 50);
+  TupleKey k = tuple_key("198.18.0.1", "198.18.2.2", 8080);
+  b.tuple(k, {.time_wait = 1000, .tw_past_delay = 900, .tw_recent = 1000});
+  b.then(1.0).counter("TcpExt.TWRecycled", 130);
+  const TupleStat t = analyse_ports(b.build()).tuples[0];
+  EXPECT_EQ(t.tw_reuse_basis, TwReuseBasis::kObserved);
+  EXPECT_EQ(t.tw_reusable, 900u);
+  EXPECT_EQ(tw_reuse_basis_name(t.tw_reuse_basis), "reuse_seen");
+}
+
+TEST(PortPool, TooFewConnectsOrOneReadingLeaveTheSysctlsToDecide) {
+  TupleKey k = tuple_key("198.18.0.1", "198.18.2.2", 8080);
+  {
+    // 2 connects in 1 s, against 500 free ports and 100 aged: 0.3 reuses expected. A flat
+    // TWRecycled proves nothing.
+    SnapshotBuilder b;
+    b.port_range(40000, 40999).tw_reuse(1).timestamps(1);
+    b.tuple(k, {.time_wait = 500, .tw_past_delay = 100, .tw_recent = 20});
+    b.then(1.0);
+    const TupleStat t = analyse_ports(b.build()).tuples[0];
+    EXPECT_EQ(t.tw_reuse_basis, TwReuseBasis::kSysctls);
+    EXPECT_EQ(t.tw_reusable, 100u);
+  }
+  {
+    SnapshotBuilder b;
+    b.port_range(40000, 40999).tw_reuse(1).timestamps(1);
+    b.tuple(k, {.time_wait = 1000, .tw_past_delay = 900, .tw_recent = 1000});
+    const TupleStat t = analyse_ports(b.build()).tuples[0];
+    EXPECT_EQ(t.tw_reuse_basis, TwReuseBasis::kSysctls);
+    EXPECT_EQ(t.tw_reusable, 900u);
+  }
+  {
+    SnapshotBuilder b;
+    b.port_range(40000, 40999).tw_reuse(0);
+    b.tuple(k, {.time_wait = 1000, .tw_past_delay = 900, .tw_recent = 1000});
+    b.then(1.0);
+    EXPECT_EQ(analyse_ports(b.build()).tuples[0].tw_reuse_basis, TwReuseBasis::kOff);
+  }
+}
+
 TEST(PortPool, OneReadingRateComesFromTimeWaitAges) {
   SnapshotBuilder b;
   b.port_range(32768, 60999);

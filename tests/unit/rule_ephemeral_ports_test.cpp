@@ -304,5 +304,45 @@ TEST(EphemeralPorts, FullButNotGrowingIsSaturatedNotStable) {
   EXPECT_EQ(f[0].title.find("stable"), std::string::npos) << f[0].title;
 }
 
+// tcp_tw_reuse=1 and timestamps on, but the peer sends none: TWRecycled stays flat while the
+// churn keeps meeting aged TIME_WAIT ports. The sysctls alone would credit 900 ports and see
+// a pool at 10 %; the kernel reuses none, and connect() fails.
+TEST(EphemeralPorts, ReuseRefusedForAPeerWithoutTimestampsIsCriticalWithAPeerSideStep) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999).tw_reuse(1).timestamps(1).counter("TcpExt.TWRecycled", 7);
+  TupleKey k = tuple_key("198.18.2.1", "198.18.2.2", 8080);
+  b.tuple(k, {.time_wait = 1000, .tw_past_delay = 900, .tw_recent = 1000});
+  b.host_ports(1000);
+  b.then(1.0);
+  const std::vector<Finding> all = run(b);
+  auto f = findings_with_id(all, "ephemeral_ports.tuple");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0]->severity, Severity::kCritical);
+  EXPECT_EQ(f[0]->evidence.at("tw_reusable"), 0);
+  EXPECT_EQ(f[0]->evidence.at("tw_reuse_basis"), "refused");
+  EXPECT_EQ(f[0]->evidence.at("tw_recycled_per_s"), 0.0);
+  EXPECT_EQ(f[0]->evidence.at("tw_reuses_expected"), 100.0);
+  const RemediationStep* c = nullptr;
+  for (const RemediationStep& s : f[0]->remediation)
+    if (s.priority == 'C') c = &s;
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->action.find("no TCP timestamps"), std::string::npos) << c->action;
+  ASSERT_EQ(c->commands.size(), 1u);
+  EXPECT_EQ(c->commands[0].rfind("ss -tni state established dst 198.18.2.2:8080", 0), 0u)
+      << c->commands[0];
+}
+
+TEST(EphemeralPorts, ReuseSeenInTwRecycledKeepsTheCredit) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999).tw_reuse(1).timestamps(1).counter("TcpExt.TWRecycled", 7);
+  TupleKey k = tuple_key("198.18.2.1", "198.18.2.2", 8080);
+  b.tuple(k, {.time_wait = 1000, .tw_past_delay = 900, .tw_recent = 1000});
+  b.host_ports(1000);
+  b.then(1.0).counter("TcpExt.TWRecycled", 300);
+  const std::vector<Finding> all = run(b);
+  EXPECT_TRUE(
+      findings_with_id(all, "ephemeral_ports.tuple").empty());  // 100 of 1,000 effectively in use
+}
+
 }  // namespace
 }  // namespace cd
