@@ -100,6 +100,17 @@ PortAnalysis analyse_ports(const Snapshot& snap) {
     if (!e) ++pa.bound_in_range;
     e = 1;
   }
+  // A port bound by bind() and not (yet) connected or listening: its bind bucket has
+  // fastreuse >= 0, which __inet_hash_connect() skips for every destination.
+  for (uint16_t p : now.sockets.bound_inactive_ports) {
+    if (!pa.range.contains(p)) continue;
+    uint8_t& e = excluded[p - pa.range.lo];
+    if (!e) {
+      ++pa.bound_in_range;
+      ++pa.bound_inactive_in_range;
+    }
+    e = 1;
+  }
   uint32_t size = pa.range.size();
   pa.usable_per_tuple = size - pa.reserved_in_range - pa.bound_in_range;
   pa.host_usable = size - pa.reserved_in_range;

@@ -58,7 +58,10 @@ struct PortAnalysis {
   bool known = false;  // range known and dump complete
   PortRange range;
   uint32_t reserved_in_range = 0;
-  uint32_t bound_in_range = 0;  // listening ports inside the range (bound: excluded for all)
+  // Ports held by bind() inside the range, excluded for every destination: listening ports
+  // and those of bound-but-inactive sockets (SocketSummary::bound_inactive_ports), each once.
+  uint32_t bound_in_range = 0;
+  uint32_t bound_inactive_in_range = 0;  // of those, held by bound-inactive sockets only
   uint32_t usable_per_tuple = 0;
   std::vector<TupleStat> tuples;  // hottest first (by utilization), all tuples
   // Host-wide pool (bind-before-connect, UDP): distinct ports in use vs usable.

@@ -29,6 +29,31 @@ constexpr std::size_t kMaxTupleFindings = 5;
 // they hold, the ports are not being shared: something binds before connecting.
 constexpr double kExclusiveShare = 1.2;
 
+// Ports held by sockets bound and not connected matter to a tuple's verdict once they take a
+// tenth of the range: below that they are the usual handful of bind-before-connect clients.
+constexpr double kBoundInactiveShare = 0.10;
+
+bool bound_inactive_matter(const PortAnalysis& pa) {
+  return pa.bound_inactive_in_range > 0 &&
+         double(pa.bound_inactive_in_range) >= kBoundInactiveShare * double(pa.range.size());
+}
+
+// The process holding the most bound-but-inactive sockets (state CLOSE in its fds), if any
+// attribution ran.
+const ProcessInfo* bound_inactive_holder(const Reading& r) {
+  const ProcessInfo* best = nullptr;
+  uint32_t most = 0;
+  for (const ProcessInfo& p : r.processes) {
+    if (!p.sockets) continue;
+    const uint32_t n = p.sockets->by_state[int(TcpState::kClose)];
+    if (n > most) {
+      most = n;
+      best = &p;
+    }
+  }
+  return best;
+}
+
 std::optional<Severity> tuple_severity(const TupleStat& t) {
   const auto& ste = t.seconds_to_exhaustion;
   if ((ste && *ste <= kCritSeconds) || t.utilization >= kCritUtil) return Severity::kCritical;
@@ -71,6 +96,8 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
   ev["tw_reusable"] = t.tw_reusable;
   ev["effective_in_use"] = t.effective_in_use;
   ev["usable"] = t.usable;
+  ev["bound_in_range"] = in.ports.bound_in_range;
+  ev["bound_inactive_in_range"] = in.ports.bound_inactive_in_range;
   ev["utilization"] = rounded(t.utilization, 4);
   ev["new_per_s"] = rounded(t.new_per_s, 2);
   ev["steady_state_demand"] = rounded(t.steady_state_demand, 0);
@@ -86,6 +113,21 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
                         "for its lifetime plus 60 s of TIME_WAIT"
                       : "many connections open at once to one destination";
   put_tuple_owner(ev, r, t.key);
+  const bool bound_held = bound_inactive_matter(in.ports);
+  if (bound_held) {
+    // __inet_hash_connect() skips a port whose bind bucket bind() made (fastreuse >= 0).
+    ev["cause"] = ev["cause"].get<std::string>() +
+                  fmt::format(
+                      "; {} ports of the range are held by sockets bound and not "
+                      "connected (bind() before connect()): connect() skips them for "
+                      "every destination",
+                      with_commas(in.ports.bound_inactive_in_range));
+    const ProcessInfo* h = bound_inactive_holder(r);
+    ev["bound_inactive_pid"] = h ? Evidence(h->pid) : Evidence(nullptr);
+    ev["bound_inactive_comm"] = h ? Evidence(h->comm) : Evidence(nullptr);
+    ev["bound_inactive_sockets"] =
+        h ? Evidence(h->sockets->by_state[int(TcpState::kClose)]) : Evidence(nullptr);
+  }
 
   bool loopback = t.key.src.is_loopback() || t.key.dst.is_loopback();
   const Endpoint dst = t.key.destination();
@@ -95,10 +137,15 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
     const ProcessInfo* p = owner ? find_process(r, *owner) : nullptr;
     const RuntimeInfo* rt = p && p->runtime ? &*p->runtime : nullptr;
     put_runtime(ev, rt);
-    f.remediation = {step_client_reuse({.runtime = rt, .port = t.key.dport}),
-                     step_widen_port_range(r), step_tw_reuse(r.sysctls, loopback, refused_to)};
+    f.remediation = {step_client_reuse({.runtime = rt, .port = t.key.dport})};
+    if (bound_held) f.remediation.push_back(step_bind_no_port());
+    f.remediation.push_back(step_widen_port_range(r));
+    f.remediation.push_back(step_tw_reuse(r.sysctls, loopback, refused_to));
   } else {
-    f.remediation = {step_widen_port_range(r), step_more_source_addresses()};
+    f.remediation = {};
+    if (bound_held) f.remediation.push_back(step_bind_no_port());
+    f.remediation.push_back(step_widen_port_range(r));
+    f.remediation.push_back(step_more_source_addresses());
   }
   return f;
 }

@@ -70,6 +70,7 @@ struct SocketAggregator::State {
   std::unordered_map<TupleKey, uint32_t, FastTupleHash> tuple_index;
   std::map<Endpoint, uint32_t> close_wait_index;  // local endpoint (port 0 = client side)
   PortBits listening;
+  PortBits bound_inactive;
   PortBits tcp_ports;
   PortBits udp_ports;
   std::unordered_map<uint16_t, uint32_t> syn_recv_by_port;  // listening port -> SYN_RECV
@@ -127,6 +128,15 @@ void SocketAggregator::on_socket(const SockRecord& s) {
   if (state == uint8_t(TcpState::kListen)) {
     sum.listeners.push_back(Listener{s.local, s.rqueue, s.wqueue, s.inode});
     st.listening.set(port);
+    if (cfg_.index_inodes && s.inode != 0) st.inodes.emplace_back(s.inode, state, kNoTuple);
+    return;
+  }
+
+  // Bound, not connected, not listening: state CLOSE and no peer (see SocketSummary). Not a
+  // client socket of any tuple; its port is held by bind() for every destination.
+  if (state == uint8_t(TcpState::kClose) && s.remote.port == 0 && s.remote.addr.is_unspecified()) {
+    ++sum.bound_inactive;
+    if (in_range) st.bound_inactive.set(port);
     if (cfg_.index_inodes && s.inode != 0) st.inodes.emplace_back(s.inode, state, kNoTuple);
     return;
   }
@@ -208,6 +218,8 @@ SocketSummary SocketAggregator::finish() {
                    });
   sum.tcp_ports_in_range = st.tcp_ports.count_in(cfg_.ephemeral);
   sum.udp_ports_in_range = st.udp_ports.count_in(cfg_.ephemeral);
+  for (uint32_t p = cfg_.ephemeral.lo; p <= cfg_.ephemeral.hi && p <= 65535; ++p)
+    if (st.bound_inactive.test(uint16_t(p))) sum.bound_inactive_ports.push_back(uint16_t(p));
   return sum;
 }
 

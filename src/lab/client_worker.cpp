@@ -273,6 +273,41 @@ int steal_port(const Endpoint& service, WorkerLink& link) {
   return 0;
 }
 
+// bind(addr, 0) `count` sockets and hold them, never connecting: each takes a port of the range
+// in a bind bucket of its own (inet_csk_get_port()), which connect() then skips for every
+// destination.
+int hold_bound(const Endpoint& addr, uint32_t count, WorkerLink& link) {
+  std::vector<UniqueFd> held;
+  held.reserve(count);
+  int err = 0;
+  uint16_t lo = UINT16_MAX, hi = 0;
+  while (held.size() < count) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a = to_sockaddr(Endpoint{addr.addr, 0});
+    if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      err = errno;
+      break;
+    }
+    sockaddr_in got{};
+    socklen_t len = sizeof got;
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&got), &len);
+    lo = std::min(lo, ntohs(got.sin_port));
+    hi = std::max(hi, ntohs(got.sin_port));
+    held.push_back(std::move(fd));
+  }
+  if (held.empty()) {
+    link.error("bind(" + addr.addr.to_string() + ":0): " + std::strerror(err));
+    return 1;
+  }
+  std::string text = with_commas(held.size()) + " sockets bound to " + addr.addr.to_string() +
+                     " port 0 and never connected: they hold ports " + std::to_string(lo) + "-" +
+                     std::to_string(hi);
+  if (err != 0) text += " (bind() then failed with " + errno_name(err) + ")";
+  link.ready(text);
+  link.wait_stop(kUntilStop);
+  return 0;
+}
+
 }  // namespace
 
 WorkerFn client_worker(ClientConfig cfg) {
@@ -281,6 +316,10 @@ WorkerFn client_worker(ClientConfig cfg) {
 
 WorkerFn syn_worker(SynConfig cfg) {
   return [cfg](WorkerLink& link) { return syn_flood(cfg, link); };
+}
+
+WorkerFn bind_hold_worker(Endpoint addr, uint32_t count) {
+  return [addr, count](WorkerLink& link) { return hold_bound(addr, count, link); };
 }
 
 WorkerFn port_steal_worker(Endpoint service) {

@@ -92,6 +92,10 @@ struct FdLeakConfig {
 };
 WorkerFn fd_leak_worker(FdLeakConfig cfg);
 
+// bind()s `count` TCP sockets to addr:0 and holds them without connecting (a bind-before-
+// connect client stuck between the two calls, or one that leaks bound sockets).
+WorkerFn bind_hold_worker(Endpoint addr, uint32_t count);
+
 // Connects to `service`, then tries to listen on the local port that connect() picked: shows
 // why a service port inside ip_local_port_range must be reserved.
 WorkerFn port_steal_worker(Endpoint service);

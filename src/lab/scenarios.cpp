@@ -73,6 +73,22 @@ Result<void> tw_reuse_loopback(LoadSet& load) {
   return start_client(load, c);
 }
 
+// 800 sockets bound and never connected hold 800 ports of a 1,000-port range: the churn to one
+// destination has 200 left and runs out in ~0.5 s, although its tuple holds only 200 sockets.
+Result<void> bind_port_exhaustion(LoadSet& load) {
+  auto srv = start_server(load, {.mode = Mode::kCloseAfterPeer, .listen = kService});
+  if (!srv) return std::unexpected(srv.error());
+  auto binder = load.spawn(
+      {"cdlab-binder", bind_hold_worker(v4_endpoint("127.0.0.1", 0), 800), std::nullopt});
+  if (!binder) return std::unexpected(binder.error());
+  if (auto r = load.wait_ready(*binder, kListenWait); !r) return r;
+  ClientConfig c = churn_1000_ports();
+  c.counters = {};
+  c.ready_after_successes = 3000;
+  c.ready_timeout_s = 15;
+  return start_client(load, c);
+}
+
 // 5,000 connections over 20 destinations (127.0.0.2-21:8080, all on loopback) against a
 // 4,000-port range: total TIME_WAIT exceeds the range, no tuple uses more than 250.
 Result<void> port_range_wide_spread(LoadSet& load) {
@@ -261,6 +277,13 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
        "ephemeral_ports critical, application layer, names 127.0.0.1:8080",
        {{"net.ipv4.ip_local_port_range", "40000 40999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
        port_exhaustion},
+      {"bind-port-exhaustion",
+       "800 sockets bound to 127.0.0.1:0 and never connected in a 1,000-port range, then the "
+       "port-exhaustion churn to 127.0.0.1:8080: connect() fails after ~200 connects",
+       "ephemeral_ports critical for 127.0.0.1:8080 with 200 usable (800 bound in range), names "
+       "cdlab-binder, plan: IP_BIND_ADDRESS_NO_PORT",
+       {{"net.ipv4.ip_local_port_range", "40000 40999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
+       bind_port_exhaustion},
       {"port-range-wide-spread",
        "5,000 TIME_WAIT over 20 destinations with a 4,000-port range: no tuple near its pool",
        "no ephemeral_ports warning (total TIME_WAIT > range is not exhaustion)",

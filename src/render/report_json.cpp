@@ -94,7 +94,7 @@ json sockets_json(const SocketSummary& s) {
   // Without a complete dump the counts are partial: report them as unknown.
   if (!s.complete) {
     for (const char* k : {"by_state", "total", "time_wait_client", "time_wait_server",
-                          "time_wait_other", "udp_sockets"})
+                          "time_wait_other", "bound_inactive", "udp_sockets"})
       j[k] = nullptr;
     return j;
   }
@@ -109,6 +109,7 @@ json sockets_json(const SocketSummary& s) {
   j["time_wait_client"] = s.time_wait_client;
   j["time_wait_server"] = s.time_wait_server;
   j["time_wait_other"] = s.time_wait_other;
+  j["bound_inactive"] = s.bound_inactive;
   j["udp_sockets"] = s.udp_complete ? json(s.udp_sockets) : json(nullptr);
   return j;
 }
@@ -142,7 +143,9 @@ json ports_json(const Reading& r, const PortAnalysis& p) {
   j["known"] = p.known;
   j["range"] = range ? json::array({range->lo, range->hi}) : json(nullptr);
   if (!p.known) {
-    for (const char* k : {"reserved_in_range", "bound_in_range", "usable"}) j[k] = nullptr;
+    for (const char* k :
+         {"reserved_in_range", "bound_in_range", "bound_inactive_in_range", "usable"})
+      j[k] = nullptr;
     j["tuples"] = json::array();
     j["tuples_total"] = nullptr;
     j["host_wide"] = {
@@ -151,6 +154,7 @@ json ports_json(const Reading& r, const PortAnalysis& p) {
   }
   j["reserved_in_range"] = p.reserved_in_range;
   j["bound_in_range"] = p.bound_in_range;
+  j["bound_inactive_in_range"] = p.bound_inactive_in_range;
   j["usable"] = p.usable_per_tuple;
   json tuples = json::array();
   for (std::size_t i = 0; i < p.tuples.size() && i < kTopTuples; ++i)

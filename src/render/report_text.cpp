@@ -96,6 +96,9 @@ void ports_section(const Reading& r, const PortAnalysis& p, bool verbose, std::s
                               "bound in range)\n",
                               p.range.lo, p.range.hi, p.usable_per_tuple, p.reserved_in_range,
                               p.bound_in_range);
+  if (p.bound_inactive_in_range > 0)
+    out += kLabelPad + fmt::format("{} of the bound ports held by sockets bound, not connected\n",
+                                   p.bound_inactive_in_range);
   std::string udp = r.sockets.udp_complete ? std::to_string(p.host_udp_ports_in_use) : "?";
   out += kLabelPad + fmt::format(
                          "host-wide (bind before connect, UDP): {} TCP + {} UDP ports in "

@@ -122,6 +122,13 @@ struct SocketSummary {
   uint32_t udp_ports_in_range = 0;  // distinct local UDP ports in the ephemeral range
   uint64_t udp_sockets = 0;
   bool udp_complete = false;
+  // TCP sockets bound but neither connecting nor listening (bind() and nothing else, or a
+  // bind-before-connect client before its connect()). Kernels >= 6.6 dump them when the request
+  // asks for TCP_BOUND_INACTIVE (inet_diag_dump_icsk()), in state CLOSE with no peer; older
+  // kernels do not, and these stay 0. Their ports' bind buckets were made by bind()
+  // (fastreuse >= 0), so __inet_hash_connect() skips those ports for every destination.
+  uint64_t bound_inactive = 0;
+  std::vector<uint16_t> bound_inactive_ports;  // distinct, inside the ephemeral range, ascending
 };
 
 // Sockets an attributed process holds, joined from /proc/PID/fd inodes and the dump.

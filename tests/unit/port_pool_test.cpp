@@ -31,6 +31,18 @@ TEST(PortPool, UsableIsRangeMinusReservedMinusListeningCountingEachPortOnce) {
   EXPECT_EQ(pa.host_usable, 8u);  // bound ports are in use, not unusable, for the host-wide pool
 }
 
+TEST(PortPool, PortsOfBoundInactiveSocketsAreExcludedForEveryTuple) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40009);
+  b.listener(ep("0.0.0.0", 40002));
+  // bind() made their buckets: __inet_hash_connect() skips them; 40002 is counted once.
+  b.now().sockets.bound_inactive_ports = {40002, 40003, 40004, 50000};
+  PortAnalysis pa = analyse_ports(b.build());
+  EXPECT_EQ(pa.bound_in_range, 3u);
+  EXPECT_EQ(pa.bound_inactive_in_range, 2u);
+  EXPECT_EQ(pa.usable_per_tuple, 7u);
+}
+
 TEST(PortPool, OverlapsAndOutsidersAreNotCountedTwice) {
   SnapshotBuilder b;
   b.port_range(40000, 40009).reserved({{39990, 40002}, {40001, 40003}, {50000, 50010}});

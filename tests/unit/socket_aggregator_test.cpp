@@ -106,6 +106,27 @@ TEST(SocketAggregator, TimeWaitIsClientServerOrOther) {
   EXPECT_EQ(sum.tuples[0].time_wait, 2u);
 }
 
+// Kernels >= 6.6 dump bound-but-inactive sockets (TCP_BOUND_INACTIVE requested) in state CLOSE
+// with no peer: bind() holds their port for every destination, and they are nobody's tuple.
+TEST(SocketAggregator, BoundInactiveSocketsHoldPortsAndMakeNoTuple) {
+  AggregatorConfig cfg;
+  cfg.ephemeral = PortRange{40000, 40999};
+  auto sum = aggregate(
+      {
+          tcp(TcpState::kClose, "127.0.0.1:40010", "0.0.0.0:0", 11),
+          tcp(TcpState::kClose, "127.0.0.1:40011", "0.0.0.0:0", 12),
+          tcp(TcpState::kClose, "0.0.0.0:40011", "0.0.0.0:0", 13),   // same port, counted once
+          tcp(TcpState::kClose, "127.0.0.1:1234", "0.0.0.0:0", 14),  // outside the range
+          tcp(kEst, "127.0.0.1:40020", "127.0.0.1:8080", 15),
+      },
+      cfg);
+  EXPECT_EQ(sum.bound_inactive, 4u);
+  EXPECT_EQ(sum.bound_inactive_ports, (std::vector<uint16_t>{40010, 40011}));
+  ASSERT_EQ(sum.tuples.size(), 1u);
+  EXPECT_EQ(sum.tuples[0].key.dport, 8080);
+  EXPECT_EQ(sum.tcp_ports_in_range, 3u);  // host-wide: bound ports are in use
+}
+
 TEST(SocketAggregator, TuplesArePerSourceDestinationAndPort) {
   std::vector<SockRecord> socks;
   for (int i = 0; i < 5; ++i)
