@@ -3,24 +3,26 @@
 
 #include <cerrno>
 
+#include "util/i18n.h"
+
 namespace cd {
 
 const std::vector<ExplainEntry>& explain_table() {
   static const std::vector<ExplainEntry> table = {
       {
           .id = "eaddrnotavail",
-          .title = "Cannot assign requested address",
+          .title = N_("Cannot assign requested address"),
           .errno_name = "EADDRNOTAVAIL",
           .errno_value = EADDRNOTAVAIL,
           .phrases = {"cannot assign requested address", "can't assign requested address",
                       "address not available", "addrnotavail"},
           .resources = {"ephemeral_ports", "time_wait"},
           .meaning =
-              "The kernel found no local address and port for this socket. From connect() it "
-              "means the ephemeral ports are exhausted for ONE destination tuple (source IP, "
-              "destination IP, destination port): __inet_hash_connect() may reuse a local port "
-              "as long as the 4-tuple stays unique, so other destinations usually still work.",
-          .causes_heading = "likely causes",
+              N_("The kernel found no local address and port for this socket. From connect() it "
+                 "means the ephemeral ports are exhausted for ONE destination tuple (source IP, "
+                 "destination IP, destination port): __inet_hash_connect() may reuse a local port "
+                 "as long as the 4-tuple stays unique, so other destinations usually still work."),
+          .causes_heading = N_("likely causes"),
           .causes = {"connect(): every usable port of ip_local_port_range (minus "
                      "ip_local_reserved_ports and minus every port held by bind() or listen()) is "
                      "already used by a socket to the same destination IP and port - usually "
@@ -50,16 +52,16 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "eaddrinuse",
-          .title = "Address already in use",
+          .title = N_("Address already in use"),
           .errno_name = "EADDRINUSE",
           .errno_value = EADDRINUSE,
           .phrases = {"address already in use", "addrinuse", "address in use"},
           .resources = {"ephemeral_ports", "config"},
           .meaning =
-              "bind() (or listen()) asked for a local port that is taken. With a fixed port it "
-              "is a port conflict; with port 0 (bind before connect) the host-wide pool is "
-              "empty.",
-          .causes_heading = "likely causes",
+              N_("bind() (or listen()) asked for a local port that is taken. With a fixed port it "
+                 "is a port conflict; with port 0 (bind before connect) the host-wide pool is "
+                 "empty."),
+          .causes_heading = N_("likely causes"),
           .causes =
               {"bind(ip, 0) before connect(): the port is chosen at bind time and held for ALL "
                "destinations, so such clients share one host-wide pool per source IP instead "
@@ -80,15 +82,15 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "emfile",
-          .title = "Too many open files",
+          .title = N_("Too many open files"),
           .errno_name = "EMFILE",
           .errno_value = EMFILE,
           .phrases = {"too many open files"},
           .resources = {"file_descriptors", "close_wait"},
-          .meaning = "This process reached ITS OWN soft RLIMIT_NOFILE (\"Max open files\" in "
-                     "/proc/PID/limits). fs.file-max is a different, system-wide limit with a "
-                     "different error (ENFILE).",
-          .causes_heading = "likely causes",
+          .meaning = N_("This process reached ITS OWN soft RLIMIT_NOFILE (\"Max open files\" in "
+                        "/proc/PID/limits). fs.file-max is a different, system-wide limit with a "
+                        "different error (ENFILE)."),
+          .causes_heading = N_("likely causes"),
           .causes = {"A descriptor leak: sockets or files never closed; sockets the peer "
                      "closed pile up in CLOSE_WAIT.",
                      "A limit too low for the load (the usual default soft limit is 1024; "
@@ -107,16 +109,16 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "enfile",
-          .title = "Too many open files in system",
+          .title = N_("Too many open files in system"),
           .errno_name = "ENFILE",
           .errno_value = ENFILE,
           .phrases = {"too many open files in system", "file-max limit"},
           .resources = {"file_descriptors"},
           .meaning =
-              "The whole system reached fs.file-max; the kernel logs \"VFS: file-max limit N "
-              "reached\" and callers without CAP_SYS_ADMIN get ENFILE. Every process is "
-              "affected, not just one.",
-          .causes_heading = "likely causes",
+              N_("The whole system reached fs.file-max; the kernel logs \"VFS: file-max limit N "
+                 "reached\" and callers without CAP_SYS_ADMIN get ENFILE. Every process is "
+                 "affected, not just one."),
+          .causes_heading = N_("likely causes"),
           .causes = {"One or many processes leaking descriptors.",
                      "fs.file-max set too low for the workload (the default scales with RAM "
                      "and is usually huge, so a low value was set by hand)."},
@@ -128,15 +130,15 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "conntrack_table_full",
-          .title = "nf_conntrack: table full, dropping packet",
+          .title = N_("nf_conntrack: table full, dropping packet"),
           .phrases = {"conntrack: table full", "table full, dropping packet",
                       "conntrack table full"},
           .resources = {"conntrack", "snat_ports"},
           .meaning =
-              "The connection-tracking table reached nf_conntrack_max and early_drop() found "
-              "no unassured entry to evict, so packets of new flows are dropped (conntrack "
-              "\"drop\" counter). Clients see timeouts and retransmissions, not an error.",
-          .causes_heading = "likely causes",
+              N_("The connection-tracking table reached nf_conntrack_max and early_drop() found "
+                 "no unassured entry to evict, so packets of new flows are dropped (conntrack "
+                 "\"drop\" counter). Clients see timeouts and retransmissions, not an error."),
+          .causes_heading = N_("likely causes"),
           .causes =
               {"More concurrent flows than nf_conntrack_max: a traffic rise, a scan or flood, "
                "or many short connections (a closed TCP flow stays tracked for "
@@ -157,15 +159,15 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "syn_flooding",
-          .title = "Possible SYN flooding on port N. Sending cookies.",
+          .title = N_("Possible SYN flooding on port N. Sending cookies."),
           .phrases = {"possible syn flooding", "syn flood"},
           .resources = {"accept_queue"},
           .meaning =
-              "A listener's SYN queue (capped by its listen() backlog) overflowed. With "
-              "syncookies on (tcp_syncookies=1, the default) the kernel answers with cookies "
-              "(\"Sending cookies\", TcpExt TCPReqQFullDoCookies); otherwise it drops SYNs "
-              "(\"Dropping request\", TCPReqQFullDrop). Not necessarily an attack.",
-          .causes_heading = "likely causes",
+              N_("A listener's SYN queue (capped by its listen() backlog) overflowed. With "
+                 "syncookies on (tcp_syncookies=1, the default) the kernel answers with cookies "
+                 "(\"Sending cookies\", TcpExt TCPReqQFullDoCookies); otherwise it drops SYNs "
+                 "(\"Dropping request\", TCPReqQFullDrop). Not necessarily an attack."),
+          .causes_heading = N_("likely causes"),
           .causes = {"A burst of legitimate connections with a small backlog (the value passed "
                      "to listen(), capped by net.core.somaxconn).",
                      "The application accepts too slowly or is blocked - or is stuck at its fd "
@@ -184,15 +186,15 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "too_many_orphans",
-          .title = "TCP: too many orphaned sockets",
+          .title = N_("TCP: too many orphaned sockets"),
           .phrases = {"too many orphaned sockets", "orphaned sockets"},
           .resources = {"orphans", "tcp_memory"},
           .meaning =
-              "Sockets closed by their application but still finishing (FIN_WAIT1, FIN_WAIT2, "
-              "LAST_ACK, CLOSING) exceed net.ipv4.tcp_max_orphans, a host-wide limit "
-              "(tcp_check_oom(); sockets already retransmitting hit it earlier). The kernel "
-              "resets such sockets and counts TcpExt TCPAbortOnMemory.",
-          .causes_heading = "likely causes",
+              N_("Sockets closed by their application but still finishing (FIN_WAIT1, FIN_WAIT2, "
+                 "LAST_ACK, CLOSING) exceed net.ipv4.tcp_max_orphans, a host-wide limit "
+                 "(tcp_check_oom(); sockets already retransmitting hit it earlier). The kernel "
+                 "resets such sockets and counts TcpExt TCPAbortOnMemory."),
+          .causes_heading = N_("likely causes"),
           .causes = {"Many connections closed while their peers are slow or unreachable, so "
                      "data or the FIN stays unacknowledged.",
                      "A close-heavy load (many short connections) against a low "
@@ -208,13 +210,13 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "tcp_out_of_memory",
-          .title = "TCP: out of memory -- consider tuning tcp_mem",
+          .title = N_("TCP: out of memory -- consider tuning tcp_mem"),
           .phrases = {"consider tuning tcp_mem", "tcp: out of memory"},
           .resources = {"tcp_memory", "orphans"},
-          .meaning = "The memory of all TCP sockets on the host (/proc/net/sockstat \"mem\", in "
-                     "pages) is above net.ipv4.tcp_mem's third value (max): the kernel resets "
-                     "sockets (TCPAbortOnMemory) and refuses to grow buffers.",
-          .causes_heading = "likely causes",
+          .meaning = N_("The memory of all TCP sockets on the host (/proc/net/sockstat \"mem\", in "
+                        "pages) is above net.ipv4.tcp_mem's third value (max): the kernel resets "
+                        "sockets (TCPAbortOnMemory) and refuses to grow buffers."),
+          .causes_heading = N_("likely causes"),
           .causes = {"Many sockets with full buffers: slow readers, stuck peers, or large "
                      "tcp_rmem/tcp_wmem.",
                      "Orphans holding unsent data.",
@@ -227,14 +229,15 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "econnrefused",
-          .title = "Connection refused",
+          .title = N_("Connection refused"),
           .errno_name = "ECONNREFUSED",
           .errno_value = ECONNREFUSED,
           .phrases = {"connection refused", "connectionrefused"},
           .resources = {"accept_queue"},
-          .meaning = "The SYN was answered with a RST: nothing accepts connections on that address "
-                     "and port. Usually not a resource running out. Tcp AttemptFails counts it.",
-          .causes_heading = "likely causes",
+          .meaning =
+              N_("The SYN was answered with a RST: nothing accepts connections on that address "
+                 "and port. Usually not a resource running out. Tcp AttemptFails counts it."),
+          .causes_heading = N_("likely causes"),
           .causes = {"No process listens on that IP and port: the service is down, restarting, "
                      "on another port, or listening on 127.0.0.1/::1 only.",
                      "A firewall rule rejects with a reset (REJECT --reject-with tcp-reset).",
@@ -247,17 +250,18 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "etimedout",
-          .title = "Connection timed out",
+          .title = N_("Connection timed out"),
           .errno_name = "ETIMEDOUT",
           .errno_value = ETIMEDOUT,
           .phrases = {"connection timed out", "connection timeout", "connect timeout",
                       "operation timed out", "i/o timeout"},
           .resources = {"unanswered_connects", "accept_queue", "conntrack", "snat_ports"},
-          .meaning = "No answer came in time. From connect(): the SYN was never answered after "
-                     "tcp_syn_retries retransmissions (about 2 minutes with the default 6). On an "
-                     "established connection: data stayed unacknowledged (tcp_retries2, ~15 min; "
-                     "TcpExt TCPAbortOnTimeout) or keepalive probes failed.",
-          .causes_heading = "likely causes",
+          .meaning =
+              N_("No answer came in time. From connect(): the SYN was never answered after "
+                 "tcp_syn_retries retransmissions (about 2 minutes with the default 6). On an "
+                 "established connection: data stayed unacknowledged (tcp_retries2, ~15 min; "
+                 "TcpExt TCPAbortOnTimeout) or keepalive probes failed."),
+          .causes_heading = N_("likely causes"),
           .causes = {"The server's accept queue is full: Linux drops the SYN silently "
                      "(ListenOverflows/ListenDrops on the server) and the client retries until "
                      "it gives up.",
@@ -285,14 +289,14 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "econnreset",
-          .title = "Connection reset by peer",
+          .title = N_("Connection reset by peer"),
           .errno_name = "ECONNRESET",
           .errno_value = ECONNRESET,
           .phrases = {"connection reset by peer", "connection reset", "connectionreset"},
           .resources = {"accept_queue", "orphans", "tcp_memory", "conntrack"},
-          .meaning = "A RST arrived on an established connection: the peer or a device on the "
-                     "path aborted it.",
-          .causes_heading = "likely causes",
+          .meaning = N_("A RST arrived on an established connection: the peer or a device on the "
+                        "path aborted it."),
+          .causes_heading = N_("likely causes"),
           .causes = {"The peer closed an idle keep-alive connection just as this side reused "
                      "it: the server's idle timeout is shorter than the client pool's (set the "
                      "client's idle timeout below the server's).",
@@ -313,13 +317,14 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "tw_bucket_overflow",
-          .title = "TCP: time wait bucket table overflow",
+          .title = N_("TCP: time wait bucket table overflow"),
           .phrases = {"time wait bucket table overflow", "tcptimewaitoverflow", "timewaitoverflow"},
           .resources = {"time_wait"},
-          .meaning = "The TIME_WAIT count reached net.ipv4.tcp_max_tw_buckets, so closing sockets "
-                     "skip TIME_WAIT. The text is historical: older kernels printed it, Linux 6.18 "
-                     "prints nothing - the signal is the TcpExt TCPTimeWaitOverflow counter.",
-          .causes_heading = "likely causes",
+          .meaning =
+              N_("The TIME_WAIT count reached net.ipv4.tcp_max_tw_buckets, so closing sockets "
+                 "skip TIME_WAIT. The text is historical: older kernels printed it, Linux 6.18 "
+                 "prints nothing - the signal is the TcpExt TCPTimeWaitOverflow counter."),
+          .causes_heading = N_("likely causes"),
           .causes = {"Many short connections that this host closes first. Server-side "
                      "TIME_WAIT (local port = a listening port) means the server closes first: "
                      "keep-alive off or \"Connection: close\".",
@@ -334,16 +339,16 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "tcp_tw_recycle",
-          .title = "net.ipv4.tcp_tw_recycle",
+          .title = N_("net.ipv4.tcp_tw_recycle"),
           .phrases = {"tcp_tw_recycle", "tw_recycle"},
           .resources = {"time_wait", "ephemeral_ports"},
           .meaning =
-              "tcp_tw_recycle was removed in Linux 4.12: the sysctl no longer exists and must "
-              "not be set; guides that recommend it are outdated. It broke clients behind NAT: "
-              "it dropped SYNs whose TCP timestamp was lower than the last one seen from the "
-              "same IP, and hosts behind one NAT IP have unrelated clocks (since 4.10 "
-              "timestamps are also randomized per connection).",
-          .causes_heading = "instead",
+              N_("tcp_tw_recycle was removed in Linux 4.12: the sysctl no longer exists and must "
+                 "not be set; guides that recommend it are outdated. It broke clients behind NAT: "
+                 "it dropped SYNs whose TCP timestamp was lower than the last one seen from the "
+                 "same IP, and hosts behind one NAT IP have unrelated clocks (since 4.10 "
+                 "timestamps are also randomized per connection)."),
+          .causes_heading = N_("instead"),
           .causes =
               {"Remove it from /etc/sysctl.conf and /etc/sysctl.d/ (sysctl reports it as an "
                "unknown key on 4.12 and later).",
@@ -362,14 +367,14 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "tcp_tw_reuse",
-          .title = "net.ipv4.tcp_tw_reuse",
+          .title = N_("net.ipv4.tcp_tw_reuse"),
           .phrases = {"tcp_tw_reuse", "tw_reuse"},
           .resources = {"ephemeral_ports", "time_wait"},
           .meaning =
-              "Lets connect() take over the port of a TIME_WAIT socket to the same "
-              "destination when TCP timestamps make it safe (tcp_twsk_unique()): 0 off, 1 on, "
-              "2 loopback only (the default on current kernels). Per network namespace.",
-          .causes_heading = "what to know",
+              N_("Lets connect() take over the port of a TIME_WAIT socket to the same "
+                 "destination when TCP timestamps make it safe (tcp_twsk_unique()): 0 off, 1 on, "
+                 "2 loopback only (the default on current kernels). Per network namespace."),
+          .causes_heading = N_("what to know"),
           .causes = {"Only outbound connections benefit. Server-side TIME_WAIT (the server "
                      "closes first) gains nothing: enable keep-alive instead.",
                      "Needs TCP timestamps on the old connection, the peer's included "
@@ -389,17 +394,17 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "eagain",
-          .title = "Resource temporarily unavailable",
+          .title = N_("Resource temporarily unavailable"),
           .errno_name = "EAGAIN",
           .errno_value = EAGAIN,
           .phrases = {"resource temporarily unavailable", "ewouldblock"},
           .resources = {"ephemeral_ports"},
           .meaning =
-              "Usually just \"try again\" on a non-blocking socket. As a connection resource "
-              "it means UDP auto-bind found no free local port: sendto() or connect() on an "
-              "unbound UDP socket draws from ONE host-wide pool (ip_local_port_range, per "
-              "network namespace), not one per destination (inet_autobind()).",
-          .causes_heading = "likely causes",
+              N_("Usually just \"try again\" on a non-blocking socket. As a connection resource "
+                 "it means UDP auto-bind found no free local port: sendto() or connect() on an "
+                 "unbound UDP socket draws from ONE host-wide pool (ip_local_port_range, per "
+                 "network namespace), not one per destination (inet_autobind())."),
+          .causes_heading = N_("likely causes"),
           .causes = {"A non-blocking read, write or accept with nothing ready: normal, not "
                      "exhaustion.",
                      "UDP auto-bind exhausted: too many UDP sockets holding ports of the range "
@@ -413,13 +418,13 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "time_wait",
-          .title = "Many sockets in TIME_WAIT",
+          .title = N_("Many sockets in TIME_WAIT"),
           .phrases = {"time_wait", "time-wait", "timewait"},
           .resources = {"time_wait", "ephemeral_ports"},
-          .meaning = "TIME_WAIT lasts exactly 60 s (TCP_TIMEWAIT_LEN; no sysctl changes it, "
-                     "tcp_fin_timeout is about FIN_WAIT2) on the side that closed first. A high "
-                     "count alone is not a problem: what matters is where it sits.",
-          .causes_heading = "what it means",
+          .meaning = N_("TIME_WAIT lasts exactly 60 s (TCP_TIMEWAIT_LEN; no sysctl changes it, "
+                        "tcp_fin_timeout is about FIN_WAIT2) on the side that closed first. A high "
+                        "count alone is not a problem: what matters is where it sits."),
+          .causes_heading = N_("what it means"),
           .causes = {"Client side (local port ephemeral): short connections to ONE destination "
                      "can exhaust that destination's ports (EADDRNOTAVAIL); spread over many "
                      "destinations the same count is harmless.",
@@ -437,12 +442,12 @@ const std::vector<ExplainEntry>& explain_table() {
       },
       {
           .id = "close_wait",
-          .title = "Many sockets in CLOSE_WAIT",
+          .title = N_("Many sockets in CLOSE_WAIT"),
           .phrases = {"close_wait", "close-wait", "closewait"},
           .resources = {"close_wait", "file_descriptors"},
-          .meaning = "The peer closed and this application has not called close() yet. No "
-                     "timer ends CLOSE_WAIT: it stays until the application closes the socket.",
-          .causes_heading = "likely causes",
+          .meaning = N_("The peer closed and this application has not called close() yet. No "
+                        "timer ends CLOSE_WAIT: it stays until the application closes the socket."),
+          .causes_heading = N_("likely causes"),
           .causes = {"A bug: an error path that never closes the socket, or response bodies "
                      "never read to the end and closed (leaked pooled connections).",
                      "A stuck or overloaded worker that never gets to close."},
