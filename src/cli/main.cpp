@@ -47,6 +47,16 @@ void translate_help_labels(CLI::App& app) {
     f->label(word, cd::_(word));
 }
 
+// CLI11's group headings of every option and subcommand ("Options:", "Subcommands:").
+void translate_groups(CLI::App* app) {
+  for (CLI::Option* o : app->get_options())
+    if (o->get_group() == "Options") o->group(cd::_("Options"));
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_group() == "Subcommands") sub->group(cd::_("Subcommands"));
+    translate_groups(sub);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,6 +87,8 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(std::string(c.name), _(std::string(c.description).c_str()));
     handlers.emplace_back(sub, c.setup(*sub));
   }
+
+  if (current_language() != Language::kEnglish) translate_groups(&app);
 
   // CLI11 only says "a subcommand is required" for a misspelt one: name it.
   if (argc > 1 && argv[1][0] != '-') {

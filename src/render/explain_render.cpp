@@ -33,7 +33,7 @@ std::string explain_text(const Explanation& ex, bool color) {
            paint(std::string(_(std::string(e.causes_heading).c_str())) + ":", Tone::kBold, color) +
            "\n";
     for (std::size_t k = 0; k < e.causes.size(); ++k)
-      out += wrap(e.causes[k], kWidth, fmt::format("    {}. ", k + 1), "       ") + "\n";
+      out += wrap(_(e.causes[k].data()), kWidth, fmt::format("    {}. ", k + 1), "       ") + "\n";
     if (!e.findings.empty()) {
       std::string f = _("look at in `conndoctor check`:");
       for (std::size_t k = 0; k < e.findings.size(); ++k)
@@ -44,7 +44,8 @@ std::string explain_text(const Explanation& ex, bool color) {
       out += "  " + paint(_("first commands:"), Tone::kBold, color) + "\n";
       for (std::string_view c : e.commands) out += fmt::format("    $ {}\n", c);
     }
-    for (std::string_view n : e.notes) out += wrap(n, kWidth, _("  note: "), "        ") + "\n";
+    for (std::string_view n : e.notes)
+      out += wrap(_(n.data()), kWidth, _("  note: "), "        ") + "\n";
   }
   return out;
 }

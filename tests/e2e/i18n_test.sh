@@ -18,8 +18,14 @@ out=$LAB_TMP/lab_zh.txt
 LANG=C "$CONNDOCTOR" lab run port-exhaustion --lang zh --color never >"$out" 2>"$LAB_TMP/lab_zh.err"
 rc=$?
 ((rc == 2)) || fail "lab run port-exhaustion --lang zh exited $rc (critical is 2): $(head -c 500 "$LAB_TMP/lab_zh.err")"
-head -1 "$out" | grep -q '^严重: 到 127.0.0.1:8080 的临时端口' ||
-  fail "verdict line not in Chinese: $(head -1 "$out")"
+# The lab's own lines come first, then the report with its verdict line.
+grep -q '^严重: 到 127.0.0.1:8080 的临时端口' "$out" ||
+  fail "no Chinese verdict naming the tuple: $(grep -m1 -E '^(critical|严重)' "$out")"
+has "$out" "端口耗尽" "the exhaustion is not called 端口耗尽"
+has "$out" "EADDRNOTAVAIL" "the generator's EADDRNOTAVAIL is not reported"
+ns=$(sed -n 's/^实验场景 port-exhaustion,命名空间 \([^(]*\)(已删除)$/\1/p' "$out")
+[[ -n $ns ]] || fail "the lab's first line is not Chinese or does not say the namespace was removed: $(head -1 "$out")"
+[[ -e /run/netns/$ns ]] && fail "namespace $ns left behind"
 has "$out" "应用层" "the layer is not named in Chinese"
 has "$out" "[严重]" "the finding's severity tag is not Chinese"
 has "$out" "连接复用" "plan A (connection reuse) is not in Chinese"
