@@ -46,17 +46,43 @@ std::optional<std::string> catalogue_dir() {
   return std::nullopt;
 }
 
-bool bind_chinese() {
-  auto dir = catalogue_dir();
+// What Chinese changes in the process, kept to put back for English: a later --json (or the
+// C library's own messages, strerror(), which follow LC_MESSAGES and LANGUAGE too) must not
+// stay Chinese.
+struct SavedLocale {
+  std::optional<std::string> language;
+  std::string messages = "C";
+};
+std::optional<SavedLocale> g_saved;  // set while Chinese is in effect
+
+void deactivate_chinese();
+
+bool activate_chinese() {
+  static const std::optional<std::string> dir = catalogue_dir();
   if (!dir) return false;
+  SavedLocale saved;
+  if (const char* v = std::getenv("LANGUAGE")) saved.language = v;
+  if (const char* m = std::setlocale(LC_MESSAGES, nullptr)) saved.messages = m;
   // glibc ignores LANGUAGE while LC_MESSAGES is "C"; C.UTF-8 is built into glibc 2.35+, so
   // this works where zh_CN.UTF-8 was never generated. A generated zh_CN locale works as well.
-  ::setenv("LANGUAGE", "zh_CN", 1);
   if (!std::setlocale(LC_MESSAGES, "C.UTF-8") && !std::setlocale(LC_MESSAGES, "C.utf8"))
     return false;
-  if (!::bindtextdomain(kDomain, dir->c_str())) return false;
-  ::bind_textdomain_codeset(kDomain, "UTF-8");
-  return true;
+  ::setenv("LANGUAGE", "zh_CN", 1);
+  static const bool bound = ::bindtextdomain(kDomain, dir->c_str()) != nullptr &&
+                            ::bind_textdomain_codeset(kDomain, "UTF-8") != nullptr;
+  g_saved = std::move(saved);
+  if (!bound) deactivate_chinese();
+  return bound;
+}
+
+void deactivate_chinese() {
+  if (!g_saved) return;
+  if (g_saved->language)
+    ::setenv("LANGUAGE", g_saved->language->c_str(), 1);
+  else
+    ::unsetenv("LANGUAGE");
+  std::setlocale(LC_MESSAGES, g_saved->messages.c_str());
+  g_saved.reset();
 }
 
 }  // namespace
@@ -85,14 +111,11 @@ Language language_from_environment() {
 }
 
 bool set_language(Language l) {
-  static bool bound = false;
-  if (l == Language::kChinese && !bound) {
-    bound = bind_chinese();
-    if (!bound) {
-      g_language = Language::kEnglish;
-      return false;
-    }
+  if (l == Language::kChinese && !g_saved && !activate_chinese()) {
+    g_language = Language::kEnglish;
+    return false;
   }
+  if (l == Language::kEnglish) deactivate_chinese();
   g_language = l;
   return true;
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <clocale>
 #include <cstdlib>
 #include <string>
 
@@ -92,6 +93,23 @@ TEST_F(I18nCatalogue, ChineseComesFromTheCatalogueWithoutAZhLocale) {
   // Back to English at once (what --json does after parsing).
   ASSERT_TRUE(set_language(Language::kEnglish));
   EXPECT_STREQ(_("critical"), "critical");
+}
+
+TEST_F(I18nCatalogue, EnglishPutsBackTheLocaleChineseChanged) {
+  // The C library's own messages (strerror) follow LC_MESSAGES and LANGUAGE too: after --json
+  // switched back to English they must not stay Chinese.
+  ::unsetenv("LANGUAGE");
+  const std::string before = std::setlocale(LC_MESSAGES, nullptr);
+  ASSERT_TRUE(set_language(Language::kChinese));
+  ASSERT_NE(std::getenv("LANGUAGE"), nullptr);
+  EXPECT_STREQ(std::getenv("LANGUAGE"), "zh_CN");
+  EXPECT_STREQ(std::setlocale(LC_MESSAGES, nullptr), "C.UTF-8");
+  ASSERT_TRUE(set_language(Language::kEnglish));
+  EXPECT_EQ(std::getenv("LANGUAGE"), nullptr);
+  EXPECT_EQ(std::string(std::setlocale(LC_MESSAGES, nullptr)), before);
+  // And Chinese again after that.
+  ASSERT_TRUE(set_language(Language::kChinese));
+  EXPECT_STREQ(_("warning"), "警告");
 }
 
 }  // namespace
