@@ -59,6 +59,9 @@ install(CODE "execute_process(COMMAND ${CMAKE_STRIP} --remove-section=.comment
   --remove-section=.note --strip-unneeded
   \$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/conndoctor
   COMMAND_ERROR_IS_FATAL ANY)")
+# The Chinese catalogue, where util/i18n looks beside /usr/bin (docs/i18n.md).
+install(FILES ${CMAKE_BINARY_DIR}/locale/zh_CN/LC_MESSAGES/conndoctor.mo
+        DESTINATION ${CMAKE_INSTALL_LOCALEDIR}/zh_CN/LC_MESSAGES)
 install(FILES ${PKG_OUT}/conndoctor.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${PKG_SRC}/completion/conndoctor.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME conndoctor)

@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # build
   build-essential g++ cmake pkg-config
+  # the message catalogues (po/): msgfmt compiles them at build time, xgettext/msgcmp test them
+  gettext
   # libraries
   libmnl-dev libnetfilter-conntrack-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libgtest-dev libgmock-dev

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "analyse/rules.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -47,6 +48,15 @@ Status status_of(Severity s) {
   return Status::kOk;
 }
 
+// The severity and layer words of the verdict, translated (JSON keeps the enums).
+const char* word(std::string_view w) {
+  static constexpr const char* kWords[] = {N_("info"),        N_("warning"), N_("critical"),
+                                           N_("application"), N_("system"),  N_("network")};
+  for (const char* k : kWords)
+    if (w == k) return _(k);
+  return "?";
+}
+
 }  // namespace
 
 Analysis analyse(const Snapshot& snap) {
@@ -62,20 +72,20 @@ Analysis analyse(const Snapshot& snap) {
   // Conservative: "unknown" only when there was nothing to diagnose from at all.
   if (!now.sockets.complete && !read_anything_else(now)) {
     a.status = Status::kUnknown;
-    a.summary = "unknown: could not diagnose: no socket dump and no kernel figure could be read";
+    a.summary = _("unknown: could not diagnose: no socket dump and no kernel figure could be read");
     if (!snap.missing.empty()) a.summary += " (" + snap.missing.front() + ")";
     return a;
   }
   if (a.findings.empty() || a.findings.front().severity == Severity::kInfo) {
     a.status = Status::kOk;
-    a.summary = "ok: no connection resource near its limit";
-    if (!now.sockets.complete) a.summary += " (sockets not read: ports and queues unchecked)";
+    a.summary = _("ok: no connection resource near its limit");
+    if (!now.sockets.complete) a.summary += _(" (sockets not read: ports and queues unchecked)");
     return a;
   }
   const Finding& worst = a.findings.front();
   a.status = status_of(worst.severity);
-  a.summary = fmt::format("{}: {} ({} layer)", to_string(worst.severity), worst.title,
-                          to_string(worst.layer));
+  a.summary = _f("{0}: {1} ({2} layer)", word(to_string(worst.severity)), worst.title,
+                 word(to_string(worst.layer)));
   return a;
 }
 

@@ -1,5 +1,6 @@
 // Shared evidence and title formatting for the rules (see evidence.h).
 #include "analyse/evidence.h"
+#include "util/i18n.h"
 
 #include <fmt/format.h>
 
@@ -26,8 +27,8 @@ void put_rate(Evidence& ev, std::string_view key, const Snapshot& snap,
     return;
   }
   ev[k] = nullptr;
-  ev["rate_note"] = snap.second ? "rate unknown (counter not readable in both readings)"
-                                : "rate unknown (one reading)";
+  ev["rate_note"] = snap.second ? _("rate unknown (counter not readable in both readings)")
+                                : _("rate unknown (one reading)");
 }
 
 const ProcessInfo* find_process(const Reading& r, int32_t pid) {

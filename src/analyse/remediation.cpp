@@ -10,6 +10,7 @@
 #include "analyse/evidence.h"
 #include "snapshot/conntrack_table.h"  // kConntrackEntryBytes
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -22,15 +23,15 @@ RemediationStep step(char priority, std::string action, std::vector<std::string>
 
 std::string sysctl_w(const std::string& key, const std::string& value) {
   bool quote = value.find_first_of(" \t,") != std::string::npos;
-  return quote ? fmt::format("sysctl -w {}=\"{}\"", key, value)
-               : fmt::format("sysctl -w {}={}", key, value);
+  return quote ? fmt::format("sysctl -w {0}=\"{1}\"", key, value)
+               : fmt::format("sysctl -w {0}={1}", key, value);
 }
 
 // "1.5 MiB", "320 MiB", "2.0 GiB"
 std::string bytes_for_people(double b) {
-  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{:.1f} GiB", b / (1024.0 * 1024 * 1024));
-  if (b >= 1024.0 * 1024) return fmt::format("{:.0f} MiB", b / (1024.0 * 1024));
-  return fmt::format("{:.0f} KiB", std::max(1.0, b / 1024.0));
+  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{0:.1f} GiB", b / (1024.0 * 1024 * 1024));
+  if (b >= 1024.0 * 1024) return fmt::format("{0:.0f} MiB", b / (1024.0 * 1024));
+  return fmt::format("{0:.0f} KiB", std::max(1.0, b / 1024.0));
 }
 
 int64_t next_pow2(int64_t v) {
@@ -46,7 +47,7 @@ constexpr int64_t kPageBytes = 4096;
 }  // namespace
 
 std::string persist_sysctl(const std::string& key, const std::string& value) {
-  return fmt::format("echo '{} = {}' > /etc/sysctl.d/90-{}.conf", key, value, key);
+  return fmt::format("echo '{0} = {1}' > /etc/sysctl.d/90-{2}.conf", key, value, key);
 }
 
 std::string format_port_list(const std::vector<PortRange>& ranges) {
@@ -163,17 +164,17 @@ const RuntimeAdvice* advice_for(const RuntimeInfo* rt) {
 
 RemediationStep step_client_reuse(const ReuseHint& hint) {
   std::string action =
-      "Reuse connections in the client: one shared, pooled client per process instead of a new "
-      "connection per request, with a pool at least as large as the concurrency to this "
-      "destination; read every response body to EOF and close it so the connection goes back to "
-      "the pool";
+      _("Reuse connections in the client: one shared, pooled client per process instead of a new "
+        "connection per request, with a pool at least as large as the concurrency to this "
+        "destination; read every response body to EOF and close it so the connection goes back to "
+        "the pool");
   std::vector<std::string> commands;
   if (hint.port)
     if (auto pool = pool_for_port(*hint.port)) commands.emplace_back(*pool);
   const RuntimeAdvice* first = advice_for(hint.runtime);
   if (first) {
-    action += fmt::format(" (the client runs {}{}: its setting comes first)", first->display,
-                          hint.runtime->version.empty() ? "" : " " + hint.runtime->version);
+    action += _f(" (the client runs {0}{1}: its setting comes first)", first->display,
+                 hint.runtime->version.empty() ? "" : " " + hint.runtime->version);
     commands.emplace_back(first->command);
   }
   // Then the general-purpose clients not named yet (PHP-FPM and the proxies only when seen).
@@ -182,35 +183,38 @@ RemediationStep step_client_reuse(const ReuseHint& hint) {
         a.runtime == "go" || a.runtime == "jvm" || a.runtime == "cpython" || a.runtime == "nodejs";
     if (&a != first && general) commands.emplace_back(a.command);
   }
-  return step('A', std::move(action), std::move(commands),
-              "Low. Keep the client's idle timeout below the server's and the load balancer's "
-              "keep-alive timeout, or pooled connections die idle and churn again; a pool smaller "
-              "than the concurrency still opens short connections for the overflow.");
+  return step(
+      'A', std::move(action), std::move(commands),
+      _("Low. Keep the client's idle timeout below the server's and the load balancer's "
+        "keep-alive timeout, or pooled connections die idle and churn again; a pool smaller "
+        "than the concurrency still opens short connections for the overflow."));
 }
 
 RemediationStep step_server_keep_alive() {
   return step(
       'A',
-      "Stop the server from closing first: enable HTTP keep-alive and stop sending "
-      "\"Connection: close\" (or HTTP/1.0 responses), so clients reuse their connections and the "
-      "TIME_WAIT stays on the client side or disappears; tcp_tw_reuse does not help here (it only "
-      "applies to connect())",
+      _("Stop the server from closing first: enable HTTP keep-alive and stop sending "
+        "\"Connection: close\" (or HTTP/1.0 responses), so clients reuse their connections and the "
+        "TIME_WAIT stays on the client side or disappears; tcp_tw_reuse does not help here (it "
+        "only "
+        "applies to connect())"),
       {"nginx: keepalive_timeout 75s; keepalive_requests 1000;  (towards upstreams: upstream { "
        "keepalive 32; } with proxy_http_version 1.1; proxy_set_header Connection \"\";)",
        "Apache httpd: KeepAlive On; MaxKeepAliveRequests 1000; KeepAliveTimeout 5",
        "Go net/http: leave keep-alives on (no srv.SetKeepAlivesEnabled(false)) and do not set a "
        "\"Connection: close\" response header",
        "and make the clients reuse connections (one pooled client per process)"},
-      "Low. Each idle keep-alive connection holds a socket and an fd on the server: bound them "
-      "with an idle timeout and a per-connection request limit.");
+      _("Low. Each idle keep-alive connection holds a socket and an fd on the server: bound them "
+        "with an idle timeout and a per-connection request limit."));
 }
 
 RemediationStep step_bind_no_port() {
   return step(
       'A',
-      "Stop drawing ports from the host-wide pool: do not bind() before connect(); when a source "
-      "address must be chosen, set IP_BIND_ADDRESS_NO_PORT before bind(ip, 0) so that the port is "
-      "chosen at connect() and shared across destinations (Linux >= 4.2)",
+      _("Stop drawing ports from the host-wide pool: do not bind() before connect(); when a source "
+        "address must be chosen, set IP_BIND_ADDRESS_NO_PORT before bind(ip, 0) so that the port "
+        "is "
+        "chosen at connect() and shared across destinations (Linux >= 4.2)"),
       {"C: int one = 1; setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one); "
        "then bind(fd, src with port 0) and connect(fd, dst)",
        "Go: net.Dialer{LocalAddr: src, Control: func(_, _ string, c syscall.RawConn) error { "
@@ -218,41 +222,40 @@ RemediationStep step_bind_no_port() {
        "unix.IP_BIND_ADDRESS_NO_PORT, 1) }) }}",
        "nginx: proxy_bind sets IP_BIND_ADDRESS_NO_PORT by itself since 1.11.4: upgrade an older "
        "one"},
-      "None for the kernel. Failures then show up per destination tuple (EADDRNOTAVAIL) instead "
-      "of host-wide (EADDRINUSE).");
+      _("None for the kernel. Failures then show up per destination tuple (EADDRNOTAVAIL) instead "
+        "of host-wide (EADDRINUSE)."));
 }
 
 RemediationStep step_udp_socket_reuse() {
   return step(
       'A',
-      "Keep a few UDP sockets and reuse them instead of opening one per request: every open UDP "
-      "socket holds a port of the whole host, and auto-bind fails with EAGAIN when none is left",
+      _("Keep a few UDP sockets and reuse them instead of opening one per request: every open UDP "
+        "socket holds a port of the whole host, and auto-bind fails with EAGAIN when none is left"),
       {"ss -uanp | awk 'NR>1{print $NF}' | sort | uniq -c | sort -rn | head   # who holds them",
        "DNS lookups: a local caching resolver (systemd-resolved, dnsmasq, NodeLocal DNSCache) "
        "instead of one socket per query"},
-      "Low.");
+      _("Low."));
 }
 
 RemediationStep step_find_fd_leak(int32_t pid) {
   return step(
       'A',
-      fmt::format(
-          "Find what pid {} holds open before raising its limit: a leak (sockets in CLOSE_WAIT, "
-          "connections never returned to a pool, files never closed) grows until any limit is "
-          "reached, and a higher limit only buys time",
-          pid),
-      {fmt::format("ls -l /proc/{}/fd | awk 'NR>1{{split($NF, a, \":\"); print a[1]}}' | sort | "
+      _f("Find what pid {0} holds open before raising its limit: a leak (sockets in CLOSE_WAIT, "
+         "connections never returned to a pool, files never closed) grows until any limit is "
+         "reached, and a higher limit only buys time",
+         pid),
+      {fmt::format("ls -l /proc/{0}/fd | awk 'NR>1{{split($NF, a, \":\"); print a[1]}}' | sort | "
                    "uniq -c | sort -rn | head   # kinds of open files",
                    pid),
-       fmt::format("ss -tanp state close-wait | grep -c 'pid={},'   # sockets the peer closed",
+       fmt::format("ss -tanp state close-wait | grep -c 'pid={0},'   # sockets the peer closed",
                    pid)},
-      "None (read-only).");
+      _("None (read-only)."));
 }
 
 RemediationStep step_close_after_peer_close(std::optional<int32_t> pid) {
   std::vector<std::string> cmds;
   if (pid) {
-    cmds.push_back(fmt::format("ss -tanp state close-wait | grep 'pid={},' | head", *pid));
+    cmds.push_back(fmt::format("ss -tanp state close-wait | grep 'pid={0},' | head", *pid));
   } else {
     cmds.push_back(
         "ss -tanp state close-wait | awk 'NR>1{print $NF}' | sort | uniq -c | sort -rn | head   "
@@ -260,77 +263,78 @@ RemediationStep step_close_after_peer_close(std::optional<int32_t> pid) {
   }
   return step(
       'A',
-      "Close sockets after the peer closed: CLOSE_WAIT means read() returned 0 (EOF) and the "
-      "application never called close(); look for error paths that return without closing, "
-      "responses never closed (Go resp.Body.Close(), Java try-with-resources) and pools that keep "
-      "dead connections",
+      _("Close sockets after the peer closed: CLOSE_WAIT means read() returned 0 (EOF) and the "
+        "application never called close(); look for error paths that return without closing, "
+        "responses never closed (Go resp.Body.Close(), Java try-with-resources) and pools that "
+        "keep "
+        "dead connections"),
       std::move(cmds),
-      "None. Until the fix ships, restarting the process frees its CLOSE_WAIT sockets and fds.");
+      _("None. Until the fix ships, restarting the process frees its CLOSE_WAIT sockets and fds."));
 }
 
 RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> pid,
                                      bool owner_at_fd_limit) {
-  std::string action =
+  std::string action = _(
       "Make the service accept faster: the accept queue fills when the accept loop is too slow or "
       "blocked (one thread doing work between accept() calls, a stalled event loop, too few "
-      "workers)";
+      "workers)");
   if (owner_at_fd_limit)
     action +=
         "; its process is at its own fd limit, so accept() fails with EMFILE and connections "
         "stay queued: fix that first (see the file_descriptors finding)";
   std::vector<std::string> cmds{
-      fmt::format("ss -ltn 'sport = :{}'   # Recv-Q = queued now, Send-Q = limit", l.local.port),
+      fmt::format("ss -ltn 'sport = :{0}'   # Recv-Q = queued now, Send-Q = limit", l.local.port),
       "nstat -az TcpExtListenOverflows TcpExtListenDrops   # run twice: rising = dropping"};
   if (pid)
     cmds.push_back(
-        fmt::format("grep -E '^(State|Threads)' /proc/{}/status; top -H -p {}", *pid, *pid));
+        fmt::format("grep -E '^(State|Threads)' /proc/{0}/status; top -H -p {1}", *pid, *pid));
   return step('A', std::move(action), std::move(cmds),
-              "None (read-only checks); more accept workers push more load downstream.");
+              _("None (read-only checks); more accept workers push more load downstream."));
 }
 
 RemediationStep step_find_stuck_sockets() {
   return step(
       'A',
-      "Find the sockets that hold memory or linger after close(): peers that stop reading (large "
-      "Send-Q), an application that stops reading (large Recv-Q), orphans in FIN_WAIT1/LAST_ACK/"
-      "CLOSING towards peers that vanished",
+      _("Find the sockets that hold memory or linger after close(): peers that stop reading (large "
+        "Send-Q), an application that stops reading (large Recv-Q), orphans in FIN_WAIT1/LAST_ACK/"
+        "CLOSING towards peers that vanished"),
       {"ss -tn state established | awk 'NR>1 && ($1 > 1048576 || $2 > 1048576)' | head   # "
        "Recv-Q/Send-Q over 1 MiB",
        "ss -tan state fin-wait-1 state last-ack state closing | awk 'NR>1{print $NF}' | cut -d: "
        "-f1 | sort | uniq -c | sort -rn | head   # orphans by peer"},
-      "None (read-only).");
+      _("None (read-only)."));
 }
 
 RemediationStep step_connect_timeout() {
   return step(
       'A',
-      "Give every connect() a short timeout in the client and back off (or open a circuit "
-      "breaker) instead of piling up: an unanswered SYN is retried for ~127 s (tcp_syn_retries=6: "
-      "1+2+4+...+64 s), holding its local port and the request that waits for it",
+      _("Give every connect() a short timeout in the client and back off (or open a circuit "
+        "breaker) instead of piling up: an unanswered SYN is retried for ~127 s "
+        "(tcp_syn_retries=6: "
+        "1+2+4+...+64 s), holding its local port and the request that waits for it"),
       {"Go: net.Dialer{Timeout: 3 * time.Second} in the http.Transport's DialContext",
        "Java: HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)); OkHttp "
        ".connectTimeout(3, TimeUnit.SECONDS); Apache HttpClient "
        "ConnectionConfig.custom().setConnectTimeout(3, TimeUnit.SECONDS)",
        "Python: requests.get(url, timeout=(3.05, 30)); httpx.Client(timeout=httpx.Timeout(30, "
        "connect=3))"},
-      "Low. A timeout shorter than the path's real handshake time (a far destination, a "
-      "loaded server) fails connects that would have succeeded: keep it well above the RTT.");
+      _("Low. A timeout shorter than the path's real handshake time (a far destination, a "
+        "loaded server) fails connects that would have succeeded: keep it well above the RTT."));
 }
 
 RemediationStep step_destination_listener(const Endpoint& dst) {
   return step(
       'A',
-      fmt::format(
-          "On the destination {}: check that the service listens and that its listener does not "
-          "drop SYNs because its accept or SYN queue is full (a slow accept loop); a listener "
-          "that is not there answers with RST, not silence",
-          dst.to_string()),
-      {fmt::format("ss -ltn 'sport = :{}'   # on {}: Recv-Q = queued, Send-Q = limit", dst.port,
+      _f("On the destination {0}: check that the service listens and that its listener does not "
+         "drop SYNs because its accept or SYN queue is full (a slow accept loop); a listener "
+         "that is not there answers with RST, not silence",
+         dst.to_string()),
+      {fmt::format("ss -ltn 'sport = :{0}'   # on {1}: Recv-Q = queued, Send-Q = limit", dst.port,
                    dst.addr.to_string()),
        "nstat -az TcpExtListenOverflows TcpExtListenDrops TcpExtTCPReqQFullDrop   # on the "
        "destination, run twice: rising = dropping",
        "conndoctor check   # on the destination"},
-      "None (read-only checks).");
+      _("None (read-only checks)."));
 }
 
 // --- B ----------------------------------------------------------------------------------------
@@ -340,9 +344,9 @@ RemediationStep step_widen_port_range(const Reading& r) {
   PortRange cur = r.sysctls.ip_local_port_range.value_or(PortRange{32768, 60999});
   if (cur.lo <= kLo && cur.hi >= kHi) {
     return step('B',
-                fmt::format("The ephemeral range is already wide ({}-{}, {} ports): more ports "
-                            "per destination only come from more source addresses",
-                            cur.lo, cur.hi, with_commas(cur.size())),
+                _f("The ephemeral range is already wide ({0}-{1}, {2} ports): more ports "
+                   "per destination only come from more source addresses",
+                   cur.lo, cur.hi, with_commas(cur.size())),
                 {}, "");
   }
   PortRange want{std::min(cur.lo, kLo), kHi};
@@ -364,27 +368,27 @@ RemediationStep step_widen_port_range(const Reading& r) {
   std::string range = fmt::format("{} {}", want.lo, want.hi);
   cmds.push_back(sysctl_w("net.ipv4.ip_local_port_range", range));
   cmds.push_back(persist_sysctl("net.ipv4.ip_local_port_range", range));
-  return step('B',
-              fmt::format("Widen the ephemeral port range from {}-{} ({} ports) to {}-{} ({} "
-                          "ports): every destination tuple's pool grows by the same amount",
-                          cur.lo, cur.hi, with_commas(cur.size()), want.lo, want.hi,
-                          with_commas(want.size())),
-              std::move(cmds),
-              "Ports below 32768 may belong to services that are not listening right now: reserve "
-              "them in ip_local_reserved_ports too, or a connect() may take one before its service "
-              "binds it. A wider range delays exhaustion; it does not remove the churn (A).");
+  return step(
+      'B',
+      _f("Widen the ephemeral port range from {0}-{1} ({2} ports) to {3}-{4} ({5} "
+         "ports): every destination tuple's pool grows by the same amount",
+         cur.lo, cur.hi, with_commas(cur.size()), want.lo, want.hi, with_commas(want.size())),
+      std::move(cmds),
+      _("Ports below 32768 may belong to services that are not listening right now: reserve "
+        "them in ip_local_reserved_ports too, or a connect() may take one before its service "
+        "binds it. A wider range delays exhaustion; it does not remove the churn (A)."));
 }
 
 RemediationStep step_more_source_addresses() {
   return step('B',
-              "Spread outbound connections over more source addresses (or more destination "
-              "addresses/ports): each (source IP, destination IP, destination port) tuple has a "
-              "pool of its own",
+              _("Spread outbound connections over more source addresses (or more destination "
+                "addresses/ports): each (source IP, destination IP, destination port) tuple has a "
+                "pool of its own"),
               {"ip addr add <extra-address>/<prefix> dev <interface>",
                "give each client pool its own source address (bind(addr, 0) with "
                "IP_BIND_ADDRESS_NO_PORT set, e.g. nginx proxy_bind)"},
-              "The extra addresses must route back to this host and be allowed by the peer's "
-              "firewall.");
+              _("The extra addresses must route back to this host and be allowed by the peer's "
+                "firewall."));
 }
 
 RemediationStep step_reserve_ports(const Sysctls& s, const std::vector<uint16_t>& ports) {
@@ -392,15 +396,15 @@ RemediationStep step_reserve_ports(const Sysctls& s, const std::vector<uint16_t>
   std::string list = format_port_list(merge_ports(reserved, ports));
   std::vector<PortRange> just_ports = merge_ports({}, ports);
   return step('B',
-              fmt::format("Reserve {} inside the ephemeral range: until it is reserved an "
-                          "outbound connect() can take it while the service is down or "
-                          "restarting, and the service then fails to bind (EADDRINUSE)",
-                          ports.size() == 1 ? "listening port " + format_port_list(just_ports)
-                                            : "listening ports " + format_port_list(just_ports)),
+              _f("Reserve {0} inside the ephemeral range: until it is reserved an "
+                 "outbound connect() can take it while the service is down or "
+                 "restarting, and the service then fails to bind (EADDRINUSE)",
+                 ports.size() == 1 ? "listening port " + format_port_list(just_ports)
+                                   : "listening ports " + format_port_list(just_ports)),
               {sysctl_w("net.ipv4.ip_local_reserved_ports", list),
                persist_sysctl("net.ipv4.ip_local_reserved_ports", list)},
-              "Writing the sysctl replaces the whole list: the command keeps the ports already "
-              "reserved. Each reserved port shrinks every tuple's pool by one.");
+              _("Writing the sysctl replaces the whole list: the command keeps the ports already "
+                "reserved. Each reserved port shrinks every tuple's pool by one."));
 }
 
 namespace {
@@ -410,30 +414,29 @@ RemediationStep step_raise_container_fd_limit(const ProcessInfo& p, uint64_t sof
                                               uint64_t hard, uint64_t cap) {
   const std::string& rt = p.container->runtime;
   std::vector<std::string> cmds{fmt::format(
-      "prlimit --pid {} --nofile={}:{}   # now, from the host; lost when the container restarts",
+      "prlimit --pid {0} --nofile={1}:{2}   # now, from the host; lost when the container restarts",
       p.pid, want, hard)};
   if (rt == "containerd" || rt.empty())
-    cmds.push_back(fmt::format(
-        "containerd: process.rlimits [{{\"type\": \"RLIMIT_NOFILE\", \"soft\": {}, \"hard\": "
-        "{}}}] in the file named by base_runtime_spec (plugins.\"io.containerd.grpc.v1.cri\"."
-        "containerd.runtimes.runc), then recreate the pod",
-        want, hard));
+    cmds.push_back(
+        _f("containerd: process.rlimits [{{\"type\": \"RLIMIT_NOFILE\", \"soft\": {0}, \"hard\": "
+           "{1}}}] in the file named by base_runtime_spec (plugins.\"io.containerd.grpc.v1.cri\"."
+           "containerd.runtimes.runc), then recreate the pod",
+           want, hard));
   if (rt == "cri-o" || rt.empty())
-    cmds.push_back(fmt::format(
-        "CRI-O: default_ulimits = [\"nofile={}:{}\"] under [crio.runtime] in crio.conf, restart "
+    cmds.push_back(_f(
+        "CRI-O: default_ulimits = [\"nofile={0}:{1}\"] under [crio.runtime] in crio.conf, restart "
         "crio, then recreate the pod",
         want, hard));
   if (rt == "docker" || rt == "podman")
-    cmds.push_back(fmt::format("{} run --ulimit nofile={}:{} ...", rt, want, hard));
-  return step(
-      'B',
-      fmt::format("Raise the open-file limit of {} (pid {}, {}) from {} to {}: a "
-                  "container's limit comes from its runtime, not the host's",
-                  p.comm, p.pid, p.container->label(), with_commas(soft), with_commas(want)),
-      std::move(cmds),
-      fmt::format("Hides a leak if there is one (find it first). The hard limit is capped "
-                  "by fs.nr_open ({}); select()-based code breaks above 1024 fds.",
-                  with_commas(cap)));
+    cmds.push_back(fmt::format("{0} run --ulimit nofile={1}:{2} ...", rt, want, hard));
+  return step('B',
+              _f("Raise the open-file limit of {0} (pid {1}, {2}) from {3} to {4}: a "
+                 "container's limit comes from its runtime, not the host's",
+                 p.comm, p.pid, p.container->label(), with_commas(soft), with_commas(want)),
+              std::move(cmds),
+              _f("Hides a leak if there is one (find it first). The hard limit is capped "
+                 "by fs.nr_open ({0}); select()-based code breaks above 1024 fds.",
+                 with_commas(cap)));
 }
 
 }  // namespace
@@ -446,19 +449,20 @@ RemediationStep step_raise_fd_limit(const ProcessInfo& p, std::optional<int64_t>
   if (p.container) return step_raise_container_fd_limit(p, soft, want, hard, cap);
   return step(
       'B',
-      fmt::format("Raise {} (pid {})'s own open-file limit (soft RLIMIT_NOFILE) from {} to {}; "
-                  "this is the process's limit, not fs.file-max",
-                  p.comm, p.pid, with_commas(soft), with_commas(want)),
-      {fmt::format("prlimit --pid {} --nofile={}:{}   # now, without a restart", p.pid, want, hard),
-       fmt::format("systemctl status {} | head -1   # which unit runs it", p.pid),
-       fmt::format("systemctl edit <unit>   # [Service] LimitNOFILE={}, then systemctl restart "
+      _f("Raise {0} (pid {1})'s own open-file limit (soft RLIMIT_NOFILE) from {2} to {3}; "
+         "this is the process's limit, not fs.file-max",
+         p.comm, p.pid, with_commas(soft), with_commas(want)),
+      {fmt::format("prlimit --pid {0} --nofile={1}:{2}   # now, without a restart", p.pid, want,
+                   hard),
+       fmt::format("systemctl status {0} | head -1   # which unit runs it", p.pid),
+       fmt::format("systemctl edit <unit>   # [Service] LimitNOFILE={0}, then systemctl restart "
                    "<unit>",
                    want),
-       fmt::format("outside systemd: ulimit -n {} in the script that starts it", want)},
-      fmt::format("Hides a leak if there is one (find it first). The hard limit is capped by "
-                  "fs.nr_open ({}) and raising it needs root; select()-based code breaks above "
-                  "1024 fds.",
-                  with_commas(cap)));
+       _f("outside systemd: ulimit -n {0} in the script that starts it", want)},
+      _f("Hides a leak if there is one (find it first). The hard limit is capped by "
+         "fs.nr_open ({0}) and raising it needs root; select()-based code breaks above "
+         "1024 fds.",
+         with_commas(cap)));
 }
 
 RemediationStep step_raise_file_max(const FileNr& f, std::optional<int64_t> file_max) {
@@ -466,11 +470,11 @@ RemediationStep step_raise_file_max(const FileNr& f, std::optional<int64_t> file
   int64_t want = std::max<int64_t>(cur * 2, f.allocated.value_or(0) * 2);
   std::string v = std::to_string(want);
   return step('B',
-              fmt::format("Raise the system-wide open-file limit fs.file-max from {} to {}",
-                          with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
+              _f("Raise the system-wide open-file limit fs.file-max from {0} to {1}",
+                 with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
               {sysctl_w("fs.file-max", v), persist_sysctl("fs.file-max", v)},
-              "Each open file costs kernel memory (about 1 KiB with its dentry and inode); a "
-              "system near file-max usually has a process leaking fds: find it first.");
+              _("Each open file costs kernel memory (about 1 KiB with its dentry and inode); a "
+                "system near file-max usually has a process leaking fds: find it first."));
 }
 
 RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> somaxconn) {
@@ -481,35 +485,36 @@ RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> som
     cmds.push_back(persist_sysctl("net.core.somaxconn", std::to_string(want)));
   }
   cmds.push_back(sysctl_w("net.ipv4.tcp_max_syn_backlog", std::to_string(want)));
-  cmds.push_back(fmt::format(
-      "the service's listen() backlog (read at listen(), restart needed): nginx `listen {} "
-      "backlog={};`, Java new ServerSocket(port, {}) / Netty SO_BACKLOG, Python sock.listen({}); "
-      "Go uses somaxconn by itself",
-      l.local.port, want, want, want));
+  cmds.push_back(
+      _f("the service's listen() backlog (read at listen(), restart needed): nginx `listen {0} "
+         "backlog={1};`, Java new ServerSocket(port, {2}) / Netty SO_BACKLOG, Python "
+         "sock.listen({3}); "
+         "Go uses somaxconn by itself",
+         l.local.port, want, want, want));
   return step('B',
-              fmt::format("Raise the accept-queue limit of {} from {} to {}: the limit is "
-                          "min(listen() backlog, net.core.somaxconn), so raise both",
-                          l.local.to_string(), l.queue_limit, want),
+              _f("Raise the accept-queue limit of {0} from {1} to {2}: the limit is "
+                 "min(listen() backlog, net.core.somaxconn), so raise both",
+                 l.local.to_string(), l.queue_limit, want),
               std::move(cmds),
-              "A longer queue absorbs bursts but adds latency when the accept loop is the "
-              "bottleneck; it does not fix a stalled loop (A).");
+              _("A longer queue absorbs bursts but adds latency when the accept loop is the "
+                "bottleneck; it does not fix a stalled loop (A)."));
 }
 
 RemediationStep step_syncookies_on(const Sysctls& s) {
   if (s.tcp_syncookies && *s.tcp_syncookies != 0)
     return step('B',
-                fmt::format("syncookies are already on (tcp_syncookies={}): the SYN queue of the "
-                            "listener is what overflows; raise its backlog",
-                            *s.tcp_syncookies),
-                {}, "None.");
+                _f("syncookies are already on (tcp_syncookies={0}): the SYN queue of the "
+                   "listener is what overflows; raise its backlog",
+                   *s.tcp_syncookies),
+                {}, _("None."));
   return step(
       'B',
-      "Turn syncookies back on (tcp_syncookies=1, the default): with the SYN queue full "
-      "the kernel then answers with a cookie instead of dropping the SYN",
+      _("Turn syncookies back on (tcp_syncookies=1, the default): with the SYN queue full "
+        "the kernel then answers with a cookie instead of dropping the SYN"),
       {sysctl_w("net.ipv4.tcp_syncookies", "1"), persist_sysctl("net.ipv4.tcp_syncookies", "1")},
-      "Low. A cookie handshake keeps window scaling and SACK only when timestamps are on "
-      "(tcp_timestamps=1); the kernel logs \"Possible SYN flooding on port ...\" once per "
-      "listener.");
+      _("Low. A cookie handshake keeps window scaling and SACK only when timestamps are on "
+        "(tcp_timestamps=1); the kernel logs \"Possible SYN flooding on port ...\" once per "
+        "listener."));
 }
 
 RemediationStep step_raise_tw_buckets(const Sysctls& s, std::optional<int64_t> tw_count) {
@@ -519,14 +524,14 @@ RemediationStep step_raise_tw_buckets(const Sysctls& s, std::optional<int64_t> t
       std::max<int64_t>({cur * 2, s.tcp_max_orphans.value_or(0), tw_count.value_or(0) * 2, 4096});
   std::string v = std::to_string(want);
   return step('B',
-              fmt::format("Raise tcp_max_tw_buckets from {} to {}: above it closing sockets skip "
-                          "TIME_WAIT (TCPTimeWaitOverflow) and lose its protection against late "
-                          "segments of the old connection; never lower it to get rid of TIME_WAIT",
-                          with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
+              _f("Raise tcp_max_tw_buckets from {0} to {1}: above it closing sockets skip "
+                 "TIME_WAIT (TCPTimeWaitOverflow) and lose its protection against late "
+                 "segments of the old connection; never lower it to get rid of TIME_WAIT",
+                 with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
               {sysctl_w("net.ipv4.tcp_max_tw_buckets", v),
                persist_sysctl("net.ipv4.tcp_max_tw_buckets", v)},
-              fmt::format("Memory: ~{} bytes per TIME_WAIT socket, {} at the new limit.",
-                          kTimeWaitBytes, bytes_for_people(double(want) * kTimeWaitBytes)));
+              _f("Memory: ~{0} bytes per TIME_WAIT socket, {1} at the new limit.", kTimeWaitBytes,
+                 bytes_for_people(double(want) * kTimeWaitBytes)));
 }
 
 RemediationStep step_raise_max_orphans(const Sysctls& s) {
@@ -535,12 +540,12 @@ RemediationStep step_raise_max_orphans(const Sysctls& s) {
   std::string v = std::to_string(want);
   return step(
       'B',
-      fmt::format("Raise tcp_max_orphans from {} to {} once the orphans' cause is known",
-                  with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
+      _f("Raise tcp_max_orphans from {0} to {1} once the orphans' cause is known",
+         with_commas(uint64_t(std::max<int64_t>(cur, 0))), with_commas(want)),
       {sysctl_w("net.ipv4.tcp_max_orphans", v), persist_sysctl("net.ipv4.tcp_max_orphans", v)},
-      fmt::format("Each orphan can pin up to ~64 KiB of unswappable memory: up to {} at "
-                  "the new limit.",
-                  bytes_for_people(double(want) * 64 * 1024)));
+      _f("Each orphan can pin up to ~64 KiB of unswappable memory: up to {0} at "
+         "the new limit.",
+         bytes_for_people(double(want) * 64 * 1024)));
 }
 
 RemediationStep step_raise_tcp_mem(const Sysctls& s) {
@@ -548,13 +553,13 @@ RemediationStep step_raise_tcp_mem(const Sysctls& s) {
   std::array<int64_t, 3> want{cur[0], cur[1] * 2, cur[2] * 2};
   std::string v = fmt::format("{} {} {}", want[0], want[1], want[2]);
   return step('B',
-              fmt::format("Raise tcp_mem (pages: min pressure max) from \"{} {} {}\" to \"{}\" "
-                          "once the sockets holding the memory are understood",
-                          cur[0], cur[1], cur[2], v),
+              _f("Raise tcp_mem (pages: min pressure max) from \"{0} {1} {2}\" to \"{3}\" "
+                 "once the sockets holding the memory are understood",
+                 cur[0], cur[1], cur[2], v),
               {sysctl_w("net.ipv4.tcp_mem", v), persist_sysctl("net.ipv4.tcp_mem", v)},
-              fmt::format("TCP buffers may then take up to {} of RAM before the kernel pushes "
-                          "back; slow readers keep whatever they are given.",
-                          bytes_for_people(double(want[2]) * kPageBytes)));
+              _f("TCP buffers may then take up to {0} of RAM before the kernel pushes "
+                 "back; slow readers keep whatever they are given.",
+                 bytes_for_people(double(want[2]) * kPageBytes)));
 }
 
 // --- C ----------------------------------------------------------------------------------------
@@ -566,26 +571,27 @@ RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple, const Endpo
     // tcp_twsk_unique() [net/ipv4/tcp_ipv4.c]: tw_ts_recent_stamp is 0 when the peer sent no
     // timestamps, and then no TIME_WAIT port is taken over, whatever the local sysctls say.
     return step('C',
-                "tcp_tw_reuse is on here, but connect() took over no TIME_WAIT port (TWRecycled "
-                "stayed flat while connects kept meeting old ones): these connections carry no "
-                "TCP timestamps, so the kernel refuses to reuse them. Switch timestamps on at the "
-                "peer (net.ipv4.tcp_timestamps=1 there) or at the middlebox that strips them; "
-                "until then A and B are what is left",
+                _("tcp_tw_reuse is on here, but connect() took over no TIME_WAIT port (TWRecycled "
+                  "stayed flat while connects kept meeting old ones): these connections carry no "
+                  "TCP timestamps, so the kernel refuses to reuse them. Switch timestamps on at "
+                  "the peer (net.ipv4.tcp_timestamps=1 there) or at the middlebox that strips "
+                  "them; until then A and B are what is left"),
                 {fmt::format("ss -tni state established dst {}   # no \"ts\" among the options: "
                              "the peer sends no timestamps",
                              refused_to->to_string())},
-                "None here: nothing on this host changes.");
+                _("None here: nothing on this host changes."));
   }
   if (!ts_off && reuse == 1) {
-    return step('C',
-                "tcp_tw_reuse=1 is already on: connect() already takes over TIME_WAIT ports older "
-                "than tcp_tw_reuse_delay, and the churn still outruns it; A and B are what is left",
-                {}, "");
+    return step(
+        'C',
+        _("tcp_tw_reuse=1 is already on: connect() already takes over TIME_WAIT ports older "
+          "than tcp_tw_reuse_delay, and the churn still outruns it; A and B are what is left"),
+        {}, "");
   }
   if (!ts_off && reuse == 2 && loopback_tuple) {
     return step('C',
-                "C is already in effect: tcp_tw_reuse=2 lets connect() reuse TIME_WAIT ports on "
-                "loopback (tcp_twsk_unique()); nothing to change",
+                _("C is already in effect: tcp_tw_reuse=2 lets connect() reuse TIME_WAIT ports on "
+                  "loopback (tcp_twsk_unique()); nothing to change"),
                 {}, "");
   }
   std::vector<std::string> cmds;
@@ -599,19 +605,20 @@ RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple, const Endpo
       "nstat -az TcpExtTWRecycled TcpExtTCPSynRetrans   # watch afterwards: reuses, "
       "SYN retries");
   std::string action =
-      "Let connect() take over TIME_WAIT ports of outbound client connections once they are "
-      "tcp_tw_reuse_delay old (tcp_tw_reuse=1; it needs tcp_timestamps=1 and applies to "
-      "connect() only, never to server-side TIME_WAIT); do it after A, when reuse is still not "
-      "enough";
+      _("Let connect() take over TIME_WAIT ports of outbound client connections once they are "
+        "tcp_tw_reuse_delay old (tcp_tw_reuse=1; it needs tcp_timestamps=1 and applies to "
+        "connect() only, never to server-side TIME_WAIT); do it after A, when reuse is still not "
+        "enough");
   if (!s.tcp_timestamps) action += " (check that net.ipv4.tcp_timestamps is 1)";
   // tcp_twsk_unique() [net/ipv4/tcp_ipv4.c] reuses a port only when the old connection carried
   // the peer's timestamps (tw_ts_recent_stamp): without them nothing is reused, nothing breaks.
-  return step('C', std::move(action), std::move(cmds),
-              "Low. Reuse needs the peer's TCP timestamps: where a peer or middlebox strips them "
-              "connect() simply does not reuse (no harm, no help; TWRecycled stays flat). The "
-              "observable risk: a reused port can meet a peer still in LAST_ACK for the old "
-              "connection; its challenge ACK draws a RST from this side and the SYN is sent again "
-              "~1 s later (TcpExt TCPSynRetrans), an occasional 1 s connect.");
+  return step(
+      'C', std::move(action), std::move(cmds),
+      _("Low. Reuse needs the peer's TCP timestamps: where a peer or middlebox strips them "
+        "connect() simply does not reuse (no harm, no help; TWRecycled stays flat). The "
+        "observable risk: a reused port can meet a peer still in LAST_ACK for the old "
+        "connection; its challenge ACK draws a RST from this side and the SYN is sent again "
+        "~1 s later (TcpExt TCPSynRetrans), an occasional 1 s connect."));
 }
 
 // --- D: the network path ---------------------------------------------------------------------
@@ -620,33 +627,33 @@ RemediationStep step_trace_unanswered_syns(const Endpoint& dst) {
   std::string host = dst.addr.to_string();
   return step(
       'D',
-      fmt::format(
-          "Find where the SYNs to {} die: capture here (SYNs leave, no SYN-ACK comes back), then "
-          "on the destination (do they arrive?). A firewall or security group on the way or at "
-          "the destination that drops instead of rejecting looks exactly like this; so does a "
-          "route to a host that is down",
-          dst.to_string()),
-      {fmt::format("tcpdump -ni any -c 20 'host {} and port {} and tcp[tcpflags] & "
-                   "(tcp-syn|tcp-rst) != 0'",
-                   host, dst.port),
-       fmt::format("ss -tno state syn-sent dst {}   # timer:(on,...,N): N = SYN retransmits so far",
-                   dst.to_string()),
-       fmt::format("nft list ruleset | grep -nw -e drop -e {}   # here, on the way, and on the "
+      _f("Find where the SYNs to {0} die: capture here (SYNs leave, no SYN-ACK comes back), then "
+         "on the destination (do they arrive?). A firewall or security group on the way or at "
+         "the destination that drops instead of rejecting looks exactly like this; so does a "
+         "route to a host that is down",
+         dst.to_string()),
+      {_f("tcpdump -ni any -c 20 'host {0} and port {1} and tcp[tcpflags] & "
+          "(tcp-syn|tcp-rst) != 0'",
+          host, dst.port),
+       fmt::format(
+           "ss -tno state syn-sent dst {0}   # timer:(on,...,N): N = SYN retransmits so far",
+           dst.to_string()),
+       fmt::format("nft list ruleset | grep -nw -e drop -e {0}   # here, on the way, and on the "
                    "destination",
                    dst.port)},
-      "None (read-only); tcpdump costs CPU on a busy interface (-c bounds it).");
+      _("None (read-only); tcpdump costs CPU on a busy interface (-c bounds it)."));
 }
 
 RemediationStep step_conntrack_on_path() {
   return step(
       'D',
-      "On every NAT gateway or stateful firewall on the way: a full conntrack table or an "
-      "exhausted SNAT port pool drops new flows without a word to either end",
+      _("On every NAT gateway or stateful firewall on the way: a full conntrack table or an "
+        "exhausted SNAT port pool drops new flows without a word to either end"),
       {"conntrack -S | tr ' ' '\n' | grep -E '^(drop|insert_failed|early_drop)='   # on the "
        "gateway, run twice: rising = dropping",
        "sysctl net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max   # on the gateway",
        "conndoctor check   # on the gateway: conntrack and snat_ports findings"},
-      "None (read-only checks).");
+      _("None (read-only checks)."));
 }
 
 // --- D ----------------------------------------------------------------------------------------
@@ -658,20 +665,20 @@ RemediationStep step_conntrack_size(const Reading& r) {
   std::string v = std::to_string(want);
   return step(
       'D',
-      fmt::format("Raise the conntrack table from {} to {} entries, and its hash table with it "
-                  "(buckets = max keeps the chains short)",
-                  max ? with_commas(uint64_t(*max)) : std::string("?"), with_commas(want)),
+      _f("Raise the conntrack table from {0} to {1} entries, and its hash table with it "
+         "(buckets = max keeps the chains short)",
+         max ? with_commas(uint64_t(*max)) : std::string("?"), with_commas(want)),
       {sysctl_w("net.netfilter.nf_conntrack_max", v),
-       fmt::format("echo {} > /sys/module/nf_conntrack/parameters/hashsize", want),
+       fmt::format("echo {0} > /sys/module/nf_conntrack/parameters/hashsize", want),
        persist_sysctl("net.netfilter.nf_conntrack_max", v),
-       fmt::format("echo 'options nf_conntrack hashsize={}' > /etc/modprobe.d/nf_conntrack.conf",
+       fmt::format("echo 'options nf_conntrack hashsize={0}' > /etc/modprobe.d/nf_conntrack.conf",
                    want)},
-      fmt::format("Kernel memory: {} entries x ~{} B = {} (+8 B per bucket), unswappable. "
-                  "nf_conntrack_max is global and read-only inside a container's namespace: "
-                  "change it on the host. Raising max without fixing what fills the table (short "
-                  "connections, long timeouts) only delays the next overflow.",
-                  with_commas(want), kConntrackEntryBytes,
-                  bytes_for_people(double(want) * kConntrackEntryBytes)));
+      _f("Kernel memory: {0} entries x ~{1} B = {2} (+8 B per bucket), unswappable. "
+         "nf_conntrack_max is global and read-only inside a container's namespace: "
+         "change it on the host. Raising max without fixing what fills the table (short "
+         "connections, long timeouts) only delays the next overflow.",
+         with_commas(want), kConntrackEntryBytes,
+         bytes_for_people(double(want) * kConntrackEntryBytes)));
 }
 
 RemediationStep step_conntrack_timeouts(const Sysctls& s) {
@@ -691,37 +698,38 @@ RemediationStep step_conntrack_timeouts(const Sysctls& s) {
     int64_t cur = it != s.conntrack_timeouts.end() ? it->second : w.def;
     if (cur <= w.want) continue;
     std::string key = std::string("net.netfilter.nf_conntrack_") + w.key;
-    cmds.push_back(sysctl_w(key, std::to_string(w.want)) + fmt::format("   # now {} s", cur));
+    cmds.push_back(sysctl_w(key, std::to_string(w.want)) + _f("   # now {0} s", cur));
     cmds.push_back(persist_sysctl(key, std::to_string(w.want)));
   }
   if (cmds.empty())
     return step('D',
-                "Conntrack timeouts are already short (established <= 24 h): the table fills "
-                "from the rate of new flows, not from stale entries",
+                _("Conntrack timeouts are already short (established <= 24 h): the table fills "
+                  "from the rate of new flows, not from stale entries"),
                 {}, "");
   return step('D',
-              "Shorten conntrack timeouts that keep entries long after the traffic stopped "
-              "(established defaults to 5 days)",
+              _("Shorten conntrack timeouts that keep entries long after the traffic stopped "
+                "(established defaults to 5 days)"),
               std::move(cmds),
-              "An idle connection that outlives its entry is dropped as INVALID or loses its NAT "
-              "mapping: keep application keep-alive intervals shorter than the established "
-              "timeout.");
+              _("An idle connection that outlives its entry is dropped as INVALID or loses its NAT "
+                "mapping: keep application keep-alive intervals shorter than the established "
+                "timeout."));
 }
 
 RemediationStep step_conntrack_clash_races() {
   return step(
       'D',
-      "Avoid conntrack insert clashes: insert_failed rises when packets of new flows race for the "
-      "same entry (parallel UDP such as glibc's A and AAAA DNS queries) or when NAT picks a port "
-      "that collides",
+      _("Avoid conntrack insert clashes: insert_failed rises when packets of new flows race for "
+        "the "
+        "same entry (parallel UDP such as glibc's A and AAAA DNS queries) or when NAT picks a port "
+        "that collides"),
       {"iptables -t nat -A POSTROUTING -o <interface> -j MASQUERADE --random-fully   # instead of "
        "plain MASQUERADE/SNAT (kube-proxy, flannel and Calico have a setting for it)",
        "/etc/resolv.conf (pods: dnsConfig.options): options single-request-reopen   # glibc sends "
        "A "
        "and AAAA from different sockets: no more 5 s DNS delays",
        "Kubernetes: NodeLocal DNSCache, so pod DNS does not race through DNAT"},
-      "--random-fully only changes how NAT picks ports; single-request-reopen costs one more "
-      "socket per lookup; musl ignores it.");
+      _("--random-fully only changes how NAT picks ports; single-request-reopen costs one more "
+        "socket per lookup; musl ignores it."));
 }
 
 }  // namespace cd

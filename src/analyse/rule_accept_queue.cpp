@@ -6,6 +6,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -88,13 +89,13 @@ Finding listener_finding(const RuleInput& in, const Listener& l, Severity sev, c
   f.layer = Layer::kApplication;
   std::string tail;
   if (full(l))
-    tail = ", full: new connections are dropped";
+    tail = _(", full: new connections are dropped");
   else if (at_limit(l))
-    tail = ", at its limit: one more handshake fits, then new connections are dropped";
+    tail = _(", at its limit: one more handshake fits, then new connections are dropped");
   if (rates.overflows && *rates.overflows > 0)
-    tail += fmt::format(", overflowing at {}", per_second(*rates.overflows));
-  f.title = fmt::format("accept queue of {}: {} of {} queued ({}){}", l.local.to_string(),
-                        l.queue_len, l.queue_limit, percent(fill(l)), tail);
+    tail += _f(", overflowing at {0}", per_second(*rates.overflows));
+  f.title = _f("accept queue of {0}: {1} of {2} queued ({3}){4}", l.local.to_string(), l.queue_len,
+               l.queue_limit, percent(fill(l)), tail);
   Evidence& ev = f.evidence;
   ev["destination"] = l.local.to_string();
   ev["queue"] = l.queue_len;
@@ -128,11 +129,11 @@ bool syn_queue_finding(const RuleInput& in, const Rates& rates, std::vector<Find
   f.resource = Resource::kAcceptQueue;
   f.severity = Severity::kWarning;
   f.layer = Layer::kSystem;
-  f.title = fmt::format(
-      "SYN queue drops: {} SYNs dropped a second before the handshake (tcp_syncookies={}): "
-      "clients retry after 1 s, 3 s, 7 s",
-      per_second(full_drops ? *rates.req_q_full_drop : *beyond),
-      r.sysctls.tcp_syncookies ? std::to_string(*r.sysctls.tcp_syncookies) : std::string("?"));
+  f.title =
+      _f("SYN queue drops: {0} SYNs dropped a second before the handshake (tcp_syncookies={1}): "
+         "clients retry after 1 s, 3 s, 7 s",
+         per_second(full_drops ? *rates.req_q_full_drop : *beyond),
+         r.sysctls.tcp_syncookies ? std::to_string(*r.sysctls.tcp_syncookies) : std::string("?"));
   Evidence& ev = f.evidence;
   put_syn_settings(ev, r);
   put_rates(ev, in.snap, rates);
@@ -182,11 +183,11 @@ void rule_accept_queue(const RuleInput& in, std::vector<Finding>& out) {
   f.resource = Resource::kAcceptQueue;
   f.severity = Severity::kWarning;
   f.layer = Layer::kApplication;
-  f.title = fmt::format(
-      "listen queues overflow: {} overflows, {} drops (no queue is full in this reading: it "
-      "fills in bursts)",
-      rates.overflows ? per_second(*rates.overflows) : std::string("?"),
-      rates.drops ? per_second(*rates.drops) : std::string("?"));
+  f.title =
+      _f("listen queues overflow: {0} overflows, {1} drops (no queue is full in this reading: it "
+         "fills in bursts)",
+         rates.overflows ? per_second(*rates.overflows) : std::string("?"),
+         rates.drops ? per_second(*rates.drops) : std::string("?"));
   Evidence& ev = f.evidence;
   put_rates(ev, in.snap, rates);
   const Listener* fullest = nullptr;

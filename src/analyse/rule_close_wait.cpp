@@ -6,6 +6,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -14,7 +15,7 @@ namespace {
 constexpr uint64_t kWarn = 50;
 constexpr uint64_t kCrit = 500;
 constexpr std::size_t kMaxFindings = 5;
-constexpr const char* kCause = "the application never calls close() after the peer closed";
+constexpr const char* kCause = N_("the application never calls close() after the peer closed");
 
 std::optional<Severity> level(uint64_t n) {
   if (n >= kCrit) return Severity::kCritical;
@@ -37,8 +38,8 @@ void per_process(const Reading& r, std::vector<Finding>& found) {
     if (!sev) continue;
     Finding f = base(*sev);
     f.id = "close_wait.process";
-    f.title = fmt::format("{}: {} sockets in CLOSE_WAIT: {}", process_title(p),
-                          with_commas(p.sockets->close_wait), kCause);
+    f.title = _f("{0}: {1} sockets in CLOSE_WAIT: {2}", process_title(p),
+                 with_commas(p.sockets->close_wait), _(kCause));
     Evidence& ev = f.evidence;
     ev["pid"] = p.pid;
     ev["comm"] = p.comm;
@@ -63,12 +64,12 @@ void per_group(const Reading& r, std::vector<Finding>& found) {
     f.id = "close_wait.endpoint";
     Evidence& ev = f.evidence;
     if (g.server_side) {
-      f.title = fmt::format("{} sockets in CLOSE_WAIT on the service {}: {}", with_commas(g.count),
-                            g.local.to_string(), kCause);
+      f.title = _f("{0} sockets in CLOSE_WAIT on the service {1}: {2}", with_commas(g.count),
+                   g.local.to_string(), _(kCause));
       ev["destination"] = g.local.to_string();
     } else {
-      f.title = fmt::format("{} client sockets from {} in CLOSE_WAIT: {}", with_commas(g.count),
-                            g.local.addr.to_string(), kCause);
+      f.title = _f("{0} client sockets from {1} in CLOSE_WAIT: {2}", with_commas(g.count),
+                   g.local.addr.to_string(), kCause);
       ev["local_address"] = g.local.addr.to_string();
     }
     ev["server_side"] = g.server_side;

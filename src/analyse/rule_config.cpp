@@ -10,6 +10,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -41,10 +42,10 @@ void listening_ports(const RuleInput& in, std::vector<Finding>& out) {
     f.resource = Resource::kConfig;
     f.severity = Severity::kWarning;
     f.layer = Layer::kSystem;
-    f.title = fmt::format(
-        "listening port {} ({}) is inside ip_local_port_range {}-{} and not reserved: an "
-        "outbound connect() can take it",
-        port, l->local.to_string(), range.lo, range.hi);
+    f.title =
+        _f("listening port {0} ({1}) is inside ip_local_port_range {2}-{3} and not reserved: an "
+           "outbound connect() can take it",
+           port, l->local.to_string(), range.lo, range.hi);
     Evidence& ev = f.evidence;
     ev["destination"] = l->local.to_string();
     ev["port"] = port;
@@ -79,17 +80,18 @@ void tw_reuse_syn_retrans(const RuleInput& in, std::vector<Finding>& out) {
   f.resource = Resource::kConfig;
   f.severity = Severity::kInfo;
   f.layer = Layer::kNetwork;
-  f.title = fmt::format(
-      "tcp_tw_reuse={} reuses TIME_WAIT ports at {} while SYNs are retransmitted at {}: a reused "
-      "port that meets a peer still in LAST_ACK costs a ~1 s retry",
-      *r.sysctls.tcp_tw_reuse, per_second(*recycled), per_second(*retrans));
+  f.title =
+      _f("tcp_tw_reuse={0} reuses TIME_WAIT ports at {1} while SYNs are retransmitted at {2}: a "
+         "reused "
+         "port that meets a peer still in LAST_ACK costs a ~1 s retry",
+         *r.sysctls.tcp_tw_reuse, per_second(*recycled), per_second(*retrans));
   Evidence& ev = f.evidence;
   ev["tcp_tw_reuse"] = *r.sysctls.tcp_tw_reuse;
   put_rate(ev, "tw_recycled_per_s", in.snap, recycled);
   put_rate(ev, "syn_retrans_per_s", in.snap, retrans);
   ev["note"] =
-      "host-wide counters: SYN retransmits also come from destinations that do not answer "
-      "(see unanswered_connects); keep tcp_tw_reuse while the churn needs it";
+      _("host-wide counters: SYN retransmits also come from destinations that do not answer "
+        "(see unanswered_connects); keep tcp_tw_reuse while the churn needs it");
   f.remediation = {step_client_reuse()};
   out.push_back(std::move(f));
 }
@@ -105,12 +107,12 @@ void tw_buckets_cut(const RuleInput& in, std::vector<Finding>& out) {
   f.resource = Resource::kConfig;
   f.severity = Severity::kWarning;
   f.layer = Layer::kSystem;
-  f.title = fmt::format(
-      "tcp_max_tw_buckets lowered to {}{}: closing sockets skip TIME_WAIT once it is reached",
-      with_commas(uint64_t(std::max<int64_t>(max, 0))),
-      s.tcp_max_orphans ? fmt::format(" (default ehash/2, like tcp_max_orphans = {})",
-                                      with_commas(uint64_t(*s.tcp_max_orphans)))
-                        : std::string());
+  f.title =
+      _f("tcp_max_tw_buckets lowered to {0}{1}: closing sockets skip TIME_WAIT once it is reached",
+         with_commas(uint64_t(std::max<int64_t>(max, 0))),
+         s.tcp_max_orphans ? _f(" (default ehash/2, like tcp_max_orphans = {0})",
+                                with_commas(uint64_t(*s.tcp_max_orphans)))
+                           : std::string());
   Evidence& ev = f.evidence;
   ev["tcp_max_tw_buckets"] = max;
   ev["tcp_max_orphans"] = or_null(s.tcp_max_orphans);

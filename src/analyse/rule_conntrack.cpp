@@ -6,6 +6,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -73,15 +74,15 @@ void rule_conntrack(const RuleInput& in, std::vector<Finding>& out) {
     f.layer = Layer::kNetwork;
     std::string tail;
     if (positive(c.drop) && !clash_drops)
-      tail = fmt::format(", dropping packets at {}", per_second(*c.drop));
+      tail = _f(", dropping packets at {0}", per_second(*c.drop));
     else if (positive(c.early_drop))
-      tail = fmt::format(", evicting entries at {}", per_second(*c.early_drop));
-    f.title = fmt::format("conntrack table: {} of {} entries ({}){}",
-                          c.count ? with_commas(uint64_t(*c.count)) : std::string("?"),
-                          c.max ? with_commas(uint64_t(*c.max)) : std::string("?"),
-                          percent(c.fill.value_or(0)), tail);
+      tail = _f(", evicting entries at {0}", per_second(*c.early_drop));
+    f.title = _f("conntrack table: {0} of {1} entries ({2}){3}",
+                 c.count ? with_commas(uint64_t(*c.count)) : std::string("?"),
+                 c.max ? with_commas(uint64_t(*c.max)) : std::string("?"),
+                 percent(c.fill.value_or(0)), tail);
     put_common(f.evidence, in.snap, c);
-    f.evidence["note"] = "the count is per network namespace, the limit is global";
+    f.evidence["note"] = _("the count is per network namespace, the limit is global");
     f.remediation = {step_conntrack_size(r), step_conntrack_timeouts(r.sysctls)};
     out.push_back(std::move(f));
   }
@@ -92,10 +93,10 @@ void rule_conntrack(const RuleInput& in, std::vector<Finding>& out) {
     f.resource = Resource::kConntrack;
     f.severity = clash_drops ? Severity::kCritical : Severity::kWarning;
     f.layer = Layer::kNetwork;
-    f.title = fmt::format(
-        "conntrack insert clashes at {}{}: NAT port or parallel-UDP races",
-        per_second(*c.insert_failed),
-        clash_drops ? fmt::format(", dropping packets at {}", per_second(*c.drop)) : std::string());
+    f.title =
+        _f("conntrack insert clashes at {0}{1}: NAT port or parallel-UDP races",
+           per_second(*c.insert_failed),
+           clash_drops ? _f(", dropping packets at {0}", per_second(*c.drop)) : std::string());
     put_common(f.evidence, in.snap, c);
     f.remediation = {step_conntrack_clash_races()};
     out.push_back(std::move(f));

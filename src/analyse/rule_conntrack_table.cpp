@@ -10,6 +10,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 #include "util/text_style.h"
 
 namespace cd {
@@ -67,9 +68,9 @@ void closed_entries(const RuleInput& in, const Fill& fill, std::vector<Finding>&
   if (!fill.ratio || *fill.ratio < kBusyFill || s < kStaleShare) return;
   Finding f = base("conntrack.closed_entries",
                    *fill.ratio >= kFullFill ? Severity::kCritical : Severity::kWarning, fill);
-  f.title = fmt::format(
-      "conntrack: {} of {} entries ({}) belong to closed connections (TIME_WAIT {}, CLOSE {}, "
-      "FIN_WAIT/LAST_ACK {}) in a table {} full",
+  f.title = _f(
+      "conntrack: {0} of {1} entries ({2}) belong to closed connections (TIME_WAIT {3}, CLOSE {4}, "
+      "FIN_WAIT/LAST_ACK {5}) in a table {6} full",
       with_commas(closed), with_commas(t.entries), percent(s), with_commas(t.stale.tcp_time_wait),
       with_commas(t.stale.tcp_close), with_commas(t.stale.tcp_fin_wait), percent(*fill.ratio));
   f.evidence["entries_dumped"] = t.entries;
@@ -95,11 +96,11 @@ void idle_established(const RuleInput& in, const Fill& fill, std::vector<Finding
   Finding f = base("conntrack.idle_established", busy ? Severity::kWarning : Severity::kInfo, fill);
   const int64_t est =
       t.established_timeout_s.value_or(timeout(r.sysctls, "tcp_timeout_established", 432000));
-  f.title = fmt::format(
-      "conntrack: {} ESTABLISHED entries idle for over an hour (longest {}); the established "
-      "timeout of {} keeps dead connections that long",
-      with_commas(idle), fmt_duration(double(t.stale.established_idle_max_s)),
-      fmt_duration(double(est)));
+  f.title =
+      _f("conntrack: {0} ESTABLISHED entries idle for over an hour (longest {1}); the established "
+         "timeout of {2} keeps dead connections that long",
+         with_commas(idle), fmt_duration(double(t.stale.established_idle_max_s)),
+         fmt_duration(double(est)));
   f.evidence["idle_over_1h"] = idle;
   f.evidence["idle_over_1d"] = t.stale.established_idle_1d;
   f.evidence["idle_max_s"] = t.stale.established_idle_max_s;
@@ -125,9 +126,9 @@ void hot_destination(const RuleInput& in, const Fill& fill, std::vector<Finding>
   Finding f = base("conntrack.hot_destination",
                    *fill.ratio >= kFullFill ? Severity::kCritical : Severity::kWarning, fill);
   const std::string proto = ct_protocol_name(d.protocol);
-  f.title = fmt::format("conntrack: {} ({}) holds {} of {} entries ({}) in a table {} full",
-                        d.dst.to_string(), proto, with_commas(d.entries), with_commas(t.entries),
-                        percent(s), percent(*fill.ratio));
+  f.title = _f("conntrack: {0} ({1}) holds {2} of {3} entries ({4}) in a table {5} full",
+               d.dst.to_string(), proto, with_commas(d.entries), with_commas(t.entries), percent(s),
+               percent(*fill.ratio));
   f.evidence["destination"] = d.dst.to_string();
   f.evidence["protocol"] = proto;
   f.evidence["entries"] = d.entries;
@@ -141,11 +142,11 @@ void hot_destination(const RuleInput& in, const Fill& fill, std::vector<Finding>
         "holds an entry until its unreplied timeout";
     f.remediation.push_back(RemediationStep{
         'D',
-        fmt::format("Find why {} does not answer, or stop sending to it; unanswered flows hold "
-                    "entries for nf_conntrack_tcp_timeout_syn_sent (120 s) or "
-                    "nf_conntrack_udp_timeout (30 s)",
-                    d.dst.to_string()),
-        {fmt::format("conntrack -L -d {} -p {} | head", d.dst.addr.to_string(), proto)},
+        _f("Find why {0} does not answer, or stop sending to it; unanswered flows hold "
+           "entries for nf_conntrack_tcp_timeout_syn_sent (120 s) or "
+           "nf_conntrack_udp_timeout (30 s)",
+           d.dst.to_string()),
+        {fmt::format("conntrack -L -d {0} -p {1} | head", d.dst.addr.to_string(), proto)},
         "None: reading only."});
   } else {
     f.remediation.push_back(step_client_reuse());
@@ -164,8 +165,8 @@ void unevictable(const RuleInput& in, const Fill& fill, std::vector<Finding>& ou
   // early_drop() [nf_conntrack_core.c] only evicts entries without IPS_ASSURED (and the GC
   // worker above 95 % only closing TCP ones): a table of ASSURED flows drops new packets.
   Finding f = base("conntrack.unevictable", Severity::kWarning, fill);
-  f.title = fmt::format(
-      "conntrack: {} of {} entries ({}) are ASSURED, which early_drop() cannot evict: when the "
+  f.title = _f(
+      "conntrack: {0} of {1} entries ({2}) are ASSURED, which early_drop() cannot evict: when the "
       "table is full, new flows are dropped",
       with_commas(t.assured), with_commas(t.entries), percent(s));
   f.evidence["assured"] = t.assured;
@@ -185,10 +186,10 @@ void long_chains(const RuleInput& in, const Fill& fill, std::vector<Finding>& ou
   Finding f = base("conntrack.chain_too_long", Severity::kWarning, fill);
   const std::optional<int64_t> buckets =
       r.conntrack.buckets ? r.conntrack.buckets : r.sysctls.nf_conntrack_buckets;
-  f.title = fmt::format(
-      "conntrack hash chains too long: {} inserts refused (chaintoolong) with "
-      "{} buckets",
-      per_second(*rate), buckets ? with_commas(uint64_t(*buckets)) : "?");
+  f.title =
+      _f("conntrack hash chains too long: {0} inserts refused (chaintoolong) with "
+         "{1} buckets",
+         per_second(*rate), buckets ? with_commas(uint64_t(*buckets)) : "?");
   f.evidence["buckets"] = or_null(buckets);
   put_rate(f.evidence, "chaintoolong_per_s", in.snap, rate);
   put_rate(f.evidence, "clash_resolve_per_s", in.snap, in.snap.conntrack_stat_rate("clashres"));

@@ -10,6 +10,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -66,12 +67,12 @@ std::string forecast_text(const TupleStat& t) {
     // Not growing, yet the churn needs more ports than the pool has: connect() takes every
     // port the moment it is freed (or fails). That is saturation, not "stable".
     if (t.steady_state_demand && t.new_per_s && *t.steady_state_demand > double(t.usable))
-      return fmt::format("saturated: needs ~{} at {}",
-                         with_commas(uint64_t(*t.steady_state_demand)), per_second(*t.new_per_s));
-    return "stable";
+      return _f("saturated: needs ~{0} at {1}", with_commas(uint64_t(*t.steady_state_demand)),
+                per_second(*t.new_per_s));
+    return _("stable");
   }
-  if (*t.seconds_to_exhaustion <= 0) return "exhausted";
-  return fmt::format("runs out in ~{:.0f} s", *t.seconds_to_exhaustion);
+  if (*t.seconds_to_exhaustion <= 0) return _("exhausted");
+  return _f("runs out in ~{0:.0f} s", *t.seconds_to_exhaustion);
 }
 
 Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
@@ -84,9 +85,9 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
   f.resource = Resource::kEphemeralPorts;
   f.severity = sev;
   f.layer = churn ? Layer::kApplication : Layer::kSystem;
-  f.title = fmt::format("ephemeral ports to {}: {} of {} usable in use ({}), {}",
-                        t.key.destination().to_string(), with_commas(t.effective_in_use),
-                        with_commas(t.usable), percent(t.utilization), forecast_text(t));
+  f.title = _f("ephemeral ports to {0}: {1} of {2} usable in use ({3}), {4}",
+               t.key.destination().to_string(), with_commas(t.effective_in_use),
+               with_commas(t.usable), percent(t.utilization), forecast_text(t));
   Evidence& ev = f.evidence;
   ev["destination"] = t.key.destination().to_string();
   ev["source"] = t.key.src.to_string();
@@ -109,19 +110,17 @@ Finding tuple_finding(const RuleInput& in, const TupleStat& t, Severity sev) {
   ev["tw_reuse_basis"] = std::string(tw_reuse_basis_name(t.tw_reuse_basis));
   put_rate(ev, "tw_recycled_per_s", in.snap, in.snap.counter_rate("TcpExt.TWRecycled"));
   ev["tw_reuses_expected"] = rounded(t.tw_reuses_expected, 1);
-  ev["cause"] = churn ? "short connections closed by this client first: each holds its port "
-                        "for its lifetime plus 60 s of TIME_WAIT"
-                      : "many connections open at once to one destination";
+  ev["cause"] = churn ? _("short connections closed by this client first: each holds its port "
+                          "for its lifetime plus 60 s of TIME_WAIT")
+                      : _("many connections open at once to one destination");
   put_tuple_owner(ev, r, t.key);
   const bool bound_held = bound_inactive_matter(in.ports);
   if (bound_held) {
     // __inet_hash_connect() skips a port whose bind bucket bind() made (fastreuse >= 0).
     ev["cause"] = ev["cause"].get<std::string>() +
-                  fmt::format(
-                      "; {} ports of the range are held by sockets bound and not "
-                      "connected (bind() before connect()): connect() skips them for "
-                      "every destination",
-                      with_commas(in.ports.bound_inactive_in_range));
+                  _f("; {0} ports of the range are held by sockets bound and not connected "
+                     "(bind() before connect()): connect() skips them for every destination",
+                     with_commas(in.ports.bound_inactive_in_range));
     const ProcessInfo* h = bound_inactive_holder(r);
     ev["bound_inactive_pid"] = h ? Evidence(h->pid) : Evidence(nullptr);
     ev["bound_inactive_comm"] = h ? Evidence(h->comm) : Evidence(nullptr);
@@ -158,11 +157,11 @@ Finding port_search_finding(const RuleInput& in, const TupleStat& t) {
   Finding f = tuple_finding(in, t, Severity::kInfo);
   const uint64_t first_parity = (t.usable + 1) / 2;
   f.id = "ephemeral_ports.port_search";
-  f.title = fmt::format(
-      "ephemeral ports to {}: {} of {} usable in use ({}): past half the range, each "
-      "connect() first walks ~{} taken ports of one parity",
-      t.key.destination().to_string(), with_commas(t.effective_in_use), with_commas(t.usable),
-      percent(t.utilization), with_commas(first_parity));
+  f.title =
+      _f("ephemeral ports to {0}: {1} of {2} usable in use ({3}): past half the range, each "
+         "connect() first walks ~{4} taken ports of one parity",
+         t.key.destination().to_string(), with_commas(t.effective_in_use), with_commas(t.usable),
+         percent(t.utilization), with_commas(first_parity));
   f.evidence["first_parity_ports"] = first_parity;
   f.evidence["cause"] =
       "connect() tries the ports of the range start's parity first, then the other parity: "
@@ -214,10 +213,10 @@ void host_wide_tcp(const RuleInput& in, std::vector<Finding>& out) {
   f.resource = Resource::kEphemeralPorts;
   f.severity = *sev;
   f.layer = Layer::kApplication;
-  f.title = fmt::format(
-      "host-wide ephemeral ports: {} of {} in use ({}) and not shared across destinations "
-      "(bind() before connect()?)",
-      with_commas(pa.host_tcp_ports_in_use), with_commas(pa.host_usable), percent(util));
+  f.title =
+      _f("host-wide ephemeral ports: {0} of {1} in use ({2}) and not shared across destinations "
+         "(bind() before connect()?)",
+         with_commas(pa.host_tcp_ports_in_use), with_commas(pa.host_usable), percent(util));
   Evidence& ev = f.evidence;
   ev["protocol"] = "tcp";
   ev["ports_in_use"] = pa.host_tcp_ports_in_use;
@@ -227,9 +226,9 @@ void host_wide_tcp(const RuleInput& in, std::vector<Finding>& out) {
   ev["sockets_per_port"] = rounded(double(client_sockets) / double(client_ports), 2);
   ev["tuples"] = pa.tuples.size();
   ev["cause"] =
-      "ports held exclusively (about one socket per port over many destinations): bind(ip, 0) "
-      "allocates the port before connect() and it is then taken for every destination; the next "
-      "bind() fails with EADDRINUSE";
+      _("ports held exclusively (about one socket per port over many destinations): bind(ip, 0) "
+        "allocates the port before connect() and it is then taken for every destination; the next "
+        "bind() fails with EADDRINUSE");
   f.remediation = {step_bind_no_port(), step_widen_port_range(r)};
   out.push_back(std::move(f));
 }
@@ -247,16 +246,16 @@ void host_wide_udp(const RuleInput& in, std::vector<Finding>& out) {
   f.resource = Resource::kEphemeralPorts;
   f.severity = *sev;
   f.layer = Layer::kApplication;
-  f.title = fmt::format("UDP ephemeral ports: {} of {} in use ({}) host-wide",
-                        with_commas(pa.host_udp_ports_in_use), with_commas(pa.host_usable),
-                        percent(util));
+  f.title = _f("UDP ephemeral ports: {0} of {1} in use ({2}) host-wide",
+               with_commas(pa.host_udp_ports_in_use), with_commas(pa.host_usable), percent(util));
   Evidence& ev = f.evidence;
   ev["protocol"] = "udp";
   ev["ports_in_use"] = pa.host_udp_ports_in_use;
   ev["usable"] = pa.host_usable;
   ev["utilization"] = rounded(util, 4);
   ev["udp_sockets"] = r.sockets.udp_sockets;
-  ev["cause"] = "each open UDP socket holds a port of the whole host; auto-bind fails with EAGAIN";
+  ev["cause"] =
+      _("each open UDP socket holds a port of the whole host; auto-bind fails with EAGAIN");
   f.remediation = {step_udp_socket_reuse(), step_widen_port_range(r)};
   out.push_back(std::move(f));
 }

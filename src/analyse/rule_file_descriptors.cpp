@@ -9,6 +9,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -47,19 +48,19 @@ std::optional<std::string> fd_limit_source(const ProcessInfo& p) {
   const ContainerIdentity& c = *p.container;
   const std::string runtime = c.runtime.empty() ? "the container runtime" : c.runtime;
   if (!c.spec_nofile_soft)
-    return fmt::format(
-        "inherited: the container's OCI spec ({}) sets no RLIMIT_NOFILE, so the process kept "
-        "the limit of what started it ({}: containerd's own limit through its shim; CRI-O's "
+    return _f(
+        "inherited: the container's OCI spec ({0}) sets no RLIMIT_NOFILE, so the process kept "
+        "the limit of what started it ({1}: containerd's own limit through its shim; CRI-O's "
         "conmon: the daemon's, or systemd's defaults with the systemd cgroup manager), unless "
         "it changed its own limit since",
         c.state_path, runtime);
   if (*c.spec_nofile_soft != *p.fd_soft_limit)
-    return fmt::format(
-        "not the container's default: its OCI spec ({}) sets RLIMIT_NOFILE soft {}, and the "
+    return _f(
+        "not the container's default: its OCI spec ({0}) sets RLIMIT_NOFILE soft {1}, and the "
         "process changed its own limit since (setrlimit, ulimit -n in its entrypoint)",
         c.state_path, *c.spec_nofile_soft);
-  return fmt::format(
-      "the container's default: RLIMIT_NOFILE soft {}, hard {} in the OCI spec {} wrote ({}); "
+  return _f(
+      "the container's default: RLIMIT_NOFILE soft {0}, hard {1} in the OCI spec {2} wrote ({3}); "
       "Kubernetes has no pod field for it: it comes from the runtime's configuration "
       "(containerd: base_runtime_spec; CRI-O: default_ulimits; docker, podman: --ulimit or "
       "default-ulimits), an NRI plugin, or the runtime's built-in default spec",
@@ -109,18 +110,17 @@ void process_findings(const RuleInput& in, std::vector<Finding>& out) {
     if (!sev) continue;
     std::string tail;
     if (*p.open_fds >= *p.fd_soft_limit)
-      tail = ": open()/socket()/accept() fail with EMFILE";
+      tail = _(": open()/socket()/accept() fail with EMFILE");
     else if (fc.seconds_to_exhaustion)
-      tail = fmt::format(", growing at {}: runs out in ~{}", per_second(*fc.growth_per_s),
-                         fmt_duration(*fc.seconds_to_exhaustion));
+      tail = _f(", growing at {0}: runs out in ~{1}", per_second(*fc.growth_per_s),
+                fmt_duration(*fc.seconds_to_exhaustion));
     Finding f;
     f.id = "file_descriptors.process";
     f.resource = Resource::kFileDescriptors;
     f.severity = *sev;
     f.layer = Layer::kApplication;
-    f.title =
-        fmt::format("{}: {} of its {} file descriptors open ({}){}", process_title(p),
-                    with_commas(*p.open_fds), with_commas(*p.fd_soft_limit), percent(fill), tail);
+    f.title = _f("{0}: {1} of its {2} file descriptors open ({3}){4}", process_title(p),
+                 with_commas(*p.open_fds), with_commas(*p.fd_soft_limit), percent(fill), tail);
     Evidence& ev = f.evidence;
     ev["pid"] = p.pid;
     ev["comm"] = p.comm;
@@ -163,9 +163,9 @@ void system_finding(const RuleInput& in, std::vector<Finding>& out) {
   f.resource = Resource::kFileDescriptors;
   f.severity = *sev;
   f.layer = Layer::kSystem;
-  f.title = fmt::format("system-wide open files: {} of fs.file-max {} ({})",
-                        with_commas(uint64_t(*r.file_nr.allocated)), with_commas(uint64_t(*max)),
-                        percent(*fill));
+  f.title =
+      _f("system-wide open files: {0} of fs.file-max {1} ({2})",
+         with_commas(uint64_t(*r.file_nr.allocated)), with_commas(uint64_t(*max)), percent(*fill));
   Evidence& ev = f.evidence;
   ev["allocated"] = *r.file_nr.allocated;
   ev["file_max"] = *max;

@@ -7,6 +7,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -32,22 +33,22 @@ void rule_orphans(const RuleInput& in, std::vector<Finding>& out) {
   f.resource = Resource::kOrphans;
   f.severity = *sev;
   f.layer = Layer::kSystem;
-  std::string head = r.sockstat.tcp_orphan && r.sysctls.tcp_max_orphans
-                         ? fmt::format("orphaned TCP sockets: {} of tcp_max_orphans {} ({})",
-                                       with_commas(uint64_t(*r.sockstat.tcp_orphan)),
-                                       with_commas(uint64_t(*r.sysctls.tcp_max_orphans)),
-                                       percent(fill.value_or(0)))
-                         : std::string("orphaned TCP sockets: count unknown");
-  f.title = head + (aborting ? fmt::format(", the kernel resets connections at {} "
-                                           "(\"too many orphaned sockets\")",
-                                           per_second(*aborts))
+  std::string head =
+      r.sockstat.tcp_orphan && r.sysctls.tcp_max_orphans
+          ? _f("orphaned TCP sockets: {0} of tcp_max_orphans {1} ({2})",
+               with_commas(uint64_t(*r.sockstat.tcp_orphan)),
+               with_commas(uint64_t(*r.sysctls.tcp_max_orphans)), percent(fill.value_or(0)))
+          : std::string(_("orphaned TCP sockets: count unknown"));
+  f.title = head + (aborting ? _f(", the kernel resets connections at {0} "
+                                  "(\"too many orphaned sockets\")",
+                                  per_second(*aborts))
                              : std::string());
   Evidence& ev = f.evidence;
   ev["orphans"] = or_null(r.sockstat.tcp_orphan);
   ev["max_orphans"] = or_null(r.sysctls.tcp_max_orphans);
   ev["utilization"] = rounded(fill, 4);
   put_rate(ev, "abort_on_memory_per_s", in.snap, aborts);
-  ev["note"] = "orphans are counted host-wide";
+  ev["note"] = _("orphans are counted host-wide");
   f.remediation = {step_find_stuck_sockets(), step_raise_max_orphans(r.sysctls)};
   out.push_back(std::move(f));
 }

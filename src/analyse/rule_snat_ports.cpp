@@ -7,6 +7,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -25,9 +26,9 @@ std::string proto_of(const SnatGroup& g) {
 RemediationStep step_more_nat_ips(const SnatGroup& g) {
   return RemediationStep{
       'D',
-      fmt::format("Add NAT addresses: every NAT IP is a separate pool of {} ports towards {}",
-                  with_commas(g.port_range.size()), g.dst.to_string()),
-      {fmt::format("nft add rule ip nat postrouting oifname \"<interface>\" snat to {}-<last "
+      _f("Add NAT addresses: every NAT IP is a separate pool of {0} ports towards {1}",
+         with_commas(g.port_range.size()), g.dst.to_string()),
+      {fmt::format("nft add rule ip nat postrouting oifname \"<interface>\" snat to {0}-<last "
                    "address>   # a range of NAT IPs instead of masquerade to one",
                    g.nat_ip.to_string()),
        "iptables -t nat -A POSTROUTING -o <interface> -j SNAT --to-source <first>-<last> "
@@ -39,9 +40,9 @@ RemediationStep step_more_nat_ips(const SnatGroup& g) {
 RemediationStep step_widen_nat_ports(const SnatGroup& g) {
   return RemediationStep{
       'D',
-      fmt::format("Widen the NAT port range from {}-{} ({} ports) to the default 1024-65535",
-                  g.port_range.lo, g.port_range.hi, with_commas(g.port_range.size())),
-      {fmt::format("nft list ruleset | grep -n ':{}-{}'   # then drop 'to :{}-{}' from that "
+      _f("Widen the NAT port range from {0}-{1} ({2} ports) to the default 1024-65535",
+         g.port_range.lo, g.port_range.hi, with_commas(g.port_range.size())),
+      {fmt::format("nft list ruleset | grep -n ':{0}-{1}'   # then drop 'to :{2}-{3}' from that "
                    "masquerade/snat rule",
                    g.port_range.lo, g.port_range.hi, g.port_range.lo, g.port_range.hi),
        "iptables: remove --to-ports from the MASQUERADE/SNAT rule"},
@@ -90,10 +91,10 @@ void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out) {
     f.resource = Resource::kSnatPorts;
     f.severity = sev;
     f.layer = Layer::kNetwork;
-    f.title = fmt::format(
-        "SNAT ports to {} ({}) through {}: {} of {} in use ({}), {}", g.dst.to_string(),
-        proto_of(g), g.nat_ip.to_string(), with_commas(g.entries), with_commas(size), percent(util),
-        left == 0 ? std::string("exhausted") : fmt::format("{} left", with_commas(left)));
+    f.title = _f("SNAT ports to {0} ({1}) through {2}: {3} of {4} in use ({5}), {6}",
+                 g.dst.to_string(), proto_of(g), g.nat_ip.to_string(), with_commas(g.entries),
+                 with_commas(size), percent(util),
+                 left == 0 ? std::string(_("exhausted")) : _f("{0} left", with_commas(left)));
     Evidence& ev = f.evidence;
     ev["destination"] = g.dst.to_string();
     ev["nat_ip"] = g.nat_ip.to_string();
@@ -111,8 +112,8 @@ void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out) {
     put_rate(ev, "insert_failed_per_s", in.snap, insert_failed);
     ev["snat_groups_total"] = t.snat_groups_total;
     ev["note"] =
-        "each (NAT IP, destination IP, destination port, protocol) is its own pool of NAT source "
-        "ports; entries of closed connections keep their port until conntrack expires them";
+        _("each (NAT IP, destination IP, destination port, protocol) is its own pool of NAT source "
+          "ports; entries of closed connections keep their port until conntrack expires them");
 
     f.remediation.push_back(step_client_reuse());
     f.remediation.push_back(step_more_nat_ips(g));

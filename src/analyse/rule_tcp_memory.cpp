@@ -7,6 +7,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -43,8 +44,9 @@ void rule_tcp_memory(const RuleInput& in, std::vector<Finding>& out) {
     where = "at tcp_mem's max: new sends and receives fail";
   else if (under_pressure)
     where = "above tcp_mem's pressure threshold";
-  f.title = fmt::format(
-      "TCP memory: {} pages ({} MiB) {}", pages ? with_commas(uint64_t(*pages)) : std::string("?"),
+  f.title = _f(
+      "TCP memory: {0} pages ({1} MiB) {2}",
+      pages ? with_commas(uint64_t(*pages)) : std::string("?"),
       pages ? with_commas(uint64_t(*pages * kPageBytes / (1024 * 1024))) : std::string("?"), where);
   Evidence& ev = f.evidence;
   ev["pages"] = or_null(pages);
@@ -53,7 +55,7 @@ void rule_tcp_memory(const RuleInput& in, std::vector<Finding>& out) {
   ev["tcp_mem_max"] = mem ? Evidence((*mem)[2]) : Evidence(nullptr);
   put_rate(ev, "memory_pressures_per_s", in.snap, pressures);
   put_rate(ev, "abort_on_memory_per_s", in.snap, aborts);
-  ev["note"] = "TCP memory is counted host-wide";
+  ev["note"] = _("TCP memory is counted host-wide");
   f.remediation = {step_find_stuck_sockets(), step_raise_tcp_mem(r.sysctls)};
   out.push_back(std::move(f));
 }

@@ -7,6 +7,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -50,14 +51,14 @@ void table_finding(const RuleInput& in, std::vector<Finding>& out) {
   bool lowered = tw_buckets_lowered(r.sysctls);
   f.layer = lowered ? Layer::kSystem : Layer::kApplication;
   std::string fill_text = count && max
-                              ? fmt::format("{} of {} buckets ({})", with_commas(uint64_t(*count)),
-                                            with_commas(uint64_t(*max)), percent(fill.value_or(0)))
-                              : std::string("table size unknown");
-  f.title = fmt::format("TIME_WAIT table: {}{}", fill_text,
-                        overflow && *overflow > 0
-                            ? fmt::format(", overflowing at {}: sockets close without TIME_WAIT",
-                                          per_second(*overflow))
-                            : std::string());
+                              ? _f("{0} of {1} buckets ({2})", with_commas(uint64_t(*count)),
+                                   with_commas(uint64_t(*max)), percent(fill.value_or(0)))
+                              : std::string(_("table size unknown"));
+  f.title =
+      _f("TIME_WAIT table: {0}{1}", fill_text,
+         overflow && *overflow > 0
+             ? _f(", overflowing at {0}: sockets close without TIME_WAIT", per_second(*overflow))
+             : std::string());
   Evidence& ev = f.evidence;
   ev["count"] = or_null(count);
   ev["max_buckets"] = or_null(max);
@@ -83,17 +84,17 @@ void server_side_finding(const RuleInput& in, std::vector<Finding>& out) {
   f.resource = Resource::kTimeWait;
   f.severity = Severity::kWarning;
   f.layer = Layer::kApplication;
-  f.title = fmt::format(
-      "server-side TIME_WAIT: {} sockets ({} of all TIME_WAIT): the server closes connections "
-      "first",
-      with_commas(s.time_wait_server), percent(double(s.time_wait_server) / double(total)));
+  f.title =
+      _f("server-side TIME_WAIT: {0} sockets ({1} of all TIME_WAIT): the server closes connections "
+         "first",
+         with_commas(s.time_wait_server), percent(double(s.time_wait_server) / double(total)));
   Evidence& ev = f.evidence;
   ev["time_wait_server"] = s.time_wait_server;
   ev["time_wait_client"] = s.time_wait_client;
   ev["time_wait_total"] = total;
   ev["cause"] =
-      "the server closes first: keep-alive off or Connection: close (HTTP/1.0); these sockets "
-      "hold the service port, no ephemeral port, only memory and TIME_WAIT table slots";
+      _("the server closes first: keep-alive off or Connection: close (HTTP/1.0); these sockets "
+        "hold the service port, no ephemeral port, only memory and TIME_WAIT table slots");
   ev["tw_reuse_helps"] = false;
   f.remediation = {step_server_keep_alive()};
   out.push_back(std::move(f));

@@ -8,6 +8,7 @@
 #include "analyse/remediation.h"
 #include "analyse/rules.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -46,13 +47,13 @@ Finding unanswered_finding(const RuleInput& in, const TupleStat& t) {
   f.layer = Layer::kNetwork;
   std::string dst = t.key.destination().to_string();
   std::string tail;
-  if (syn_retrans) tail = fmt::format(", SYN retransmits at {}", per_second(*syn_retrans));
-  if (aborting) tail += fmt::format(", connects timing out at {}", per_second(*aborts));
-  f.title = fmt::format(
-      "connects to {} go unanswered: {} SYNs without a SYN-ACK for over 1 s ({} in SYN_SENT, "
-      "holding {} of {} ports){}",
-      dst, with_commas(t.syn_unanswered), with_commas(t.syn_sent), with_commas(t.effective_in_use),
-      with_commas(t.usable), tail);
+  if (syn_retrans) tail = _f(", SYN retransmits at {0}", per_second(*syn_retrans));
+  if (aborting) tail += _f(", connects timing out at {0}", per_second(*aborts));
+  f.title =
+      _f("connects to {0} go unanswered: {1} SYNs without a SYN-ACK for over 1 s ({2} in SYN_SENT, "
+         "holding {3} of {4} ports){5}",
+         dst, with_commas(t.syn_unanswered), with_commas(t.syn_sent),
+         with_commas(t.effective_in_use), with_commas(t.usable), tail);
   Evidence& ev = f.evidence;
   ev["destination"] = dst;
   ev["source"] = t.key.src.to_string();
@@ -65,9 +66,9 @@ Finding unanswered_finding(const RuleInput& in, const TupleStat& t) {
   put_rate(ev, "syn_retrans_per_s", in.snap, syn_retrans);
   put_rate(ev, "abort_on_timeout_per_s", in.snap, aborts);
   ev["cause"] =
-      "the destination or the path drops the SYNs silently (no SYN-ACK, no RST): each connect is "
-      "retried for up to ~127 s with tcp_syn_retries=6 (1+2+...+64 s), holding its local port "
-      "and the request that waits for it, then fails with ETIMEDOUT";
+      _("the destination or the path drops the SYNs silently (no SYN-ACK, no RST): each connect is "
+        "retried for up to ~127 s with tcp_syn_retries=6 (1+2+...+64 s), holding its local port "
+        "and the request that waits for it, then fails with ETIMEDOUT");
   put_tuple_owner(ev, r, t.key);
   Endpoint d = t.key.destination();
   f.remediation = {step_trace_unanswered_syns(d), step_destination_listener(d),

@@ -16,6 +16,7 @@
 #include "trace/tracer.h"
 #include "util/blocked_signals.h"
 #include "util/clock.h"
+#include "util/i18n.h"
 #include "util/netns.h"
 
 #include <chrono>
@@ -165,49 +166,54 @@ int run_check(const CheckArgs& a) {
 
 Handler setup_check(CLI::App& app) {
   auto a = std::make_shared<CheckArgs>();
-  app.add_flag("--json", a->json, "print the report as JSON (schema conndoctor/report/v1)");
+  app.add_flag("--json", a->json, _("print the report as JSON (schema conndoctor/report/v1)"));
   app.add_option("--interval", a->interval_s,
-                 "seconds between the two readings that turn counters into rates; 0 takes one")
+                 _("seconds between the two readings that turn counters into rates; 0 takes one"))
       ->check(seconds_between(0, 3600))
       ->capture_default_str();
   auto* proc_root =
-      app.add_option("--proc-root", a->proc_root,
-                     "read procfs from this directory instead of /proc (recorded state, fixtures)")
+      app.add_option(
+             "--proc-root", a->proc_root,
+             _("read procfs from this directory instead of /proc (recorded state, fixtures)"))
           ->check(CLI::ExistingDirectory);
-  auto* replay = app.add_option("--sock-diag-dump", a->sock_diag_dump,
-                                "replay this recorded sock_diag dump instead of asking the kernel")
-                     ->check(CLI::ExistingFile);
+  auto* replay =
+      app.add_option("--sock-diag-dump", a->sock_diag_dump,
+                     _("replay this recorded sock_diag dump instead of asking the kernel"))
+          ->check(CLI::ExistingFile);
   auto* replay_ct =
       app.add_option("--conntrack-dump", a->conntrack_dump,
-                     "replay this recorded ctnetlink/nf_tables transcript instead of asking the "
-                     "kernel")
+                     _("replay this recorded ctnetlink/nf_tables transcript instead of asking the "
+                       "kernel"))
           ->check(CLI::ExistingFile);
   app.add_option("--record-dump", a->record_dump,
-                 "also write the live sock_diag dump's transcript to this file")
+                 _("also write the live sock_diag dump's transcript to this file"))
       ->excludes(replay);
   app.add_option("--record-conntrack-dump", a->record_conntrack_dump,
-                 "also write the live ctnetlink/nf_tables transcript to this file")
+                 _("also write the live ctnetlink/nf_tables transcript to this file"))
       ->excludes(replay_ct);
-  app.add_option("--snat-port-range", a->snat_port_range,
-                 "NAT source-port range LO-HI of the masquerade/snat rule (default: read from the "
-                 "nftables ruleset, else 1024-65535)");
+  app.add_option(
+      "--snat-port-range", a->snat_port_range,
+      _("NAT source-port range LO-HI of the masquerade/snat rule (default: read from the "
+        "nftables ruleset, else 1024-65535)"));
   auto* netns = app.add_option("--netns", a->netns,
-                               "diagnose another network namespace: a /run/netns name or a pid");
+                               _("diagnose another network namespace: a /run/netns name or a pid"));
   auto* all = app.add_flag("--all-netns", a->all_netns,
-                           "diagnose every network namespace on the host, worst first");
+                           _("diagnose every network namespace on the host, worst first"));
   all->excludes(netns);
-  app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
+  app.add_flag("--no-processes", a->no_processes, _("skip the per-process scan of /proc"));
   app.add_flag("--no-attribution", a->no_attribution,
-               "count fds per process but do not join sockets to processes");
+               _("count fds per process but do not join sockets to processes"));
   add_fd_scan_option(app, a->fd_scan);
   add_runtime_root_option(app, a->runtime_roots);
-  auto* trace = app.add_option("--trace", a->trace_s,
-                               "also trace failed connects, EMFILE, churn and drops for S seconds "
-                               "(needs root) and add them to the findings' evidence")
-                    ->check(seconds_between(0.1, 3600));
+  auto* trace =
+      app.add_option("--trace", a->trace_s,
+                     _("also trace failed connects, EMFILE, churn and drops for S seconds "
+                       "(needs root) and add them to the findings' evidence"))
+          ->check(seconds_between(0.1, 3600));
   // Tracing watches the live kernel: it means nothing beside a recording.
   trace->excludes(all)->excludes(replay)->excludes(replay_ct)->excludes(proc_root);
-  app.add_flag("-v,--verbose", a->verbose, "show every tuple and process, not only the top ones");
+  app.add_flag("-v,--verbose", a->verbose,
+               _("show every tuple and process, not only the top ones"));
   add_color_option(app, a->color);
   return [a, &app] {
     a->interval_given = app.get_option("--interval")->count() > 0;

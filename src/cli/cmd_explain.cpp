@@ -6,6 +6,7 @@
 #include "analyse/explain.h"
 #include "cli/commands.h"
 #include "render/explain_render.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -20,9 +21,9 @@ struct ExplainArgs {
 Handler setup_explain(CLI::App& app) {
   auto a = std::make_shared<ExplainArgs>();
   app.add_option("text", a->words,
-                 "the error message, kernel log line or errno (e.g. EADDRNOTAVAIL, 99)")
+                 _("the error message, kernel log line or errno (e.g. EADDRNOTAVAIL, 99)"))
       ->required();
-  app.add_flag("--json", a->json, "print the explanation as JSON");
+  app.add_flag("--json", a->json, _("print the explanation as JSON"));
   add_color_option(app, a->color);
   return [a] {
     std::string text;

@@ -12,6 +12,7 @@
 #include "history/incidents.h"
 #include "history/store.h"
 #include "history/time_spec.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -154,23 +155,23 @@ int run_history(const HistoryArgs& a) {
 
 Handler setup_history(CLI::App& app) {
   auto a = std::make_shared<HistoryArgs>();
-  app.add_option("path", a->path, "the history database (written by watch or serve --history)")
+  app.add_option("path", a->path, _("the history database (written by watch or serve --history)"))
       ->required();
   auto* since = app.add_option("--since", a->since,
-                               "from this time: a duration before now (2h) or a UTC time "
-                               "(2026-12-01T03:12:00Z, 03:12, @UNIXSECONDS)")
+                               _("from this time: a duration before now (2h) or a UTC time "
+                                 "(2026-12-01T03:12:00Z, 03:12, @UNIXSECONDS)"))
                     ->capture_default_str();
-  auto* until = app.add_option("--until", a->until, "to this time (same forms; default now)");
-  auto* at =
-      app.add_option("--at", a->at,
-                     "print the full report of the newest sample at or before this time, as check "
-                     "prints it");
+  auto* until = app.add_option("--until", a->until, _("to this time (same forms; default now)"));
+  auto* at = app.add_option(
+      "--at", a->at,
+      _("print the full report of the newest sample at or before this time, as check "
+        "prints it"));
   auto* html =
-      app.add_option("--html", a->html, "also write a self-contained HTML incident report here");
+      app.add_option("--html", a->html, _("also write a self-contained HTML incident report here"));
   // --at prints one sample's report; a window or an HTML report cannot apply to it.
   at->excludes(since)->excludes(until)->excludes(html);
   app.add_flag("--json", a->json,
-               "print as JSON (incidents: conndoctor/history/v1; --at: conndoctor/report/v1)");
+               _("print as JSON (incidents: conndoctor/history/v1; --at: conndoctor/report/v1)"));
   add_color_option(app, a->color);
   return [a] { return run_history(*a); };
 }

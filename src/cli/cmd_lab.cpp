@@ -10,10 +10,11 @@
 
 #include "cli/commands.h"
 #include "lab/lab.h"
-#include "util/format.h"
 #include "render/trace_report.h"
 #include "trace/trace_decode.h"
 #include "trace/tracer.h"
+#include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -40,7 +41,8 @@ int run_list(bool json) {
     out = arr.dump(2) + "\n";
   } else {
     for (const ScenarioInfo& s : lab_list())
-      out += fmt::format("{:<24} {}\n{:<24} expect: {}\n", s.name, s.description, "", s.expect);
+      out += fmt::format("{:<24} {}\n{:<24} {}\n", s.name, _(std::string(s.description).c_str()),
+                         "", _f("expect: {0}", _(std::string(s.expect).c_str())));
   }
   return emit(out);
 }
@@ -124,32 +126,33 @@ Handler setup_lab(CLI::App& app) {
   auto a = std::make_shared<LabArgs>();
   auto list_json = std::make_shared<bool>(false);
   app.require_subcommand(1);
-  CLI::App* list = app.add_subcommand("list", "the scenarios, one line each");
-  list->add_flag("--json", *list_json, "print the list as JSON");
-  CLI::App* run = app.add_subcommand("run", "run one scenario and diagnose it while it is live");
-  run->add_option("scenario", a->scenario, "scenario name (see `conndoctor lab list`)")->required();
-  run->add_flag("--json", a->json, "print the report as JSON, with a \"lab\" object");
+  CLI::App* list = app.add_subcommand("list", _("the scenarios, one line each"));
+  list->add_flag("--json", *list_json, _("print the list as JSON"));
+  CLI::App* run = app.add_subcommand("run", _("run one scenario and diagnose it while it is live"));
+  run->add_option("scenario", a->scenario, _("scenario name (see `conndoctor lab list`)"))
+      ->required();
+  run->add_flag("--json", a->json, _("print the report as JSON, with a \"lab\" object"));
   run->add_flag("--keep", a->keep,
-                "leave the namespace behind for inspection (then `conndoctor lab clean`)");
+                _("leave the namespace behind for inspection (then `conndoctor lab clean`)"));
   run->add_option("--set", a->sets,
-                  "KEY=VALUE: a net.* sysctl inside the lab namespace, after the scenario's own")
+                  _("KEY=VALUE: a net.* sysctl inside the lab namespace, after the scenario's own"))
       ->take_all();
-  run->add_option("--interval", a->interval_s, "seconds between the diagnosis's two readings")
+  run->add_option("--interval", a->interval_s, _("seconds between the diagnosis's two readings"))
       ->check(seconds_between(0, 60))
       ->capture_default_str();
   run->add_option("--settle", a->settle_s,
-                  "seconds the namespace stays idle before the load starts, announced on stderr "
-                  "(to record it from outside: `conndoctor watch --netns NAME`)")
+                  _("seconds the namespace stays idle before the load starts, announced on stderr "
+                    "(to record it from outside: `conndoctor watch --netns NAME`)"))
       ->check(seconds_between(0, 600));
   run->add_flag("--trace", a->trace,
-                "also trace the run's namespace (failed connects, EMFILE, churn, drops) from "
-                "before the load starts until it stopped, merged as `check --trace` does");
-  run->add_flag("-v,--verbose", a->verbose, "show every tuple and process");
+                _("also trace the run's namespace (failed connects, EMFILE, churn, drops) from "
+                  "before the load starts until it stopped, merged as `check --trace` does"));
+  run->add_flag("-v,--verbose", a->verbose, _("show every tuple and process"));
   add_color_option(*run, a->color);
-  CLI::App* clean = app.add_subcommand("clean", "remove namespaces left by a killed run");
+  CLI::App* clean = app.add_subcommand("clean", _("remove namespaces left by a killed run"));
   auto clean_prefix = std::make_shared<std::string>();
   clean->add_option("prefix", *clean_prefix,
-                    "only namespaces whose name starts with this (cdlab-PID- for one run)");
+                    _("only namespaces whose name starts with this (cdlab-PID- for one run)"));
   return [a, list_json, list, run, clean, clean_prefix] {
     if (list->parsed()) return run_list(*list_json);
     if (run->parsed()) return run_lab(*a);

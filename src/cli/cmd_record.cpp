@@ -10,12 +10,14 @@
 #include "collect/proc_fs.h"
 #include "collect/record.h"
 #include "collect/sock_source.h"
+#include "util/i18n.h"
 
 namespace cd {
 
 Handler setup_record(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
-  app.add_option("-o,--out", *dir, "directory to write (DIR/proc must not exist yet)")->required();
+  app.add_option("-o,--out", *dir, _("directory to write (DIR/proc must not exist yet)"))
+      ->required();
   return [dir] {
     auto live = open_netlink_sock_source();
     if (!live) return error_exit(live.error().message);

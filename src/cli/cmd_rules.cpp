@@ -5,12 +5,13 @@
 
 #include "analyse/rules.h"
 #include "cli/commands.h"
+#include "util/i18n.h"
 
 namespace cd {
 
 Handler setup_rules(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
-  app.add_flag("--json", *json, "print the list as JSON");
+  app.add_flag("--json", *json, _("print the list as JSON"));
   return [json] {
     std::string out;
     if (*json) {

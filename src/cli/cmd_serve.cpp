@@ -19,6 +19,7 @@
 #include "trace/trace_decode.h"
 #include "trace/tracer.h"
 #include "util/clock.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -217,51 +218,52 @@ int run_serve(const ServeArgs& a) {
 
 Handler setup_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  app.add_option("--listen", a->listen,
-                 "ADDR:PORT to serve on; every interface only when asked (0.0.0.0:PORT, [::]:PORT)")
+  app.add_option(
+         "--listen", a->listen,
+         _("ADDR:PORT to serve on; every interface only when asked (0.0.0.0:PORT, [::]:PORT)"))
       ->capture_default_str();
   app.add_option("--min-interval", a->min_interval_s,
-                 "seconds between collections; scrapes in between share the last result")
+                 _("seconds between collections; scrapes in between share the last result"))
       ->check(seconds_between(0, 3600))
       ->capture_default_str();
-  app.add_option("--top", a->top, "tuples, processes and listeners exported (cardinality bound)")
+  app.add_option("--top", a->top, _("tuples, processes and listeners exported (cardinality bound)"))
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  app.add_option("--threads", a->threads, "worker threads answering /metrics and /report")
+  app.add_option("--threads", a->threads, _("worker threads answering /metrics and /report"))
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--max-queued", a->max_queued,
-                 "/metrics and /report requests waiting for a worker; past it: 503")
+                 _("/metrics and /report requests waiting for a worker; past it: 503"))
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   app.add_option("--max-connections", a->max_connections,
-                 "open connections served; past it: 503 and closed")
+                 _("open connections served; past it: 503 and closed"))
       ->check(CLI::Range(1, 16384))
       ->capture_default_str();
   app.add_option("--read-timeout", a->read_timeout_s,
-                 "seconds a client has to send a whole request (a deadline, not per read)")
+                 _("seconds a client has to send a whole request (a deadline, not per read)"))
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
   app.add_option("--write-timeout", a->write_timeout_s,
-                 "seconds a client has to take a whole response (a deadline, not per read)")
+                 _("seconds a client has to take a whole response (a deadline, not per read)"))
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
   app.add_option("--auth-file", a->auth_file,
-                 "require 'bearer TOKEN' or 'basic USER:PASSWORD' from this file (mode 600)");
-  app.add_option("--tls-cert", a->tls_cert, "serve HTTPS with this PEM certificate");
-  app.add_option("--tls-key", a->tls_key, "PEM private key for --tls-cert");
+                 _("require 'bearer TOKEN' or 'basic USER:PASSWORD' from this file (mode 600)"));
+  app.add_option("--tls-cert", a->tls_cert, _("serve HTTPS with this PEM certificate"));
+  app.add_option("--tls-key", a->tls_key, _("PEM private key for --tls-cert"));
   app.add_option("--proc-root", a->proc_root,
-                 "read procfs from this directory instead of /proc (recorded state, fixtures)")
+                 _("read procfs from this directory instead of /proc (recorded state, fixtures)"))
       ->check(CLI::ExistingDirectory);
   app.add_option("--sock-diag-dump", a->sock_diag_dump,
-                 "replay this recorded sock_diag dump instead of asking the kernel")
+                 _("replay this recorded sock_diag dump instead of asking the kernel"))
       ->check(CLI::ExistingFile);
   app.add_flag("--trace", a->trace,
-               "keep the tracer loaded and export its counters: failed connects, EMFILE, "
-               "churn, drops (needs root; docs/metrics.md)");
-  app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
+               _("keep the tracer loaded and export its counters: failed connects, EMFILE, "
+                 "churn, drops (needs root; docs/metrics.md)"));
+  app.add_flag("--no-processes", a->no_processes, _("skip the per-process scan of /proc"));
   app.add_flag("--no-attribution", a->no_attribution,
-               "count fds per process but do not join sockets to processes");
+               _("count fds per process but do not join sockets to processes"));
   add_fd_scan_option(app, a->fd_scan);
   add_runtime_root_option(app, a->runtime_roots);
   add_recorder_options(app, a->recorder, false);

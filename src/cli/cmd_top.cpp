@@ -38,6 +38,7 @@
 #include "trace/tracer.h"
 #include "util/clock.h"
 #include "util/format.h"
+#include "util/i18n.h"
 #include "util/netns.h"
 #include "util/unique_fd.h"
 
@@ -543,21 +544,22 @@ int run_top(const TopArgs& a) {
 
 Handler setup_top(CLI::App& app) {
   auto a = std::make_shared<TopArgs>();
-  app.add_option("--every", a->every, "seconds between refreshes (0.5 to 3600; 2s, 1m also work)")
+  app.add_option("--every", a->every,
+                 _("seconds between refreshes (0.5 to 3600; 2s, 1m also work)"))
       ->capture_default_str();
   auto* netns = app.add_option(
       "--netns", a->netns,
-      "show another network namespace: a /run/netns name or a pid (held open: shown until quit, "
-      "even after its name and processes are gone)");
-  app.add_flag("--all-netns", a->all_netns, "show every network namespace on the host")
+      _("show another network namespace: a /run/netns name or a pid (held open: shown until quit, "
+        "even after its name and processes are gone)"));
+  app.add_flag("--all-netns", a->all_netns, _("show every network namespace on the host"))
       ->excludes(netns);
   app.add_flag("--trace", a->trace,
-               "keep the tracer loaded and show failed calls per second (needs root; without it "
-               "the screen says why)");
+               _("keep the tracer loaded and show failed calls per second (needs root; without it "
+                 "the screen says why)"));
   app.add_flag("--once", a->once,
-               "print the screen after the second reading as text and exit with the status "
-               "(for scripts; no terminal needed)");
-  app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
+               _("print the screen after the second reading as text and exit with the status "
+                 "(for scripts; no terminal needed)"));
+  app.add_flag("--no-processes", a->no_processes, _("skip the per-process scan of /proc"));
   add_color_option(app, a->color);
   app.footer(
       "Keys: 1-7 or Tab switch views, s sorts, ? shows help, q quits (docs/top.md).\n"

@@ -12,6 +12,7 @@
 #include "trace/trace_decode.h"
 #include "trace/tracer.h"
 #include "util/blocked_signals.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -66,14 +67,14 @@ int run_trace(const TraceArgs& a) {
 
 Handler setup_trace(CLI::App& app) {
   auto a = std::make_shared<TraceArgs>();
-  app.add_option("-d,--duration", a->duration_s, "seconds to count (default 10)")
+  app.add_option("-d,--duration", a->duration_s, _("seconds to count (default 10)"))
       ->check(CLI::Range(0.1, 86400.0));
   auto* ns = app.add_option("--netns", a->netns,
-                            "trace one network namespace: a /run/netns name or a pid "
-                            "(default: this process's namespace)");
-  auto* all = app.add_flag("--all-netns", a->all_netns, "trace every network namespace");
+                            _("trace one network namespace: a /run/netns name or a pid "
+                              "(default: this process's namespace)"));
+  auto* all = app.add_flag("--all-netns", a->all_netns, _("trace every network namespace"));
   ns->excludes(all);
-  app.add_flag("--json", a->json, "JSON output (schema conndoctor/trace/v1)");
+  app.add_flag("--json", a->json, _("JSON output (schema conndoctor/trace/v1)"));
   return [a] { return run_trace(*a); };
 }
 

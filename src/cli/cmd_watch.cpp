@@ -42,6 +42,7 @@
 #include "trace/tracer.h"
 #include "util/clock.h"
 #include "util/format.h"
+#include "util/i18n.h"
 #include "util/netns.h"
 #include "util/unique_fd.h"
 
@@ -119,13 +120,14 @@ Sample TracedSampler::sample(const Snapshot& snap, const Analysis& a) {
 }
 
 void add_recorder_options(CLI::App& app, RecorderArgs& r, bool required) {
-  auto* h = app.add_option("--history", r.path,
-                           "record every collection into this SQLite database (created if absent)");
+  auto* h =
+      app.add_option("--history", r.path,
+                     _("record every collection into this SQLite database (created if absent)"));
   if (required) h->required();
-  app.add_option("--retention", r.retention, "delete samples older than this (e.g. 7d, 12h)")
+  app.add_option("--retention", r.retention, _("delete samples older than this (e.g. 7d, 12h)"))
       ->capture_default_str();
   app.add_option("--max-size", r.max_size,
-                 "the database never grows past this; the oldest samples go first")
+                 _("the database never grows past this; the oldest samples go first"))
       ->capture_default_str();
 }
 
@@ -442,19 +444,20 @@ int run_watch(const WatchArgs& a) {
 Handler setup_watch(CLI::App& app) {
   auto a = std::make_shared<WatchArgs>();
   add_recorder_options(app, a->recorder, true);
-  app.add_option("--every", a->every, "time between samples (e.g. 10s, 1m)")->capture_default_str();
+  app.add_option("--every", a->every, _("time between samples (e.g. 10s, 1m)"))
+      ->capture_default_str();
   app.add_option("--netns", a->netns,
-                 "record another network namespace: a /run/netns name or a pid (held open: "
-                 "recorded until stopped, even after its name and processes are gone)");
+                 _("record another network namespace: a /run/netns name or a pid (held open: "
+                   "recorded until stopped, even after its name and processes are gone)"));
   app.add_flag("--trace", a->trace,
-               "keep the tracer loaded and store, per sample, the failed calls, churn and drops "
-               "it counted since the last (needs root)");
+               _("keep the tracer loaded and store, per sample, the failed calls, churn and drops "
+                 "it counted since the last (needs root)"));
   app.add_option("--proc-root", a->proc_root,
-                 "read procfs from this directory instead of /proc (fixtures)")
+                 _("read procfs from this directory instead of /proc (fixtures)"))
       ->check(CLI::ExistingDirectory);
-  app.add_flag("--no-processes", a->no_processes, "skip the per-process scan of /proc");
+  app.add_flag("--no-processes", a->no_processes, _("skip the per-process scan of /proc"));
   app.add_flag("--no-attribution", a->no_attribution,
-               "count fds per process but do not join sockets to processes");
+               _("count fds per process but do not join sockets to processes"));
   add_fd_scan_option(app, a->fd_scan);
   add_runtime_root_option(app, a->runtime_roots);
   return [a] { return run_watch(*a); };

@@ -1,5 +1,6 @@
 // The table of subcommands, in the order `conndoctor --help` lists them.
 #include "cli/commands.h"
+#include "util/i18n.h"
 
 #include <fmt/format.h>
 
@@ -14,20 +15,25 @@ namespace cd {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {"check", "diagnose this host's (or a namespace's) connection resources", setup_check},
-      {"explain", "map an error message or errno to the resource and what to check", setup_explain},
-      {"lab", "reproduce an exhaustion for real in a throwaway network namespace", setup_lab},
-      {"record", "save this host's state (sockets and /proc figures) for offline analysis",
+      {"check", N_("diagnose this host's (or a namespace's) connection resources"), setup_check},
+      {"explain", N_("map an error message or errno to the resource and what to check"),
+       setup_explain},
+      {"lab", N_("reproduce an exhaustion for real in a throwaway network namespace"), setup_lab},
+      {"record", N_("save this host's state (sockets and /proc figures) for offline analysis"),
        setup_record},
-      {"rules", "list the diagnosis rules", setup_rules},
-      {"serve", "export the diagnosis to Prometheus (/metrics) and as JSON (/report)", setup_serve},
-      {"trace", "count failed connects, EMFILE, churn and drops in the kernel, with who and where",
+      {"rules", N_("list the diagnosis rules"), setup_rules},
+      {"serve", N_("export the diagnosis to Prometheus (/metrics) and as JSON (/report)"),
+       setup_serve},
+      {"trace",
+       N_("count failed connects, EMFILE, churn and drops in the kernel, with who and where"),
        setup_trace},
-      {"watch", "record a diagnosis every few seconds into a history database (flight recorder)",
+      {"watch",
+       N_("record a diagnosis every few seconds into a history database (flight recorder)"),
        setup_watch},
-      {"history", "the incidents a history database recorded, a past report, an HTML report",
+      {"history", N_("the incidents a history database recorded, a past report, an HTML report"),
        setup_history},
-      {"top", "a live view in the terminal: verdict, hottest tuples, fd limits, queues, failures",
+      {"top",
+       N_("a live view in the terminal: verdict, hottest tuples, fd limits, queues, failures"),
        setup_top},
   };
   return table;
@@ -66,7 +72,7 @@ void add_color_option(CLI::App& app, ColorMode& mode) {
   add_choice_option(
       app, "--color", mode,
       {{"auto", ColorMode::kAuto}, {"always", ColorMode::kAlways}, {"never", ColorMode::kNever}},
-      "colour: auto (a terminal without NO_COLOR), always, never");
+      _("colour: auto (a terminal without NO_COLOR), always, never"));
 }
 
 CLI::Validator seconds_between(double lo, double hi) {
@@ -88,15 +94,15 @@ void add_fd_scan_option(CLI::App& app, FdScan& scan) {
   add_choice_option(
       app, "--fd-scan", scan,
       {{"auto", FdScan::kAuto}, {"bpf", FdScan::kBpf}, {"procfs", FdScan::kProcfs}},
-      "how attribution reads every process's fds: auto (BPF from 5000 TCP sockets "
-      "in sockstat, when permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)");
+      _("how attribution reads every process's fds: auto (BPF from 5000 TCP sockets "
+        "in sockstat, when permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)"));
 }
 
 void add_runtime_root_option(CLI::App& app, std::vector<std::string>& roots) {
   app.add_option("--runtime-root", roots,
-                 "container runtime state directory holding <container-id>/config.json or "
-                 "<container-id>/userdata/config.json (repeatable or comma-separated); replaces "
-                 "the defaults (containerd, k3s, CRI-O, podman)")
+                 _("container runtime state directory holding <container-id>/config.json or "
+                   "<container-id>/userdata/config.json (repeatable or comma-separated); replaces "
+                   "the defaults (containerd, k3s, CRI-O, podman)"))
       ->delimiter(',')
       ->check(CLI::ExistingDirectory);
 }

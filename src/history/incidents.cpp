@@ -10,6 +10,7 @@
 
 #include "history/time_spec.h"
 #include "util/format.h"
+#include "util/i18n.h"
 #include "util/text_style.h"
 
 namespace cd {
@@ -214,8 +215,8 @@ nlohmann::ordered_json incidents_json(const HistoryWindow& w, const std::vector<
 
 std::string incidents_text(const HistoryWindow& w, const std::vector<Incident>& list, bool color) {
   std::string out;
-  out += std::to_string(list.size()) + (list.size() == 1 ? " incident" : " incidents") + " in " +
-         std::to_string(w.samples) + " samples of " + w.database;
+  out += _nf("{0} incident in {1} samples of {2}", "{0} incidents in {1} samples of {2}",
+             list.size(), list.size(), w.samples, w.database);
   if (w.first_ms) out += " (" + format_utc(*w.first_ms) + " .. " + format_utc(*w.last_ms) + ")";
   out += "\n";
   for (const auto& i : list) {
@@ -227,31 +228,32 @@ std::string incidents_text(const HistoryWindow& w, const std::vector<Incident>& 
     out += fmt::format("\n{}  {}{}{}\n", paint(sev, tone, color), i.finding_id,
                        i.subject.empty() ? "" : "  ", i.subject);
     double dur = double((i.ended_ms ? *i.ended_ms : i.last_seen_ms) - i.started_ms) / 1000;
-    out += "  started " + format_utc(i.started_ms) + ", ";
+    out += _f("  started {0}, ", format_utc(i.started_ms));
     if (i.ended_ms)
-      out += "ended " + format_utc(*i.ended_ms) + " (lasted " + fmt_duration(dur) + ")";
+      out += _f("ended {0} (lasted {1})", format_utc(*i.ended_ms), fmt_duration(dur));
     else if (i.gap_after_ms)
-      out += "last seen " + format_utc(i.last_seen_ms) + ", then no sample until " +
-             format_utc(*i.gap_after_ms) + " (end unknown)";
+      out += _f("last seen {0}, then no sample until {1} (end unknown)", format_utc(i.last_seen_ms),
+                format_utc(*i.gap_after_ms));
     else
-      out += "still active at the last sample (" + fmt_duration(dur) + " so far)";
-    out += ", " + std::to_string(i.samples) + (i.samples == 1 ? " sample" : " samples") + "\n";
-    out += "  peaked  " + format_utc(i.peak_ms) + ": " + i.peak_title + "\n";
+      out += _f("still active at the last sample ({0} so far)", fmt_duration(dur));
+    out += _nf(", {0} sample", ", {0} samples", i.samples, i.samples) + "\n";
+    out += _f("  peaked  {0}: {1}", format_utc(i.peak_ms), i.peak_title) + "\n";
     std::string who;
     if (!i.destination.empty()) who += "destination " + i.destination;
     for (std::size_t k = 0; k < i.processes.size() && k < 5; ++k)
       who += (who.empty() ? "pid " : (k == 0 ? "; pid " : ", pid ")) + i.processes[k];
     if (i.processes.size() > 5) who += " and " + std::to_string(i.processes.size() - 5) + " more";
-    if (!who.empty()) out += "  who     " + who + "\n";
+    if (!who.empty()) out += _("  who     ") + who + "\n";
     if (i.failed) {
-      if (i.failed->empty()) out += "  failed  nothing (traced)\n";
+      if (i.failed->empty()) out += _("  failed  nothing (traced)\n");
       for (std::size_t k = 0; k < i.failed->size() && k < 5; ++k)
-        out +=
-            std::string(k == 0 ? "  failed  " : "          ") + failure_line((*i.failed)[k]) + "\n";
+        out += std::string(k == 0 ? _("  failed  ") : "          ") + failure_line((*i.failed)[k]) +
+               "\n";
       if (i.failed->size() > 5)
         out += "          and " + std::to_string(i.failed->size() - 5) + " more (--json)\n";
     }
-    out += "  report  conndoctor history " + w.database + " --at " + format_utc(i.peak_ms) + "\n";
+    out += std::string(_("  report  ")) + "conndoctor history " + w.database + " --at " +
+           format_utc(i.peak_ms) + "\n";
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include "lab/generators.h"
 #include "lab/sock_util.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -76,9 +77,11 @@ int churn(const ClientConfig& cfg, WorkerLink& link) {
     if (ready) return;
     double t = WorkerLink::now() - start;
     if (cfg.ready_on_eaddrnotavail && errors.of(EADDRNOTAVAIL) > 0) {
-      link.ready("connect() to " + destinations_text(cfg.destinations) +
-                 " failed with EADDRNOTAVAIL at attempt " + with_commas(attempts) + ", " +
-                 seconds_text(t) + " in, after " + with_commas(successes) + " successful connects");
+      link.ready(
+          _f("connect() to {0} failed with EADDRNOTAVAIL at attempt {1}, {2} in, after {3} "
+             "successful connects",
+             destinations_text(cfg.destinations), with_commas(attempts), seconds_text(t),
+             with_commas(successes)));
     } else if (cfg.ready_after_successes > 0 && successes >= cfg.ready_after_successes) {
       link.ready("");
     } else if (t >= cfg.ready_timeout_s) {
@@ -137,12 +140,12 @@ int churn(const ClientConfig& cfg, WorkerLink& link) {
   }
   link.wait_stop(kUntilStop);  // hold (connections, TIME_WAIT) until the lab is done
 
-  std::string how = cfg.close == ClientConfig::Close::kClientFirst   ? "client closes first"
-                    : cfg.close == ClientConfig::Close::kServerFirst ? "server closes first"
-                                                                     : "connections held open";
-  std::string text = with_commas(attempts) + " connects to " + destinations_text(cfg.destinations) +
-                     " in " + seconds_text(elapsed) + " (" + how + "): " + with_commas(successes) +
-                     " succeeded";
+  std::string how = cfg.close == ClientConfig::Close::kClientFirst   ? _("client closes first")
+                    : cfg.close == ClientConfig::Close::kServerFirst ? _("server closes first")
+                                                                     : _("connections held open");
+  std::string text =
+      _f("{0} connects to {1} in {2} ({3}): {4} succeeded", with_commas(attempts),
+         destinations_text(cfg.destinations), seconds_text(elapsed), how, with_commas(successes));
   if (errors.total() > 0) text += ", " + errors.describe();
   link.observe(text);
   if (!cfg.counters.empty()) {
@@ -150,9 +153,8 @@ int churn(const ClientConfig& cfg, WorkerLink& link) {
     for (const std::string& name : cfg.counters) {
       auto b = before.find(name), a = after.find(name);
       if (b == before.end() || a == after.end()) continue;
-      link.observe(name + " rose by " +
-                   with_commas(uint64_t(std::max<int64_t>(0, a->second - b->second))) +
-                   " during the run (read by the generator)");
+      link.observe(_f("{0} rose by {1} during the run (read by the generator)", name,
+                      with_commas(uint64_t(std::max<int64_t>(0, a->second - b->second)))));
     }
   }
   return 0;

@@ -8,6 +8,7 @@
 #include "lab/load.h"
 #include "lab/netns.h"
 #include "lab/signal_guard.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -157,17 +158,18 @@ nlohmann::ordered_json lab_json(const LabRun& run) {
 }
 
 std::string lab_text(const LabRun& run) {
-  std::string t = "lab scenario " + run.scenario + " in namespace " + run.netns +
-                  (run.kept ? " (kept: `ip netns exec " + run.netns +
-                                  " ss -s`; remove with `conndoctor lab clean`)"
-                            : " (removed)") +
-                  "\n";
+  std::string t =
+      run.kept ? _f("lab scenario {0} in namespace {1} (kept: `ip netns exec {1} ss -s`; remove "
+                    "with `conndoctor lab clean`)",
+                    run.scenario, run.netns)
+               : _f("lab scenario {0} in namespace {1} (removed)", run.scenario, run.netns);
+  t += "\n";
   if (!run.sysctls.empty()) {
-    t += "  sysctls:";
+    t += _("  sysctls:");
     for (const auto& s : run.sysctls) t += " " + s;
     t += "\n";
   }
-  for (const auto& o : run.observed) t += "  observed: " + o + "\n";
+  for (const auto& o : run.observed) t += _("  observed: ") + o + "\n";
   return t;
 }
 

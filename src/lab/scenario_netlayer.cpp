@@ -32,6 +32,7 @@
 #include "snapshot/conntrack_table.h"
 #include "util/file.h"
 #include "util/format.h"
+#include "util/i18n.h"
 #include "util/unique_fd.h"
 
 namespace cd {
@@ -447,10 +448,11 @@ Result<void> no_timestamps_peer(LoadSet& load) {
 
 ScenarioInfo no_timestamps_peer_scenario() {
   return {"no-timestamps-peer",
-          "tcp_tw_reuse=1 and timestamps on here, a peer (198.18.2.2:8080, its own namespace) "
-          "with tcp_timestamps=0; client closes first at 400/s into 1,000 ports: reuse is refused",
-          "ephemeral_ports critical for 198.18.2.2:8080, tw_reuse_basis refused (TWRecycled "
-          "flat), no TIME_WAIT credited",
+          N_("tcp_tw_reuse=1 and timestamps on here, a peer (198.18.2.2:8080, its own namespace) "
+             "with tcp_timestamps=0; client closes first at 400/s into 1,000 ports: reuse is "
+             "refused"),
+          N_("ephemeral_ports critical for 198.18.2.2:8080, tw_reuse_basis refused (TWRecycled "
+             "flat), no TIME_WAIT credited"),
           {{"net.ipv4.ip_local_port_range", "40000 40999"},
            {"net.ipv4.tcp_tw_reuse", "1"},
            {"net.ipv4.tcp_timestamps", "1"}},

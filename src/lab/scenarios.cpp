@@ -8,6 +8,7 @@
 #include "lab/scenario_netlayer.h"
 #include "lab/sock_util.h"
 #include "lab/tools.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -272,88 +273,89 @@ Result<void> idle(LoadSet&) {
 const std::vector<ScenarioInfo>& lab_scenarios() {
   static const std::vector<ScenarioInfo> table = {
       {"port-exhaustion",
-       "1,000-port range, one destination, client closes first at 400/s: connect() fails "
-       "with EADDRNOTAVAIL",
-       "ephemeral_ports critical, application layer, names 127.0.0.1:8080",
+       N_("1,000-port range, one destination, client closes first at 400/s: connect() fails "
+          "with EADDRNOTAVAIL"),
+       N_("ephemeral_ports critical, application layer, names 127.0.0.1:8080"),
        {{"net.ipv4.ip_local_port_range", "40000 40999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
        port_exhaustion},
       {"bind-port-exhaustion",
-       "800 sockets bound to 127.0.0.1:0 and never connected in a 1,000-port range, then the "
-       "port-exhaustion churn to 127.0.0.1:8080: connect() fails after ~200 connects",
-       "ephemeral_ports critical for 127.0.0.1:8080 with 200 usable (800 bound in range), names "
-       "cdlab-binder, plan: IP_BIND_ADDRESS_NO_PORT",
+       N_("800 sockets bound to 127.0.0.1:0 and never connected in a 1,000-port range, then the "
+          "port-exhaustion churn to 127.0.0.1:8080: connect() fails after ~200 connects"),
+       N_("ephemeral_ports critical for 127.0.0.1:8080 with 200 usable (800 bound in range), "
+          "names cdlab-binder, plan: IP_BIND_ADDRESS_NO_PORT"),
        {{"net.ipv4.ip_local_port_range", "40000 40999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
        bind_port_exhaustion},
       {"port-range-wide-spread",
-       "5,000 TIME_WAIT over 20 destinations with a 4,000-port range: no tuple near its pool",
-       "no ephemeral_ports warning (total TIME_WAIT > range is not exhaustion)",
+       N_("5,000 TIME_WAIT over 20 destinations with a 4,000-port range: no tuple near its pool"),
+       N_("no ephemeral_ports warning (total TIME_WAIT > range is not exhaustion)"),
        {{"net.ipv4.ip_local_port_range", "40000 43999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
        port_range_wide_spread},
       {"tw-reuse-loopback",
-       "the port-exhaustion churn with tcp_tw_reuse=2 on loopback: connects keep succeeding",
-       "ephemeral_ports not critical: the TIME_WAIT ports are reusable",
+       N_("the port-exhaustion churn with tcp_tw_reuse=2 on loopback: connects keep succeeding"),
+       N_("ephemeral_ports not critical: the TIME_WAIT ports are reusable"),
        {{"net.ipv4.ip_local_port_range", "40000 40999"},
         {"net.ipv4.tcp_tw_reuse", "2"},
         {"net.ipv4.tcp_timestamps", "1"}},
        tw_reuse_loopback},
       {"server-close",
-       "the server closes first (keep-alive off): 1,500 TIME_WAIT on the server side",
-       "time_wait server-side, application layer (keep-alive); no port exhaustion",
+       N_("the server closes first (keep-alive off): 1,500 TIME_WAIT on the server side"),
+       N_("time_wait server-side, application layer (keep-alive); no port exhaustion"),
        {},
        server_close},
       {"fd-exhaustion",
-       "a server at its own soft fd limit (64): accept() and socket() fail with EMFILE",
-       "file_descriptors critical, names the pid and comm cdlab-fdhog",
+       N_("a server at its own soft fd limit (64): accept() and socket() fail with EMFILE"),
+       N_("file_descriptors critical, names the pid and comm cdlab-fdhog"),
        {},
        fd_exhaustion},
       {"fd-leak",
-       "a process leaks 200 fds/s towards its soft limit of 2,048 (diagnosed at ~55 %)",
-       "file_descriptors critical from the forecast (seconds_to_exhaustion), names cdlab-leaker",
+       N_("a process leaks 200 fds/s towards its soft limit of 2,048 (diagnosed at ~55 %)"),
+       N_("file_descriptors critical from the forecast (seconds_to_exhaustion), names "
+          "cdlab-leaker"),
        {},
        fd_leak},
       {"close-wait-leak",
-       "a server that never closes after the peer's FIN: 600 sockets in CLOSE_WAIT",
-       "close_wait, application layer, names the server's pid",
+       N_("a server that never closes after the peer's FIN: 600 sockets in CLOSE_WAIT"),
+       N_("close_wait, application layer, names the server's pid"),
        {},
        close_wait_leak},
       {"accept-overflow",
-       "a listener with backlog 8 that never accepts while clients keep connecting",
-       "accept_queue critical, names 127.0.0.1:8080, overflow rate > 0",
+       N_("a listener with backlog 8 that never accepts while clients keep connecting"),
+       N_("accept_queue critical, names 127.0.0.1:8080, overflow rate > 0"),
        {},
        accept_overflow},
       {"syn-blackhole",
-       "the destination's firewall silently drops SYNs (nft at the input hook); 100-port range",
-       "unanswered_connects critical, network layer, names 127.0.0.1:8080; no ephemeral_ports "
-       "finding",
+       N_("the destination's firewall silently drops SYNs (nft at the input hook); 100-port range"),
+       N_("unanswered_connects critical, network layer, names 127.0.0.1:8080; no ephemeral_ports "
+          "finding"),
        {{"net.ipv4.ip_local_port_range", "40000 40099"}, {"net.ipv4.tcp_syn_retries", "1"}},
        syn_blackhole},
       {"connect-timeout",
-       "120 non-blocking connects (TCP_SYNCNT 1) to 198.18.0.2:80, which drops SYNs silently: "
-       "each fails with ETIMEDOUT after 3 s",
-       "with --trace: connect_failures critical, network layer, names 198.18.0.2:80 and the "
-       "client's 120 ETIMEDOUT",
+       N_("120 non-blocking connects (TCP_SYNCNT 1) to 198.18.0.2:80, which drops SYNs silently: "
+          "each fails with ETIMEDOUT after 3 s"),
+       N_("with --trace: connect_failures critical, network layer, names 198.18.0.2:80 and the "
+          "client's 120 ETIMEDOUT"),
        {},
        connect_timeout},
       {"connect-refused",
-       "150 blocking connects to 127.0.0.1:8080, where nothing listens: a RST, ECONNREFUSED",
-       "with --trace: connect_failures critical, network layer, names 127.0.0.1:8080 and the "
-       "client's 150 ECONNREFUSED",
+       N_("150 blocking connects to 127.0.0.1:8080, where nothing listens: a RST, ECONNREFUSED"),
+       N_("with --trace: connect_failures critical, network layer, names 127.0.0.1:8080 and the "
+          "client's 150 ECONNREFUSED"),
        {},
        connect_refused},
       {"tw-bucket-overflow",
-       "tcp_max_tw_buckets=32 while short connections continue: TIME_WAIT overflows",
-       "time_wait finding from TCPTimeWaitOverflow",
+       N_("tcp_max_tw_buckets=32 while short connections continue: TIME_WAIT overflows"),
+       N_("time_wait finding from TCPTimeWaitOverflow"),
        {{"net.ipv4.tcp_max_tw_buckets", "32"}},
        tw_bucket_overflow},
       {"service-port-in-range",
-       "a service listens on 40080, inside the ephemeral range and not reserved",
-       "config finding: reserve the port",
+       N_("a service listens on 40080, inside the ephemeral range and not reserved"),
+       N_("config finding: reserve the port"),
        {{"net.ipv4.ip_local_port_range", "32768 60999"}, {"net.ipv4.ip_local_reserved_ports", ""}},
        service_port_in_range},
       conntrack_full_scenario(),      // lab/scenario_netlayer.cpp
       snat_exhaustion_scenario(),     // lab/scenario_netlayer.cpp
       no_timestamps_peer_scenario(),  // lab/scenario_netlayer.cpp
-      {"idle", "nothing: only loopback is up", "ok, exit 0", {}, idle},
+      {"idle", N_("nothing: only loopback is up"), N_("ok, exit 0"), {}, idle},
   };
   return table;
 }

@@ -9,6 +9,7 @@
 #include "lab/generators.h"
 #include "lab/sock_util.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -148,15 +149,15 @@ std::string final_text(const ServerState& s) {
       return t;
     }
     case Mode::kNeverClose:
-      return "cdlab-server on " + where + " holds " + with_commas(s.accepted) +
-             " accepted connections, " + with_commas(s.peer_closed) + " closed by the peer";
+      return _f("cdlab-server on {0} holds {1} accepted connections, {2} closed by the peer", where,
+                with_commas(s.accepted), with_commas(s.peer_closed));
     case Mode::kCloseFirst:
-      return "cdlab-server on " + where + " closed " + with_commas(s.closed) +
-             " connections first (before the client)";
+      return _f("cdlab-server on {0} closed {1} connections first (before the client)", where,
+                with_commas(s.closed));
     case Mode::kCloseAfterPeer:
-      return "cdlab-server on " + where + " accepted " + with_commas(s.accepted) +
-             (s.accepted == 1 ? " connection" : " connections") +
-             ", closed each after the client's FIN";
+      return _nf("cdlab-server on {0} accepted {1} connection, closed each after the client's FIN",
+                 "cdlab-server on {0} accepted {1} connections, closed each after the client's FIN",
+                 s.accepted, where, with_commas(s.accepted));
   }
   return "";
 }

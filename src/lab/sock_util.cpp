@@ -14,6 +14,7 @@
 #include "lab/load.h"
 #include "util/file.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -89,7 +90,8 @@ std::string ErrnoTally::describe() const {
   std::string out;
   for (const auto& [e, c] : counts_) {
     if (!out.empty()) out += ", ";
-    out += with_commas(c) + (out.empty() ? " failed with " : " with ") + errno_name(e);
+    out += out.empty() ? _f("{0} failed with {1}", with_commas(c), errno_name(e))
+                       : _f("{0} with {1}", with_commas(c), errno_name(e));
   }
   return out;
 }

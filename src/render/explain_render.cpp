@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "util/i18n.h"
 #include "util/text_style.h"
 
 namespace cd {
@@ -14,34 +15,37 @@ std::string explain_text(const Explanation& ex, bool color) {
     const ExplainEntry& e = *ex.matches[i].entry;
     if (i) out += "\n";
     std::string head = e.errno_name.empty()
-                           ? std::string(e.title)
-                           : fmt::format("{} (errno {}): {}", e.errno_name, e.errno_value, e.title);
+                           ? std::string(_(std::string(e.title).c_str()))
+                           : fmt::format("{0} (errno {1}): {2}", e.errno_name, e.errno_value,
+                                         _(std::string(e.title).c_str()));
     out += paint(head, Tone::kBold, color) + "\n";
-    std::string res = fmt::format("resource: {}", e.resources.empty() ? "?" : e.resources[0]);
+    std::string res = _f("resource: {0}", e.resources.empty() ? "?" : e.resources[0]);
     if (e.resources.size() > 1) {
-      res += " (also";
+      res += _(" (also");
       for (std::size_t k = 1; k < e.resources.size(); ++k)
         res += (k > 1 ? ", " : " ") + std::string(e.resources[k]);
       res += ")";
     }
     out += "  " + paint(res, Tone::kWarning, color) + "\n";
-    out += "  " + paint(fmt::format("matched \"{}\"", ex.matches[i].matched), Tone::kDim, color) +
-           "\n\n";
-    out += wrap(e.meaning, kWidth, "  ", "  ") + "\n\n";
-    out += "  " + paint(std::string(e.causes_heading) + ":", Tone::kBold, color) + "\n";
+    out += "  " + paint(_f("matched \"{0}\"", ex.matches[i].matched), Tone::kDim, color) + "\n\n";
+    out += wrap(_(std::string(e.meaning).c_str()), kWidth, "  ", "  ") + "\n\n";
+    out += "  " +
+           paint(std::string(_(std::string(e.causes_heading).c_str())) + ":", Tone::kBold, color) +
+           "\n";
     for (std::size_t k = 0; k < e.causes.size(); ++k)
-      out += wrap(e.causes[k], kWidth, fmt::format("    {}. ", k + 1), "       ") + "\n";
+      out += wrap(_(e.causes[k].data()), kWidth, fmt::format("    {}. ", k + 1), "       ") + "\n";
     if (!e.findings.empty()) {
-      std::string f = "look at in `conndoctor check`:";
+      std::string f = _("look at in `conndoctor check`:");
       for (std::size_t k = 0; k < e.findings.size(); ++k)
         f += (k ? ", " : " ") + std::string(e.findings[k]);
       out += wrap(f, kWidth, "  ", "    ") + "\n";
     }
     if (!e.commands.empty()) {
-      out += "  " + paint("first commands:", Tone::kBold, color) + "\n";
+      out += "  " + paint(_("first commands:"), Tone::kBold, color) + "\n";
       for (std::string_view c : e.commands) out += fmt::format("    $ {}\n", c);
     }
-    for (std::string_view n : e.notes) out += wrap(n, kWidth, "  note: ", "        ") + "\n";
+    for (std::string_view n : e.notes)
+      out += wrap(_(n.data()), kWidth, _("  note: "), "        ") + "\n";
   }
   return out;
 }

@@ -9,6 +9,7 @@
 
 #include "render/report.h"
 #include "util/format.h"
+#include "util/i18n.h"
 #include "util/text_style.h"
 
 namespace cd {
@@ -45,7 +46,7 @@ std::string rate(std::optional<double> r) {
 std::string of(std::optional<int64_t> used, std::optional<int64_t> limit,
                std::string_view unit = "") {
   std::string s =
-      fmt::format("{} of {}{}{}", fmt_opt(used), fmt_opt(limit), unit.empty() ? "" : " ", unit);
+      _f("{0} of {1}{2}{3}", fmt_opt(used), fmt_opt(limit), unit.empty() ? "" : " ", unit);
   if (used && limit && *limit > 0) s += fmt::format(" ({})", fmt_pct(double(*used) / *limit));
   return s;
 }
@@ -59,7 +60,8 @@ const ProcessInfo* process_of(const Reading& r, int32_t pid) {
 void sockets_section(const Reading& r, std::string& out) {
   const SocketSummary& s = r.sockets;
   if (!s.complete) {
-    out += label("sockets") + "unknown (the socket dump did not complete)\n";
+    out +=
+        label(_("sockets")) + _("unknown (the socket dump did not complete)") + std::string("\n");
     return;
   }
   // Most common states first in a fixed order, like `ss -s`; then anything else non-zero.
@@ -73,44 +75,42 @@ void sockets_section(const Reading& r, std::string& out) {
     if (n == 0 && st != TcpState::kEstablished && st != TcpState::kTimeWait) continue;
     std::string part = fmt::format("{} {}", tcp_state_name(int(st)), n);
     if (st == TcpState::kTimeWait)
-      part += fmt::format(" (client {}, server {}, other {})", s.time_wait_client,
-                          s.time_wait_server, s.time_wait_other);
+      part += _f(" (client {0}, server {1}, other {2})", s.time_wait_client, s.time_wait_server,
+                 s.time_wait_other);
     parts.push_back(std::move(part));
   }
-  parts.front() = fmt::format("{} TCP: {}", s.total, parts.front());
-  out += wrap_items(parts, ", ", kWidth, label("sockets"), kLabelPad) + "\n";
+  parts.front() = fmt::format("{0} TCP: {1}", s.total, parts.front());
+  out += wrap_items(parts, ", ", kWidth, label(_("sockets")), kLabelPad) + "\n";
 }
 
 std::string forecast(const TupleStat& t) {
   if (t.seconds_to_exhaustion) return fmt_duration(*t.seconds_to_exhaustion);
-  return t.new_per_s ? "stable" : "?";
+  return t.new_per_s ? _("stable") : "?";
 }
 
 void ports_section(const Reading& r, const PortAnalysis& p, bool verbose, std::string& out) {
   if (!p.known) {
-    out += label("ports") + "unknown (port range or socket dump missing)\n";
+    out += label(_("ports")) + _("unknown (port range or socket dump missing)") + std::string("\n");
     return;
   }
-  out += label("ports") + fmt::format(
-                              "range {}-{}: {} usable per destination ({} reserved, {} "
-                              "bound in range)\n",
-                              p.range.lo, p.range.hi, p.usable_per_tuple, p.reserved_in_range,
-                              p.bound_in_range);
+  out += label(_("ports")) + _f("range {0}-{1}: {2} usable per destination ({3} reserved, {4} "
+                                "bound in range)\n",
+                                p.range.lo, p.range.hi, p.usable_per_tuple, p.reserved_in_range,
+                                p.bound_in_range);
   if (p.bound_inactive_in_range > 0)
-    out += kLabelPad + fmt::format("{} of the bound ports held by sockets bound, not connected\n",
-                                   p.bound_inactive_in_range);
+    out += kLabelPad + _f("{0} of the bound ports held by sockets bound, not connected\n",
+                          p.bound_inactive_in_range);
   std::string udp = r.sockets.udp_complete ? std::to_string(p.host_udp_ports_in_use) : "?";
-  out += kLabelPad + fmt::format(
-                         "host-wide (bind before connect, UDP): {} TCP + {} UDP ports in "
-                         "use of {}\n",
-                         p.host_tcp_ports_in_use, udp, p.host_usable);
+  out += kLabelPad + _f("host-wide (bind before connect, UDP): {0} TCP + {1} UDP ports in "
+                        "use of {2}\n",
+                        p.host_tcp_ports_in_use, udp, p.host_usable);
   std::size_t shown = verbose ? p.tuples.size() : std::min(p.tuples.size(), kTopTuples);
   if (shown == 0) return;
-  out += label("destinations") + fmt::format("hottest {} of {}\n", shown, p.tuples.size());
+  out += label(_("destinations")) + _f("hottest {0} of {1}\n", shown, p.tuples.size());
   // 4 + 36 + 58 columns; a longer pair (IPv6) gets a line of its own above its numbers.
   constexpr std::string_view kRow = "    {:<36}{:>7}{:>7}{:>7}{:>7}{:>8}{:>8}{:>10}\n";
-  out += fmt::format(kRow, "src -> destination", "in use", "TW", "reuse", "usable", "util", "new/s",
-                     "runs out");
+  out += fmt::format(kRow, _("src -> destination"), _("in use"), "TW", _("reuse"), _("usable"),
+                     _("util"), "new/s", _("runs out"));
   for (std::size_t i = 0; i < shown; ++i) {
     const TupleStat& t = p.tuples[i];
     std::string who = t.key.src.to_string() + " -> " + t.key.destination().to_string();
@@ -126,7 +126,7 @@ void ports_section(const Reading& r, const PortAnalysis& p, bool verbose, std::s
 
 void fds_section(const Reading& r, bool verbose, std::string& out) {
   std::optional<int64_t> max = r.file_nr.max ? r.file_nr.max : r.sysctls.file_max;
-  std::vector<std::string> items{"system " + of(r.file_nr.allocated, max)};
+  std::vector<std::string> items{_("system ") + of(r.file_nr.allocated, max)};
   // The fullest processes against their own soft limits (never against file-max).
   std::vector<std::pair<double, const ProcessInfo*>> procs;
   for (const ProcessInfo& p : r.processes)
@@ -139,43 +139,41 @@ void fds_section(const Reading& r, bool verbose, std::string& out) {
     const ProcessInfo& p = *procs[i].second;
     std::string who = fmt::format("{}[{}]", printable(p.comm), p.pid);
     if (p.container) who += " " + printable(p.container->label());
-    items.push_back(fmt::format("{} {} of {} ({})", who, *p.open_fds, *p.fd_soft_limit,
-                                fmt_pct(procs[i].first)));
+    items.push_back(
+        _f("{0} {1} of {2} ({3})", who, *p.open_fds, *p.fd_soft_limit, fmt_pct(procs[i].first)));
   }
-  out += wrap_items(items, "; ", kWidth, label("fds"), kLabelPad) + "\n";
+  out += wrap_items(items, "; ", kWidth, label(_("fds")), kLabelPad) + "\n";
 }
 
 void time_wait_section(const Snapshot& snap, const Reading& r, std::string& out) {
   std::optional<int64_t> count = r.sockstat.tcp_tw;
   if (!count && r.sockets.complete) count = int64_t(r.sockets.by_state[int(TcpState::kTimeWait)]);
-  out += label("time_wait") + fmt::format("{}, overflow {}\n",
-                                          of(count, r.sysctls.tcp_max_tw_buckets, "buckets"),
-                                          rate(snap.counter_rate("TcpExt.TCPTimeWaitOverflow")));
+  out += label(_("time_wait")) + _f("{0}, overflow {1}\n",
+                                    of(count, r.sysctls.tcp_max_tw_buckets, _("buckets")),
+                                    rate(snap.counter_rate("TcpExt.TCPTimeWaitOverflow")));
 }
 
 // What the table dump adds (CAP_NET_ADMIN): protocols, stale entries, the fullest SNAT port
 // pools and the destinations holding the most entries.
 void conntrack_table_lines(const ConntrackTable& t, bool verbose, std::string& out) {
-  std::vector<std::string> items{fmt::format("table {} entries", t.entries)};
+  std::vector<std::string> items{_f("table {0} entries", t.entries)};
   for (const auto& [proto, n] : t.by_protocol) items.push_back(fmt::format("{} {}", proto, n));
-  items.push_back(fmt::format("assured {}", t.assured));
-  items.push_back(fmt::format("unreplied {}", t.unreplied));
+  items.push_back(_f("assured {0}", t.assured));
+  items.push_back(_f("unreplied {0}", t.unreplied));
   const ConntrackStale& st = t.stale;
-  items.push_back(fmt::format("stale: tcp time_wait {}, close {}, idle > 1 h {}, udp one-way {}",
-                              st.tcp_time_wait, st.tcp_close, st.established_idle_1h,
-                              st.udp_unreplied));
-  if (t.interrupted) items.push_back("(changed during the dump)");
+  items.push_back(_f("stale: tcp time_wait {0}, close {1}, idle > 1 h {2}, udp one-way {3}",
+                     st.tcp_time_wait, st.tcp_close, st.established_idle_1h, st.udp_unreplied));
+  if (t.interrupted) items.push_back(_("(changed during the dump)"));
   out += wrap_items(items, "; ", kWidth, kLabelPad, kLabelPad) + "\n";
 
   const std::size_t snat = verbose ? t.snat.size() : std::min(t.snat.size(), kTopTuples);
   if (snat > 0) {
-    out += kLabelPad + fmt::format("SNAT pools, fullest {} of {}:\n", snat, t.snat_groups_total);
+    out += kLabelPad + _f("SNAT pools, fullest {0} of {1}:\n", snat, t.snat_groups_total);
     for (std::size_t i = 0; i < snat; ++i) {
       const SnatGroup& g = t.snat[i];
-      out += kLabelPad + fmt::format("  {} -> {} {}: {} of {} ports ({}), {} closing\n",
-                                     g.nat_ip.to_string(), g.dst.to_string(),
-                                     ct_protocol_name(g.protocol), g.entries, g.port_range.size(),
-                                     fmt_pct(g.utilization()), g.closing);
+      out += kLabelPad + _f("  {0} -> {1} {2}: {3} of {4} ports ({5}), {6} closing\n",
+                            g.nat_ip.to_string(), g.dst.to_string(), ct_protocol_name(g.protocol),
+                            g.entries, g.port_range.size(), fmt_pct(g.utilization()), g.closing);
     }
   }
   const std::size_t dests =
@@ -187,8 +185,8 @@ void conntrack_table_lines(const ConntrackTable& t, bool verbose, std::string& o
       d.push_back(
           fmt::format("{} {} {}", c.dst.to_string(), ct_protocol_name(c.protocol), c.entries));
     }
-    const std::string head = std::string(kLabelPad) +
-                             fmt::format("top destinations ({} in all): ", t.destinations_total);
+    const std::string head =
+        std::string(kLabelPad) + _f("top destinations ({0} in all): ", t.destinations_total);
     out += wrap_items(d, "; ", kWidth, head, kLabelPad) + "\n";
   }
 }
@@ -196,14 +194,15 @@ void conntrack_table_lines(const ConntrackTable& t, bool verbose, std::string& o
 void conntrack_section(const Snapshot& snap, const Reading& r, bool verbose, std::string& out) {
   const ConntrackStats& c = r.conntrack;
   if (!c.available) {
-    out += label("conntrack") + "not in use (nf_conntrack not loaded or not readable)\n";
+    out += label(_("conntrack")) + _("not in use (nf_conntrack not loaded or not readable)") +
+           std::string("\n");
     return;
   }
-  out +=
-      label("conntrack") + fmt::format("{}; drop {}, early_drop {}, insert_failed {}\n",
-                                       of(c.count, c.max), rate(snap.conntrack_stat_rate("drop")),
-                                       rate(snap.conntrack_stat_rate("early_drop")),
-                                       rate(snap.conntrack_stat_rate("insert_failed")));
+  out += label(_("conntrack")) + fmt::format("{0}; drop {1}, early_drop {2}, insert_failed {3}\n",
+                                             of(c.count, c.max),
+                                             rate(snap.conntrack_stat_rate("drop")),
+                                             rate(snap.conntrack_stat_rate("early_drop")),
+                                             rate(snap.conntrack_stat_rate("insert_failed")));
   if (r.conntrack_table.dumped) conntrack_table_lines(r.conntrack_table, verbose, out);
 }
 
@@ -215,10 +214,10 @@ void accept_section(const Snapshot& snap, const Reading& r, bool verbose, std::s
   };
   std::stable_sort(ls.begin(), ls.end(),
                    [&](const Listener* x, const Listener* y) { return fill(x) > fill(y); });
-  std::vector<std::string> items{fmt::format("{} listener{}, overflows {}, drops {}", ls.size(),
-                                             ls.size() == 1 ? "" : "s",
-                                             rate(snap.counter_rate("TcpExt.ListenOverflows")),
-                                             rate(snap.counter_rate("TcpExt.ListenDrops")))};
+  std::vector<std::string> items{_nf("{0} listener, overflows {1}, drops {2}",
+                                     "{0} listeners, overflows {1}, drops {2}", ls.size(),
+                                     ls.size(), rate(snap.counter_rate("TcpExt.ListenOverflows")),
+                                     rate(snap.counter_rate("TcpExt.ListenDrops")))};
   std::size_t shown = verbose ? ls.size() : std::min(ls.size(), kTopListeners);
   for (std::size_t i = 0; i < shown; ++i) {
     const Listener& l = *ls[i];
@@ -230,27 +229,47 @@ void accept_section(const Snapshot& snap, const Reading& r, bool verbose, std::s
       if (p && p->container) owner += " " + printable(p->container->label());
     }
     items.push_back(
-        fmt::format("{}{} queue {}/{}", l.local.to_string(), owner, l.queue_len, l.queue_limit));
+        _f("{0}{1} queue {2}/{3}", l.local.to_string(), owner, l.queue_len, l.queue_limit));
   }
-  out += wrap_items(items, "; ", kWidth, label("accept"), kLabelPad) + "\n";
+  out += wrap_items(items, "; ", kWidth, label(_("accept")), kLabelPad) + "\n";
 }
 
 void memory_section(const Snapshot& snap, const Reading& r, std::string& out) {
   const auto& mem = r.sysctls.tcp_mem;
-  std::vector<std::string> items{"orphans " + of(r.sockstat.tcp_orphan, r.sysctls.tcp_max_orphans)};
-  std::string tcp = fmt::format("tcp memory {} pages", fmt_opt(r.sockstat.tcp_mem_pages));
-  if (mem) tcp += fmt::format(" (pressure at {}, max {})", (*mem)[1], (*mem)[2]);
+  std::vector<std::string> items{_("orphans ") +
+                                 of(r.sockstat.tcp_orphan, r.sysctls.tcp_max_orphans)};
+  std::string tcp = _f("tcp memory {0} pages", fmt_opt(r.sockstat.tcp_mem_pages));
+  if (mem) tcp += _f(" (pressure at {0}, max {1})", (*mem)[1], (*mem)[2]);
   items.push_back(std::move(tcp));
   if (auto a = snap.counter_rate("TcpExt.TCPAbortOnMemory"); a && *a > 0)
-    items.push_back("aborts on memory " + rate(a));
-  out += wrap_items(items, "; ", kWidth, label("memory"), kLabelPad) + "\n";
+    items.push_back(_("aborts on memory ") + rate(a));
+  out += wrap_items(items, "; ", kWidth, label(_("memory")), kLabelPad) + "\n";
+}
+
+// The label of an evidence key in the text report: translated for the keys below, the key
+// itself otherwise (sysctl names, counters, and JSON keys not listed stay as they are).
+std::string evidence_label(const std::string& key) {
+  static constexpr const char* kLabels[] = {
+      N_("pid"),        N_("comm"),           N_("open"),         N_("soft_limit"),
+      N_("hard_limit"), N_("utilization"),    N_("rate_note"),    N_("sockets"),
+      N_("close_wait"), N_("destination"),    N_("queue"),        N_("limit"),
+      N_("syn_recv"),   N_("server_side"),    N_("sample_peers"), N_("usable"),
+      N_("in_use"),     N_("port"),           N_("protocol"),     N_("ports_left"),
+      N_("port_range"), N_("range_source"),   N_("nat_ip"),       N_("nat_ports_seen"),
+      N_("note"),       N_("cause"),          N_("rule"),         N_("count"),
+      N_("time_wait"),  N_("new_per_s"),      N_("growth_per_s"), N_("seconds_to_exhaustion"),
+      N_("source"),     N_("listen"),         N_("entries"),      N_("closing_entries"),
+      N_("see_also"),   N_("tw_reuse_helps"), N_("local"),        N_("owner")};
+  for (const char* k : kLabels)
+    if (key == k) return _(k);
+  return key;
 }
 
 // "key: value" for one evidence entry; strings unquoted, unknowns spelled out.
 std::string evidence_value(const std::string& key, const nlohmann::ordered_json& v) {
-  if (v.is_null()) return "unknown";
+  if (v.is_null()) return _("unknown");
   if (v.is_string()) return printable(v.get<std::string>());
-  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_boolean()) return v.get<bool>() ? _("yes") : _("no");
   if (v.is_number_float()) {
     double d = v.get<double>();
     if (key.find("utilization") != std::string::npos) return fmt_pct(d);
@@ -272,8 +291,8 @@ std::string identity_line(const nlohmann::ordered_json& ev) {
     return it != ev.end() && it->is_string() ? printable(it->get<std::string>()) : std::string();
   };
   const std::string pod = str("pod"), ns = str("pod_namespace"), container = str("container");
-  if (pod.empty()) return "unknown (container " + container + ")";
-  return (ns.empty() ? pod : ns + "/" + pod) + " (container " + container + ")";
+  if (pod.empty()) return _f("unknown (container {0})", container);
+  return _f("{0} (container {1})", ns.empty() ? pod : ns + "/" + pod, container);
 }
 
 // Shell commands get a prompt so they read as something to run; settings and code do not.
@@ -291,13 +310,14 @@ bool looks_like_shell(std::string_view cmd) {
 }
 
 void finding_section(const Finding& f, bool color, std::string& out) {
-  std::string tag = fmt::format("[{}]", to_string(f.severity));
-  for (char& c : tag) c = char(std::toupper(static_cast<unsigned char>(c)));
+  static constexpr const char* kTags[] = {N_("[INFO]"), N_("[WARNING]"), N_("[CRITICAL]")};
+  std::string tag = _(kTags[std::clamp(int(f.severity), 0, 2)]);
   // Wrap with the plain tag so that the width is right, then colour the tag alone.
-  std::string head = wrap(printable(f.title), kWidth, tag + " ", std::string(tag.size() + 1, ' '));
+  std::string head =
+      wrap(printable(f.title), kWidth, tag + " ", std::string(text_columns(tag) + 1, ' '));
   out += paint(tag, tone_of(f.severity), color) + head.substr(tag.size()) + "\n";
-  out += fmt::format("    layer: {}   resource: {}   id: {}\n", to_string(f.layer),
-                     to_string(f.resource), f.id);
+  out += _f("    layer: {0}   resource: {1}   id: {2}\n",
+            _(std::string(to_string(f.layer)).c_str()), to_string(f.resource), f.id);
   if (f.evidence.is_object()) {
     // Unknowns share one line so that the known numbers stand out.
     std::vector<std::string> unknown;
@@ -305,24 +325,26 @@ void finding_section(const Finding& f, bool color, std::string& out) {
       // The container identity is one line beside pid and comm, and none outside containers.
       if (is_identity_key(key)) {
         if (key == "container" && !value.is_null())
-          out += wrap("pod: " + identity_line(f.evidence), kWidth, "    ", "      ") + "\n";
+          out += wrap(_("pod: ") + identity_line(f.evidence), kWidth, "    ", "      ") + "\n";
         continue;
       }
       if (value.is_null()) {
         unknown.push_back(key);
         continue;
       }
-      out += wrap(key + ": " + evidence_value(key, value), kWidth, "    ", "      ") + "\n";
+      out +=
+          wrap(evidence_label(key) + ": " + evidence_value(key, value), kWidth, "    ", "      ") +
+          "\n";
     }
     if (!unknown.empty())
-      out += wrap_items(unknown, ", ", kWidth, "    unknown: ", "      ") + "\n";
+      out += wrap_items(unknown, ", ", kWidth, _("    unknown: "), "      ") + "\n";
   }
   if (f.remediation.empty()) return;
   std::vector<const RemediationStep*> plan;
   for (const RemediationStep& s : f.remediation) plan.push_back(&s);
   std::stable_sort(plan.begin(), plan.end(),
                    [](auto* x, auto* y) { return x->priority < y->priority; });
-  out += "    " + paint("plan:", Tone::kBold, color) + "\n";
+  out += "    " + paint(_("plan:"), Tone::kBold, color) + "\n";
   for (const RemediationStep* s : plan) {
     out += wrap(s->action, kWidth, fmt::format("      {}. ", s->priority), "         ") + "\n";
     // Shell commands stay on one line to copy; settings and code snippets wrap.
@@ -331,7 +353,7 @@ void finding_section(const Finding& f, bool color, std::string& out) {
                                   : wrap(c, kWidth, "           ", "             ")) +
              "\n";
     if (!s->risk.empty())
-      out += paint(wrap("risk: " + s->risk, kWidth, "         ", "               "), Tone::kDim,
+      out += paint(wrap(_("risk: ") + s->risk, kWidth, "         ", "               "), Tone::kDim,
                    color) +
              "\n";
   }
@@ -346,10 +368,10 @@ std::string report_text(const Snapshot& snap, const Analysis& a, const TextOptio
   out += paint(verdict, tone_of(a.status), opt.color) + "\n\n";
 
   std::string when = snap.interval_s()
-                         ? fmt::format("two readings {} s apart", fmt_num(*snap.interval_s(), 1))
-                         : "one reading: rates unknown";
-  if (!snap.netns.empty()) when += ", netns " + snap.netns;
-  out += paint("resources", Tone::kBold, opt.color) + " (" + when + ")\n";
+                         ? _f("two readings {0} s apart", fmt_num(*snap.interval_s(), 1))
+                         : _("one reading: rates unknown");
+  if (!snap.netns.empty()) when += _f(", netns {0}", snap.netns);
+  out += paint(_("resources"), Tone::kBold, opt.color) + " (" + when + ")\n";
   sockets_section(r, out);
   ports_section(r, a.ports, opt.verbose, out);
   fds_section(r, opt.verbose, out);
@@ -360,16 +382,16 @@ std::string report_text(const Snapshot& snap, const Analysis& a, const TextOptio
 
   out += "\n";
   if (a.findings.empty()) {
-    out += paint("findings", Tone::kBold, opt.color) + ": none\n";
+    out += paint(_("findings"), Tone::kBold, opt.color) + _(": none") + "\n";
   } else {
-    out += paint(fmt::format("findings ({})", a.findings.size()), Tone::kBold, opt.color) + "\n";
+    out += paint(_f("findings ({0})", a.findings.size()), Tone::kBold, opt.color) + "\n";
     for (const Finding& f : a.findings) {
       out += "\n";
       finding_section(f, opt.color, out);
     }
   }
   if (!snap.missing.empty()) {
-    out += "\n" + paint("missing:", Tone::kBold, opt.color) + "\n";
+    out += "\n" + paint(_("missing:"), Tone::kBold, opt.color) + "\n";
     for (const std::string& m : snap.missing)
       out += wrap(printable(m), kWidth, "  - ", "    ") + "\n";
   }

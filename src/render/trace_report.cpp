@@ -2,6 +2,7 @@
 // tables for people, largest counts first.
 #include "render/trace_report.h"
 #include "snapshot/trace_result.h"
+#include "util/i18n.h"
 
 #include <cstdio>
 
@@ -31,7 +32,7 @@ std::string fixed(double v, int decimals) {
 }
 
 std::string who(int32_t pid, const std::string& comm) {
-  if (pid <= 0) return comm.empty() ? "unknown process" : comm;
+  if (pid <= 0) return comm.empty() ? _("unknown process") : comm;
   return "pid " + std::to_string(pid) + " (" + comm + ")";
 }
 
@@ -110,12 +111,12 @@ json trace_json(const TraceResult& r, const TraceScope& scope) {
 
 std::string trace_text(const TraceResult& r, const TraceScope& scope) {
   std::string t = "conndoctor trace: " + fixed(r.duration_s, 1) + " s, " + scope.label +
-                  (scope.interrupted ? " (interrupted)" : "") + "\n";
+                  (scope.interrupted ? _(" (interrupted)") : "") + "\n";
   if (r.failures.empty() && r.churn.empty() && r.drops.empty() && r.syn_retransmits.empty())
-    t += "\nnothing failed, no connection opened or closed, no resource drop\n";
+    t += _("\nnothing failed, no connection opened or closed, no resource drop\n");
 
   if (!r.failures.empty()) {
-    t += "\nfailed calls\n";
+    t += _("\nfailed calls\n");
     for (const auto& f : r.failures) {
       t += "  " + rpad(std::to_string(f.count), 8) + "  " + pad(f.op, 9) + " " +
            pad(f.err ? errno_label(f.err) : "-", 14) + " " + pad(who(f.pid, f.comm), 26);
@@ -125,21 +126,20 @@ std::string trace_text(const TraceResult& r, const TraceScope& scope) {
     }
   }
   if (!r.churn.empty()) {
-    t += "\nchurn (connections this process opened while tracing)\n";
+    t += _("\nchurn (connections this process opened while tracing)\n");
     for (const auto& c : r.churn) {
       t += "  " + pad(who(c.pid, c.comm), 26) + " -> " +
-           pad(c.destination ? c.destination->to_string() : "other", 22) + " opened " +
-           std::to_string(c.opened) + ", closed " + std::to_string(c.closed) + " (local first " +
-           std::to_string(c.local_closed_first) + ", remote first " +
-           std::to_string(c.remote_closed_first) + ")";
+           pad(c.destination ? c.destination->to_string() : _("other"), 22) +
+           _f(" opened {0}, closed {1} (local first {2}, remote first {3})", c.opened, c.closed,
+              c.local_closed_first, c.remote_closed_first);
       if (auto p50 = c.lifetime_ms(0.5))
-        t += ", lifetime p50 <= " + fixed(*p50, 3) +
-             " ms, p99 <= " + fixed(*c.lifetime_ms(0.99), 3) + " ms";
+        t += _f(", lifetime p50 <= {0} ms, p99 <= {1} ms", fixed(*p50, 3),
+                fixed(*c.lifetime_ms(0.99), 3));
       t += "\n";
     }
   }
   if (!r.drops.empty()) {
-    t += "\nkernel drops (a resource ran out)\n";
+    t += _("\nkernel drops (a resource ran out)\n");
     for (const auto& d : r.drops) {
       t += "  " + rpad(std::to_string(d.count), 8) + "  " + pad(d.reason, 22);
       if (d.where) t += " at " + d.where->to_string();
@@ -148,13 +148,13 @@ std::string trace_text(const TraceResult& r, const TraceScope& scope) {
     }
   }
   if (!r.syn_retransmits.empty()) {
-    t += "\nSYN retransmits (destinations that do not answer)\n";
+    t += _("\nSYN retransmits (destinations that do not answer)\n");
     for (const auto& s : r.syn_retransmits) {
       t += "  " + rpad(std::to_string(s.count), 8) + "  " + pad(who(s.pid, s.comm), 26) + " -> " +
-           (s.destination ? s.destination->to_string() : "other") + "\n";
+           (s.destination ? s.destination->to_string() : _("other")) + "\n";
     }
   }
-  for (const auto& m : r.missing) t += "\nmissing: " + m;
+  for (const auto& m : r.missing) t += _("\nmissing: ") + m;
   if (!r.missing.empty()) t += "\n";
   return t;
 }

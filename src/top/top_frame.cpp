@@ -5,6 +5,7 @@
 #include <map>
 
 #include "analyse/diagnosis.h"
+#include "util/i18n.h"
 #include "util/text_style.h"
 
 namespace cd {
@@ -28,7 +29,7 @@ std::string call_label(const TraceFailure& f) {
 
 TopFrame make_frame(const Snapshot& snap, const Analysis& a, const TraceResult* traced) {
   TopFrame f;
-  f.scope = snap.netns.empty() ? "this namespace" : "namespace " + snap.netns;
+  f.scope = snap.netns.empty() ? std::string(_("this namespace")) : _f("namespace {0}", snap.netns);
   f.status = a.status;
   f.summary = printable(a.summary);
   f.rates = snap.second.has_value();
@@ -131,7 +132,7 @@ void sort_frame(TopFrame& f) {
 
 TopFrame merge_frames(std::vector<std::pair<TopNamespace, std::optional<TopFrame>>> frames) {
   TopFrame out;
-  out.scope = "every namespace";
+  out.scope = _("every namespace");
   std::optional<double> failures, overflows, drops;
   auto add = [](std::optional<double>& sum, std::optional<double> v) {
     if (v) sum = sum.value_or(0) + *v;

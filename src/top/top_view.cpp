@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -147,52 +148,53 @@ namespace {
 // The human-readable words of the screen, in one place.
 struct Words {
   static constexpr const char* kTitle = "conndoctor top";
-  static constexpr const char* kEvery = "every";
-  static constexpr const char* kUpdated = "updated";
-  static constexpr const char* kWaiting = "waiting for the first reading...";
+  static constexpr const char* kEvery = N_("every");
+  static constexpr const char* kUpdated = N_("updated");
+  static constexpr const char* kWaiting = N_("waiting for the first reading...");
   static constexpr const char* kRatesLater =
-      "rates and time to exhaustion from the second reading on";
-  static constexpr const char* kConntrack = "conntrack";
-  static constexpr const char* kConntrackNone = "conntrack: not in use here";
-  static constexpr const char* kSnat = "SNAT";
-  static constexpr const char* kSnatNone = "SNAT: no source NAT seen";
-  static constexpr const char* kQueuesFull = "accept queues full";
-  static constexpr const char* kOverflows = "overflows";
-  static constexpr const char* kFailed = "failed calls";
-  static constexpr const char* kTraced = "traced";
-  static constexpr const char* kNotTraced = "failed calls: not traced (--trace)";
-  static constexpr const char* kNotTracing = "not tracing";
-  static constexpr const char* kTooSmall = "conndoctor top needs at least 60x12; q quits";
-  static constexpr const char* kMore = "more";
-  static constexpr const char* kNoTuples = "no outgoing connections from ephemeral ports";
-  static constexpr const char* kNoProcesses = "no processes could be read";
-  static constexpr const char* kNoListeners = "no listening sockets";
-  static constexpr const char* kNoSnat = "no source-NAT entries in the conntrack table";
-  static constexpr const char* kNoFailures = "no failed calls since the last refresh";
-  static constexpr const char* kOneNamespace = "one namespace shown; --all-netns lists them all";
-  static constexpr const char* kStable = "stable";
-  static constexpr const char* kNow = "now";
-  static constexpr const char* kUnlimited = "unlimited";
-  static constexpr const char* kSortedBy = "sorted by";
-  static constexpr const char* kKeys = "  s sort ? help q quit";
+      N_("rates and time to exhaustion from the second reading on");
+  static constexpr const char* kConntrack = N_("conntrack");
+  static constexpr const char* kConntrackNone = N_("conntrack: not in use here");
+  static constexpr const char* kSnat = N_("SNAT");
+  static constexpr const char* kSnatNone = N_("SNAT: no source NAT seen");
+  static constexpr const char* kQueuesFull = N_("accept queues full");
+  static constexpr const char* kOverflows = N_("overflows");
+  static constexpr const char* kFailed = N_("failed calls");
+  static constexpr const char* kTraced = N_("traced");
+  static constexpr const char* kNotTraced = N_("failed calls: not traced (--trace)");
+  static constexpr const char* kNotTracing = N_("not tracing");
+  static constexpr const char* kTooSmall = N_("conndoctor top needs at least 60x12; q quits");
+  static constexpr const char* kMore = N_("more");
+  static constexpr const char* kNoTuples = N_("no outgoing connections from ephemeral ports");
+  static constexpr const char* kNoProcesses = N_("no processes could be read");
+  static constexpr const char* kNoListeners = N_("no listening sockets");
+  static constexpr const char* kNoSnat = N_("no source-NAT entries in the conntrack table");
+  static constexpr const char* kNoFailures = N_("no failed calls since the last refresh");
+  static constexpr const char* kOneNamespace =
+      N_("one namespace shown; --all-netns lists them all");
+  static constexpr const char* kStable = N_("stable");
+  static constexpr const char* kNow = N_("now");
+  static constexpr const char* kUnlimited = N_("unlimited");
+  static constexpr const char* kSortedBy = N_("sorted by");
+  static constexpr const char* kKeys = N_("  s sort ? help q quit");
 };
 
 const char* view_name(TopViewKind v) {
   switch (v) {
     case TopViewKind::kOverview:
-      return "main";
+      return _("main");
     case TopViewKind::kTuples:
-      return "tuples";
+      return _("tuples");
     case TopViewKind::kProcesses:
-      return "procs";
+      return _("procs");
     case TopViewKind::kQueues:
-      return "queues";
+      return _("queues");
     case TopViewKind::kSnat:
-      return "snat";
+      return _("snat");
     case TopViewKind::kFailures:
-      return "fails";
+      return _("fails");
     case TopViewKind::kNamespaces:
-      return "netns";
+      return _("netns");
   }
   return "";
 }
@@ -200,19 +202,19 @@ const char* view_name(TopViewKind v) {
 const char* tuple_sort_name(TupleSort s) {
   switch (s) {
     case TupleSort::kUtilization:
-      return "utilisation";
+      return _("utilisation");
     case TupleSort::kNewPerS:
-      return "new/s";
+      return _("new/s");
     case TupleSort::kExhaustion:
-      return "exhaustion";
+      return _("exhaustion");
   }
   return "";
 }
 const char* process_sort_name(ProcessSort s) {
-  return s == ProcessSort::kFill ? "fd fill" : "open fds";
+  return s == ProcessSort::kFill ? _("fd fill") : _("open fds");
 }
 const char* queue_sort_name(QueueSort s) {
-  return s == QueueSort::kFill ? "queue fill" : "SYN queue";
+  return s == QueueSort::kFill ? _("queue fill") : _("SYN queue");
 }
 
 Tone status_tone(Status s) {
@@ -363,10 +365,10 @@ std::string opt_rate(const std::optional<double>& v, bool rates) {
 
 std::string exhaustion(const TopTuple& t, bool rates) {
   if (t.seconds_to_exhaustion) {
-    return *t.seconds_to_exhaustion <= 0 ? Words::kNow : fmt_duration(*t.seconds_to_exhaustion);
+    return *t.seconds_to_exhaustion <= 0 ? _(Words::kNow) : fmt_duration(*t.seconds_to_exhaustion);
   }
-  if (t.utilization >= 1.0) return Words::kNow;
-  return rates ? Words::kStable : "-";
+  if (t.utilization >= 1.0) return _(Words::kNow);
+  return rates ? _(Words::kStable) : "-";
 }
 
 bool any_netns(const auto& rows) {
@@ -427,21 +429,22 @@ void table_rows(Lines& out, const Table& t, const std::vector<Row>& rows, int ro
   int shown = int(rows.size()) <= room ? int(rows.size()) : room - 1;
   for (int i = 0; i < shown; ++i) out.push_back(render(rows[std::size_t(i)]));
   if (shown < int(rows.size()) && room > 0)
-    out.push_back({{"  ... " + with_commas(rows.size() - std::size_t(shown)) + " " + Words::kMore,
-                    Tone::kDim}});
+    out.push_back(
+        {{"  ... " + with_commas(rows.size() - std::size_t(shown)) + " " + _(Words::kMore),
+          Tone::kDim}});
 }
 
 void tuples_table(Lines& out, const TopFrame& f, TupleSort sort, int width, int room) {
   bool ns = any_netns(f.tuples);
   std::vector<Col> cols;
   if (ns) cols.push_back({"NETNS", 14});
-  cols.push_back({"DESTINATION", 0});
-  cols.push_back({"USED", 7, true});
-  cols.push_back({"POOL", 7, true});
+  cols.push_back({_("DESTINATION"), 0});
+  cols.push_back({_("USED"), 7, true});
+  cols.push_back({_("POOL"), 7, true});
   cols.push_back({"", width >= 80 && !ns ? 14 : 8, false, true});
-  cols.push_back({"UTIL", 6, true});
+  cols.push_back({_("UTIL"), 6, true});
   cols.push_back({"NEW/S", 8, true});
-  cols.push_back({"EXHAUSTS", 8, true});
+  cols.push_back({_("EXHAUSTS"), 8, true});
   if (width > 100) cols[ns ? 4 : 3].width += std::min(30, width - 100);
   Table t = make_table(cols, width);
   const bool rates = f.rates;
@@ -458,7 +461,7 @@ void tuples_table(Lines& out, const TopFrame& f, TupleSort sort, int width, int 
         c.push_back(exhaustion(r, rates));
         return t.row(c, r.utilization, r.utilization >= 0.9 ? Tone::kBold : Tone::kPlain);
       },
-      Words::kNoTuples);
+      _(Words::kNoTuples));
 }
 
 void processes_table(Lines& out, const TopFrame& f, ProcessSort sort, int width, int room) {
@@ -466,11 +469,11 @@ void processes_table(Lines& out, const TopFrame& f, ProcessSort sort, int width,
   std::vector<Col> cols;
   if (ns) cols.push_back({"NETNS", 14});
   cols.push_back({"PID", 7, true});
-  cols.push_back({"COMMAND", 0});
-  cols.push_back({"FDS", 9, true});
-  cols.push_back({"LIMIT", 9, true});
+  cols.push_back({_("COMMAND"), 0});
+  cols.push_back({_("FDS"), 9, true});
+  cols.push_back({_("LIMIT"), 9, true});
   cols.push_back({"", width >= 80 && !ns ? 14 : 8, false, true});
-  cols.push_back({"FILL", 6, true});
+  cols.push_back({_("FILL"), 6, true});
   Table t = make_table(cols, width);
   table_rows<TopProcess>(
       out, t, sorted_processes(f, sort), room,
@@ -480,22 +483,22 @@ void processes_table(Lines& out, const TopFrame& f, ProcessSort sort, int width,
         c.push_back(std::to_string(p.pid));
         c.push_back(p.comm);
         c.push_back(with_commas(p.fds));
-        c.push_back(p.limit ? with_commas(*p.limit) : Words::kUnlimited);
+        c.push_back(p.limit ? with_commas(*p.limit) : _(Words::kUnlimited));
         c.push_back(p.limit ? fmt_pct(p.fill()) : "-");
         return t.row(c, p.fill());
       },
-      Words::kNoProcesses);
+      _(Words::kNoProcesses));
 }
 
 void queues_table(Lines& out, const TopFrame& f, QueueSort sort, int width, int room) {
   bool ns = any_netns(f.listeners);
   std::vector<Col> cols;
   if (ns) cols.push_back({"NETNS", 14});
-  cols.push_back({"LISTENING ON", 0});
-  cols.push_back({"QUEUE", 7, true});
-  cols.push_back({"LIMIT", 7, true});
+  cols.push_back({_("LISTENING ON"), 0});
+  cols.push_back({_("QUEUE"), 7, true});
+  cols.push_back({_("LIMIT"), 7, true});
   cols.push_back({"", width >= 80 && !ns ? 14 : 8, false, true});
-  cols.push_back({"FILL", 6, true});
+  cols.push_back({_("FILL"), 6, true});
   cols.push_back({"SYN-RECV", 8, true});
   Table t = make_table(cols, width);
   table_rows<TopListener>(
@@ -511,18 +514,18 @@ void queues_table(Lines& out, const TopFrame& f, QueueSort sort, int width, int 
         c.push_back(with_commas(l.syn_recv));
         return t.row(c, fill);
       },
-      Words::kNoListeners);
+      _(Words::kNoListeners));
 }
 
 void snat_table(Lines& out, const TopFrame& f, int width, int room) {
   bool ns = any_netns(f.snat);
   std::vector<Col> cols;
   if (ns) cols.push_back({"NETNS", 14});
-  cols.push_back({"NAT ADDRESS -> DESTINATION", 0});
-  cols.push_back({"PORTS", 8, true});
-  cols.push_back({"POOL", 7, true});
+  cols.push_back({_("NAT ADDRESS -> DESTINATION"), 0});
+  cols.push_back({_("PORTS"), 8, true});
+  cols.push_back({_("POOL"), 7, true});
   cols.push_back({"", width >= 80 && !ns ? 14 : 8, false, true});
-  cols.push_back({"UTIL", 6, true});
+  cols.push_back({_("UTIL"), 6, true});
   Table t = make_table(cols, width);
   table_rows<TopSnat>(
       out, t, f.snat, room,
@@ -535,7 +538,7 @@ void snat_table(Lines& out, const TopFrame& f, int width, int room) {
         c.push_back(fmt_pct(s.utilization));
         return t.row(c, s.utilization);
       },
-      Words::kNoSnat);
+      _(Words::kNoSnat));
 }
 
 void failures_table(Lines& out, const TopFrame& f, int width, int room) {
@@ -543,19 +546,19 @@ void failures_table(Lines& out, const TopFrame& f, int width, int room) {
     if (room > 0)
       out.push_back(
           {{f.trace_status.empty()
-                ? std::string(Words::kNotTraced)
-                : fit_words(std::string(Words::kNotTracing) + ": " + f.trace_status, width),
+                ? std::string(_(Words::kNotTraced))
+                : fit_words(std::string(_(Words::kNotTracing)) + ": " + f.trace_status, width),
             Tone::kDim}});
     return;
   }
   bool ns = any_netns(f.failures);
   std::vector<Col> cols;
   if (ns) cols.push_back({"NETNS", 14});
-  cols.push_back({"FAILED CALL", ns ? 22 : 24});
+  cols.push_back({_("FAILED CALL"), ns ? 22 : 24});
   cols.push_back({"PID", 7, true});
-  cols.push_back({"COMMAND", ns ? 12 : 15});
-  cols.push_back({"DESTINATION", 0});
-  cols.push_back({"RATE", 9, true});
+  cols.push_back({_("COMMAND"), ns ? 12 : 15});
+  cols.push_back({_("DESTINATION"), 0});
+  cols.push_back({_("RATE"), 9, true});
   Table t = make_table(cols, width);
   table_rows<TopFailure>(
       out, t, f.failures, room,
@@ -569,25 +572,25 @@ void failures_table(Lines& out, const TopFrame& f, int width, int room) {
         c.push_back(per_second(x.per_s));
         return t.row(c, 0, Tone::kPlain);
       },
-      Words::kNoFailures);
+      _(Words::kNoFailures));
 }
 
 void namespaces_table(Lines& out, const TopFrame& f, int width, int room) {
   if (f.namespaces.empty()) {
-    if (room > 0) out.push_back({{Words::kOneNamespace, Tone::kDim}});
+    if (room > 0) out.push_back({{_(Words::kOneNamespace), Tone::kDim}});
     return;
   }
   std::vector<int> w = layout({{"", 9}, {"", 22}, {"", 0}}, width);
-  out.push_back({{cell("STATUS", w[0], false) + " " + cell("NETNS", w[1], false) + " " +
-                      cell("VERDICT", w[2], false),
+  out.push_back({{cell(_("STATUS"), w[0], false) + " " + cell("NETNS", w[1], false) + " " +
+                      cell(_("VERDICT"), w[2], false),
                   Tone::kBold}});
   --room;
   int shown = 0;
   for (const TopNamespace& n : f.namespaces) {
     if (shown + 1 >= room && shown + 1 < int(f.namespaces.size())) {
-      out.push_back(
-          {{"  ... " + with_commas(f.namespaces.size() - std::size_t(shown)) + " " + Words::kMore,
-            Tone::kDim}});
+      out.push_back({{"  ... " + with_commas(f.namespaces.size() - std::size_t(shown)) + " " +
+                          _(Words::kMore),
+                      Tone::kDim}});
       return;
     }
     if (shown >= room) return;
@@ -603,9 +606,9 @@ void namespaces_table(Lines& out, const TopFrame& f, int width, int room) {
 // The scope is kept whole when it can be: the refresh details give way first.
 TopLine title_line(const TopFrame* f, const TopStatusInfo& info, int width) {
   std::string left = std::string(Words::kTitle) + "  " + (f ? f->scope : std::string());
-  std::string every = std::string(Words::kEvery) + " " + info.every;
+  std::string every = std::string(_(Words::kEvery)) + " " + info.every;
   std::string updated =
-      info.updated.empty() ? std::string() : std::string(Words::kUpdated) + " " + info.updated;
+      info.updated.empty() ? std::string() : std::string(_(Words::kUpdated)) + " " + info.updated;
   std::vector<std::string> rights;
   rights.push_back(updated.empty() ? every : every + "  " + updated);
   if (!updated.empty()) rights.push_back(updated);
@@ -619,7 +622,7 @@ TopLine title_line(const TopFrame* f, const TopStatusInfo& info, int width) {
 }
 
 TopLine verdict_line(const TopFrame* f, int width) {
-  if (!f) return {{fit_words(Words::kWaiting, width), Tone::kDim}};
+  if (!f) return {{fit_words(_(Words::kWaiting), width), Tone::kDim}};
   return {{fit_words(f->summary, width), status_tone(f->status)}};
 }
 
@@ -633,21 +636,21 @@ TopLine conntrack_line(const TopFrame& f, int width) {
   };
   if (f.conntrack_count && f.conntrack_max && *f.conntrack_max > 0) {
     double r = double(*f.conntrack_count) / double(*f.conntrack_max);
-    add(std::string(Words::kConntrack) + " ");
+    add(std::string(_(Words::kConntrack)) + " ");
     for (auto& s : bar(r, 12)) add(s.text, s.tone);
     add(" " + fmt_pct(r) + " " + with_commas(uint64_t(*f.conntrack_count)) + "/" +
         with_commas(uint64_t(*f.conntrack_max)));
   } else {
-    add(Words::kConntrackNone, Tone::kDim);
+    add(_(Words::kConntrackNone), Tone::kDim);
   }
   std::string snat;
   Tone tone = Tone::kDim;
   if (!f.snat.empty()) {
     const TopSnat& s = f.snat.front();
-    snat = std::string(Words::kSnat) + " " + fmt_pct(s.utilization) + " " + s.group;
+    snat = std::string(_(Words::kSnat)) + " " + fmt_pct(s.utilization) + " " + s.group;
     tone = fill_tone(s.utilization);
   } else {
-    snat = Words::kSnatNone;
+    snat = _(Words::kSnatNone);
   }
   int room = width - used - 3;
   if (room >= 12) add("   " + fit_words(snat, room), tone);
@@ -659,20 +662,20 @@ TopLine queues_line(const TopFrame& f, int width) {
   std::size_t full = std::count_if(
       f.listeners.begin(), f.listeners.end(),
       [](const TopListener& l) { return l.queue_limit && l.queue_len >= l.queue_limit; });
-  std::string q = std::string(Words::kQueuesFull) + " " + std::to_string(full) + ", " +
-                  Words::kOverflows + " " + opt_rate(f.listen_overflows_per_s, f.rates);
+  std::string q = std::string(_(Words::kQueuesFull)) + " " + std::to_string(full) + ", " +
+                  _(Words::kOverflows) + " " + opt_rate(f.listen_overflows_per_s, f.rates);
   Tone qt = full || f.listen_overflows_per_s.value_or(0) > 0 ? Tone::kWarning : Tone::kPlain;
   std::string t;
   Tone tt = Tone::kDim;
   if (f.tracing) {
-    t = std::string(Words::kFailed) + " " +
+    t = std::string(_(Words::kFailed)) + " " +
         (f.failures_per_s ? per_second(*f.failures_per_s) : std::string("-")) + " (" +
-        Words::kTraced + ")";
+        _(Words::kTraced) + ")";
     tt = f.failures_per_s.value_or(0) > 0 ? Tone::kCritical : Tone::kPlain;
   } else if (!f.trace_status.empty()) {
-    t = std::string(Words::kNotTracing) + ": " + f.trace_status;
+    t = std::string(_(Words::kNotTracing)) + ": " + f.trace_status;
   } else {
-    t = Words::kNotTraced;
+    t = _(Words::kNotTraced);
   }
   TopLine line{{fit_words(q, width), qt}};
   int room = width - display_width(line[0].text) - 3;
@@ -697,10 +700,10 @@ std::string sort_name(const TopViewState& s) {
 // The collector's state or what is not measured yet, and the sort order on the right.
 TopLine note_line(const TopFrame* f, const TopViewState& s, const TopStatusInfo& info, int width) {
   std::string n = info.note;
-  if (n.empty() && f && !f->rates) n = Words::kRatesLater;
+  if (n.empty() && f && !f->rates) n = _(Words::kRatesLater);
   std::string sort = sort_name(s);
   if (sort.empty() || s.help) return {{fit_words(n, width), Tone::kDim}};
-  std::string right = std::string(Words::kSortedBy) + " " + sort;
+  std::string right = std::string(_(Words::kSortedBy)) + " " + sort;
   int room = width - display_width(right) - 2;
   return {{pad_right(fit_words(n, room), width - display_width(right)), Tone::kDim},
           {right, Tone::kPlain}};
@@ -708,7 +711,7 @@ TopLine note_line(const TopFrame* f, const TopViewState& s, const TopStatusInfo&
 
 // The views (the current one in brackets, also without colour) and the other keys.
 TopLine keys_line(const TopViewState& s, int width) {
-  std::string keys = Words::kKeys;
+  std::string keys = _(Words::kKeys);
   std::string views;
   for (int v = 0; v < kTopViews; ++v) {
     std::string item = std::to_string(v + 1) + " " + view_name(TopViewKind(v));
@@ -721,23 +724,23 @@ TopLine keys_line(const TopViewState& s, int width) {
 
 Lines help_lines(int width) {
   const char* text[] = {
-      "Keys",
-      "  1-7 or Tab  switch view: main (tuples and processes), tuples, processes,",
-      "              accept queues, SNAT groups, traced failures, namespaces",
-      "  s           change the sort order of the current table",
-      "  ? or h      this help (Esc or ? closes it)",
-      "  q or Ctrl-C quit (the terminal is restored)",
+      N_("Keys"),
+      N_("  1-7 or Tab  switch view: main (tuples and processes), tuples, processes,"),
+      N_("              accept queues, SNAT groups, traced failures, namespaces"),
+      N_("  s           change the sort order of the current table"),
+      N_("  ? or h      this help (Esc or ? closes it)"),
+      N_("  q or Ctrl-C quit (the terminal is restored)"),
       "",
-      "Columns",
-      "  USED/POOL   ports held towards one destination (TIME_WAIT that tcp_tw_reuse",
-      "              hands back excluded) and the ports connect() may use for it",
-      "  NEW/S       new connections per second to it, from two refreshes",
-      "  EXHAUSTS    time until its pool is empty at that rate (now: empty)",
-      "  FDS/LIMIT   open files of a process and its own soft RLIMIT_NOFILE",
-      "  QUEUE/LIMIT accept queue of a listener: connections not yet accepted",
+      N_("Columns"),
+      N_("  USED/POOL   ports held towards one destination (TIME_WAIT that tcp_tw_reuse"),
+      N_("              hands back excluded) and the ports connect() may use for it"),
+      N_("  NEW/S       new connections per second to it, from two refreshes"),
+      N_("  EXHAUSTS    time until its pool is empty at that rate (now: empty)"),
+      N_("  FDS/LIMIT   open files of a process and its own soft RLIMIT_NOFILE"),
+      N_("  QUEUE/LIMIT accept queue of a listener: connections not yet accepted"),
   };
   Lines out;
-  for (const char* t : text) out.push_back({{fit_words(t, width), Tone::kPlain}});
+  for (const char* t : text) out.push_back({{fit_words(*t ? _(t) : t, width), Tone::kPlain}});
   out.front().front().tone = Tone::kBold;
   out[7].front().tone = Tone::kBold;
   return out;
@@ -764,7 +767,7 @@ TopScreen build_screen(const TopFrame* f, const TopViewState& s, const TopStatus
   TopScreen out;
   if (height <= 0 || width <= 0) return out;
   if (width < kTopMinWidth || height < kTopMinHeight) {
-    out.push_back({{fit_words(Words::kTooSmall, width), Tone::kBold}});
+    out.push_back({{fit_words(_(Words::kTooSmall), width), Tone::kBold}});
     return out;
   }
   out.push_back(title_line(f, info, width));

@@ -16,9 +16,13 @@ enum class Tone { kPlain, kOk, kInfo, kWarning, kCritical, kUnknown, kBold, kDim
 std::string paint(std::string_view text, Tone tone, bool color);
 
 // Greedy word wrap to `width` columns: the first line starts with `first`, the following
-// lines with `rest`. Words longer than a line are kept whole (commands, addresses).
+// lines with `rest`. Words longer than a line are kept whole (commands, addresses); text with
+// East Asian wide characters (Chinese) may also break before or after any of them.
 std::string wrap(std::string_view text, std::size_t width, std::string_view first,
                  std::string_view rest);
+
+// Terminal columns of UTF-8 text: East Asian wide characters count two, others one.
+std::size_t text_columns(std::string_view s);
 
 // Items joined by `sep`, wrapped like wrap() but never inside an item ("LISTEN 2").
 std::string wrap_items(const std::vector<std::string>& items, std::string_view sep,

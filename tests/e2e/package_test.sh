@@ -106,13 +106,15 @@ installed=1
 # Slim images exclude man pages and docs from every install (path-exclude in
 # /etc/dpkg/dpkg.cfg.d): include this package's own, which the test reads.
 DEBIAN_FRONTEND=noninteractive dpkg_wait --path-include='/usr/share/man/man8/conndoctor.8.gz' \
-  --path-include='/usr/share/doc/conndoctor/*' -i "$deb" || fail "dpkg -i failed"
+  --path-include='/usr/share/doc/conndoctor/*' \
+  --path-include='/usr/share/locale/zh_CN/LC_MESSAGES/conndoctor.mo' -i "$deb" || fail "dpkg -i failed"
 [[ $(dpkg-query -W -f='${db:Status-Status}' conndoctor) == installed ]] || fail "not installed"
 for f in /usr/bin/conndoctor /usr/share/man/man8/conndoctor.8.gz \
   /usr/share/bash-completion/completions/conndoctor /usr/share/zsh/vendor-completions/_conndoctor \
   /usr/lib/systemd/system/conndoctor.service /etc/default/conndoctor \
   /usr/share/conndoctor/prometheus/conndoctor-rules.yml \
-  /usr/share/conndoctor/grafana/conndoctor-dashboard.json /usr/share/doc/conndoctor/copyright; do
+  /usr/share/conndoctor/grafana/conndoctor-dashboard.json /usr/share/doc/conndoctor/copyright \
+  /usr/share/locale/zh_CN/LC_MESSAGES/conndoctor.mo; do
   [[ -f $f ]] || fail "$f not installed"
 done
 # shellcheck disable=SC2016 # the unit's own $VARIABLE, literally
@@ -161,6 +163,10 @@ print("check:", r["status"], "|", r["summary"])
 PY
 /usr/bin/conndoctor check >"$TMP/check.txt" 2>&1
 [[ -s $TMP/check.txt ]] || fail "conndoctor check printed nothing"
+# The installed catalogue (/usr/share/locale, found from /usr/bin): the verdict in Chinese.
+LC_ALL=C /usr/bin/conndoctor check --lang zh >"$TMP/check_zh.txt" 2>&1
+head -1 "$TMP/check_zh.txt" | grep -qE '^(正常|提示|警告|严重|未知)' ||
+  fail "check --lang zh from the package is not Chinese: $(head -1 "$TMP/check_zh.txt")"
 
 # --- man 8 conndoctor ------------------------------------------------------------------------
 MANPAGER=cat MANWIDTH=100 man 8 conndoctor >"$TMP/man.txt" 2>"$TMP/man.err" ||

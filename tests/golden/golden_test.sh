@@ -5,6 +5,9 @@
 #   CONNDOCTOR=build/conndoctor bash tests/golden/golden_test.sh --update
 # and the diff is reviewed in the commit like any other change.
 set -euo pipefail
+# The English outputs whatever the caller's locale (--lang defaults from LC_ALL/LC_MESSAGES/LANG).
+export LC_ALL=C
+unset LANGUAGE LC_MESSAGES LANG
 here=$(cd "$(dirname "$0")" && pwd)
 fix=${FIXTURES:-$here/../fixtures}
 bin=${CONNDOCTOR:?CONNDOCTOR must name the conndoctor binary}
@@ -41,6 +44,19 @@ for q in "EADDRNOTAVAIL" "too many open files" "tcp_tw_recycle" "nf_conntrack: t
 done
 cases+=("rules|rules")
 cases+=("lab_list|lab list")
+# Simplified Chinese (po/zh_CN.po): the same runs with --lang zh; JSON stays English (checked
+# below against the English file).
+for d in ports_exhausted close_wait_leak accept_queue_full; do
+  base="check --interval 0 --proc-root $host --sock-diag-dump $fix/dumps/$d.nldump --color never"
+  cases+=("check_${d}_text_zh|$base --lang zh")
+done
+cases+=("check_snat_router_text_zh|$ct --lang zh")
+cases+=("check_ports_exhausted_json_zh|check --interval 0 --proc-root $host --sock-diag-dump $fix/dumps/ports_exhausted.nldump --color never --json --lang zh")
+for q in "EADDRNOTAVAIL" "too many open files"; do
+  slug=$(tr -c 'a-zA-Z0-9\n' '_' <<<"$q")
+  cases+=("explain_${slug}_text_zh|explain --lang zh|$q")
+done
+cases+=("lab_list_zh|lab list --lang zh")
 
 run_case() {  # name, args, [one quoted argument]
   local name=$1 args=$2 extra=${3-}
@@ -85,6 +101,12 @@ done
 for f in "$out"/*.out; do
   sed -i -E -e 's/"(hostname|kernel|generated_at)": "[^"]*"/"\1": "*"/' "$f"
 done
+# --lang zh leaves JSON in English, byte for byte.
+if ! cmp -s "$out/check_ports_exhausted_json.out" "$out/check_ports_exhausted_json_zh.out"; then
+  echo "golden: check --json --lang zh differs from check --json:"
+  diff -u "$out/check_ports_exhausted_json.out" "$out/check_ports_exhausted_json_zh.out" | head -20
+  exit 1
+fi
 
 if ((update)); then
   rm -rf "$expected" && mkdir -p "$expected" && cp "$out"/*.out "$expected"/
