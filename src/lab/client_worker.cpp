@@ -301,10 +301,10 @@ int hold_bound(const Endpoint& addr, uint32_t count, WorkerLink& link) {
     link.error("bind(" + addr.addr.to_string() + ":0): " + std::strerror(err));
     return 1;
   }
-  std::string text = with_commas(held.size()) + " sockets bound to " + addr.addr.to_string() +
-                     " port 0 and never connected: they hold ports " + std::to_string(lo) + "-" +
-                     std::to_string(hi);
-  if (err != 0) text += " (bind() then failed with " + errno_name(err) + ")";
+  std::string text =
+      _f("{0} sockets bound to {1} port 0 and never connected: they hold ports {2}-{3}",
+         with_commas(held.size()), addr.addr.to_string(), lo, hi);
+  if (err != 0) text += _f(" (bind() then failed with {0})", errno_name(err));
   link.ready(text);
   link.wait_stop(kUntilStop);
   return 0;
