@@ -14,6 +14,11 @@ namespace {
 
 constexpr double kWarnFill = 0.80;
 constexpr double kCritFill = 0.95;
+// Packets conntrack marked INVALID per second: a few are normal (late packets of closed flows,
+// ICMP errors); a steady stream is dropped by any "ct state invalid drop" rule (kube-proxy
+// installs one) and looks to the application like lost packets or resets.
+constexpr double kInvalidInfo = 10;
+constexpr double kInvalidWarn = 100;
 
 bool positive(const std::optional<double>& r) {
   return r && *r > 0;
@@ -21,7 +26,7 @@ bool positive(const std::optional<double>& r) {
 
 struct Figures {
   std::optional<int64_t> count, max, buckets;
-  std::optional<double> fill, drop, early_drop, insert_failed;
+  std::optional<double> fill, drop, early_drop, insert_failed, invalid;
 };
 
 Figures figures(const Snapshot& snap) {
@@ -34,6 +39,7 @@ Figures figures(const Snapshot& snap) {
   f.drop = snap.conntrack_stat_rate("drop");
   f.early_drop = snap.conntrack_stat_rate("early_drop");
   f.insert_failed = snap.conntrack_stat_rate("insert_failed");
+  f.invalid = snap.conntrack_stat_rate("invalid");
   return f;
 }
 
@@ -45,6 +51,7 @@ void put_common(Evidence& ev, const Snapshot& snap, const Figures& c) {
   put_rate(ev, "drop_per_s", snap, c.drop);
   put_rate(ev, "early_drop_per_s", snap, c.early_drop);
   put_rate(ev, "insert_failed_per_s", snap, c.insert_failed);
+  put_rate(ev, "invalid_per_s", snap, c.invalid);
   const std::string& src = snap.now().conntrack.stats_source;
   ev["stats_source"] = src.empty() ? Evidence(nullptr) : Evidence(src);
 }
@@ -84,6 +91,35 @@ void rule_conntrack(const RuleInput& in, std::vector<Finding>& out) {
     put_common(f.evidence, in.snap, c);
     f.evidence["note"] = _("the count is per network namespace, the limit is global");
     f.remediation = {step_conntrack_size(r), step_conntrack_timeouts(r.sysctls)};
+    out.push_back(std::move(f));
+  }
+
+  if (c.invalid && *c.invalid >= kInvalidInfo) {
+    // nf_conntrack_in() counts "invalid" when a packet fits no entry's state: a TCP segment
+    // outside the window tcp_in_window() tracks (asymmetric routing, offloads, a peer's
+    // retransmit after the entry was refreshed), a bad checksum, an unknown ICMP error.
+    Finding f;
+    f.id = "conntrack.invalid";
+    f.resource = Resource::kConntrack;
+    f.severity = *c.invalid >= kInvalidWarn ? Severity::kWarning : Severity::kInfo;
+    f.layer = Layer::kNetwork;
+    f.title =
+        _f("conntrack marks {0} packets INVALID: a \"ct state invalid\" drop rule (kube-proxy has "
+           "one) turns them into lost packets and resets",
+           per_second(*c.invalid));
+    put_common(f.evidence, in.snap, c);
+    f.evidence["cause"] =
+        _("packets that fit no tracked state: TCP segments outside the window conntrack "
+          "follows (asymmetric routing, offloads), bad checksums, unknown ICMP errors");
+    f.remediation = {RemediationStep{
+        'D',
+        _("Find which rule drops INVALID packets and which flows they belong to before changing "
+          "anything: out-of-window TCP from asymmetric routing is fixed in the routing; "
+          "net.netfilter.nf_conntrack_tcp_be_liberal=1 stops marking out-of-window segments "
+          "INVALID, at the cost of weaker state checks"),
+        {"nft list ruleset | grep -n 'ct state invalid'",
+         "iptables-save | grep -n -- '--ctstate INVALID'", "conntrack -S   # invalid= per CPU"},
+        _("None: reading only.")}};
     out.push_back(std::move(f));
   }
 

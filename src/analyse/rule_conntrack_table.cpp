@@ -160,16 +160,21 @@ void unevictable(const RuleInput& in, const Fill& fill, std::vector<Finding>& ou
   const Reading& r = in.snap.now();
   const ConntrackTable& t = r.conntrack_table;
   if (!fill.ratio || *fill.ratio < kFullFill) return;
-  const double s = share(t.assured, t.entries);
+  // early_drop() [nf_conntrack_core.c] only evicts entries without IPS_ASSURED; above 95 % the
+  // GC worker also evicts ASSURED TCP entries that are closing (tcp_can_early_drop()). The rest
+  // -- ASSURED UDP, ASSURED TCP in ESTABLISHED or a handshake state -- cannot be evicted: a
+  // table of them drops new packets.
+  const uint64_t stuck = t.assured - std::min(t.assured, t.assured_evictable);
+  const double s = share(stuck, t.entries);
   if (s < kAssuredShare) return;
-  // early_drop() [nf_conntrack_core.c] only evicts entries without IPS_ASSURED (and the GC
-  // worker above 95 % only closing TCP ones): a table of ASSURED flows drops new packets.
   Finding f = base("conntrack.unevictable", Severity::kWarning, fill);
   f.title = _f(
       "conntrack: {0} of {1} entries ({2}) are ASSURED, which early_drop() cannot evict: when the "
       "table is full, new flows are dropped",
-      with_commas(t.assured), with_commas(t.entries), percent(s));
+      with_commas(stuck), with_commas(t.entries), percent(s));
+  f.evidence["unevictable"] = stuck;
   f.evidence["assured"] = t.assured;
+  f.evidence["assured_evictable"] = t.assured_evictable;
   f.evidence["entries_dumped"] = t.entries;
   f.evidence["share"] = rounded(s, 4);
   f.evidence["by_protocol"] = Evidence(t.by_protocol);

@@ -16,6 +16,21 @@ namespace cd {
 
 namespace {
 
+// tcp_can_early_drop() [net/netfilter/nf_conntrack_proto_tcp.c]: the closing states gc_worker()
+// may evict even when ASSURED, once the table is over 95 % full.
+bool tcp_can_early_drop(CtTcpState st) {
+  switch (st) {
+    case CtTcpState::kFinWait:
+    case CtTcpState::kCloseWait:
+    case CtTcpState::kLastAck:
+    case CtTcpState::kTimeWait:
+    case CtTcpState::kClose:
+      return true;
+    default:
+      return false;
+  }
+}
+
 constexpr uint32_t kIpsSeenReply = 1u << 1;
 constexpr uint32_t kIpsAssured = 1u << 2;
 constexpr int64_t kHour = 3600;
@@ -134,6 +149,7 @@ struct ConntrackAggregator::State {
   std::array<uint64_t, 256> by_proto{};
   std::array<uint64_t, kCtTcpStates + 1> tcp_states{};  // last slot: out of range
   uint64_t assured = 0;
+  uint64_t assured_evictable = 0;
   uint64_t unreplied = 0;
   uint64_t snat = 0;
   uint64_t dnat = 0;
@@ -159,6 +175,7 @@ void ConntrackAggregator::on_entry(const CtEntry& e) {
   if (e.protocol == IPPROTO_TCP && e.tcp_state) {
     const uint8_t st = *e.tcp_state;
     ++s.tcp_states[std::min<int>(st, kCtTcpStates)];
+    if (assured && tcp_can_early_drop(CtTcpState(st))) ++s.assured_evictable;
     switch (CtTcpState(st)) {
       case CtTcpState::kTimeWait:
         ++s.stale.tcp_time_wait;
@@ -230,6 +247,7 @@ ConntrackTable ConntrackAggregator::finish(bool dumped, bool interrupted) {
     if (s.tcp_states[st])
       t.tcp_by_state[std::string(ct_tcp_state_name(uint8_t(st)))] += s.tcp_states[st];
   t.assured = s.assured;
+  t.assured_evictable = s.assured_evictable;
   t.unreplied = s.unreplied;
   t.snat_entries = s.snat;
   t.dnat_entries = s.dnat;

@@ -15,6 +15,7 @@ nlohmann::ordered_json conntrack_table_json(const ConntrackTable& t) {
   j["by_protocol"] = json(t.by_protocol);
   j["tcp_by_state"] = json(t.tcp_by_state);
   j["assured"] = t.assured;
+  j["assured_evictable"] = t.assured_evictable;
   j["unreplied"] = t.unreplied;
   j["snat_entries"] = t.snat_entries;
   j["dnat_entries"] = t.dnat_entries;

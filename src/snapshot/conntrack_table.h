@@ -85,6 +85,10 @@ struct ConntrackTable {
   std::map<std::string, uint64_t> by_protocol;   // "tcp", "udp", "icmp", ...
   std::map<std::string, uint64_t> tcp_by_state;  // "ESTABLISHED", "TIME_WAIT", ...
   uint64_t assured = 0;
+  // Of the ASSURED ones, TCP entries in FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT or CLOSE:
+  // early_drop() skips them, but gc_worker() evicts them once the table is over 95 % full
+  // (gc_worker_can_early_drop() -> tcp_can_early_drop()). The rest cannot be evicted at all.
+  uint64_t assured_evictable = 0;
   uint64_t unreplied = 0;
   uint64_t snat_entries = 0;
   uint64_t dnat_entries = 0;

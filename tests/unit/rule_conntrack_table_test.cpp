@@ -124,6 +124,33 @@ TEST(RuleConntrackTable, AFullTableOfAssuredEntriesCannotBeEarlyDropped) {
             nullptr);
 }
 
+// ASSURED TCP entries that are closing are not stuck: above 95 % fill gc_worker() evicts them
+// (tcp_can_early_drop()), so a full table of ASSURED TIME_WAIT/CLOSE entries is not
+// "unevictable"; ASSURED ESTABLISHED ones are.
+TEST(RuleConntrackTable, AssuredClosingTcpEntriesAreEvictable) {
+  ConntrackSnapshot closing(1000, 1000);
+  entries(closing, 400, "198.19.0.1", 80, CtTcpState::kTimeWait, 100);
+  entries(closing, 300, "198.19.0.2", 80, CtTcpState::kClose, 5);
+  entries(closing, 100, "198.19.0.3", 80, CtTcpState::kFinWait, 100);
+  entries(closing, 100, "198.19.0.4", 80, CtTcpState::kLastAck, 20);
+  entries(closing, 100, "198.19.0.5", 80, CtTcpState::kEstablished);
+  const Snapshot& snap = closing.finish();
+  EXPECT_EQ(snap.now().conntrack_table.assured, 1000u);
+  EXPECT_EQ(snap.now().conntrack_table.assured_evictable, 900u);
+  auto out = test::run_rule(rule_conntrack_table, snap);
+  EXPECT_EQ(find(out, "conntrack.unevictable"), nullptr);
+
+  ConntrackSnapshot mixed(1000, 1000);
+  entries(mixed, 50, "198.19.0.1", 80, CtTcpState::kTimeWait, 100);
+  entries(mixed, 950, "198.19.0.2", 80, CtTcpState::kEstablished);
+  auto out2 = test::run_rule(rule_conntrack_table, mixed.finish());
+  const Finding* f = find(out2, "conntrack.unevictable");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->evidence["unevictable"], 950);
+  EXPECT_EQ(f->evidence["assured"], 1000);
+  EXPECT_EQ(f->evidence["assured_evictable"], 50);
+}
+
 TEST(RuleConntrackTable, LongHashChainsNeedTwoReadings) {
   ConntrackSnapshot one(100, 262144);
   entries(one, 100, "10.1.0.1", 80, CtTcpState::kEstablished);

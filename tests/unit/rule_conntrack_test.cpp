@@ -72,6 +72,30 @@ TEST(Conntrack, EarlyDropAloneWarns) {
   EXPECT_EQ(f[0].severity, Severity::kWarning);
 }
 
+TEST(Conntrack, InvalidPacketsAreInfoThenAWarningWithAReadOnlyPlan) {
+  auto run_with = [](int64_t invalid_in_2s) {
+    SnapshotBuilder b;
+    table(b, 50, 100);
+    b.now().conntrack.stats["invalid"] = 1000;
+    b.then(2.0);
+    b.now().conntrack.stats["invalid"] = 1000 + invalid_in_2s;
+    return run_rule(rule_conntrack, b.build());
+  };
+  EXPECT_TRUE(run_with(10).empty());  // 5/s: the usual late packets
+  auto info = run_with(40);           // 20/s
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].id, "conntrack.invalid");
+  EXPECT_EQ(info[0].severity, Severity::kInfo);
+  EXPECT_EQ(info[0].evidence["invalid_per_s"], 20.0);
+  auto warn = run_with(400);  // 200/s
+  ASSERT_EQ(warn.size(), 1u);
+  EXPECT_EQ(warn[0].severity, Severity::kWarning);
+  EXPECT_EQ(warn[0].layer, Layer::kNetwork);
+  ASSERT_EQ(warn[0].remediation.size(), 1u);
+  for (const std::string& cmd : warn[0].remediation[0].commands)
+    EXPECT_EQ(cmd.find("-w"), std::string::npos) << cmd;  // reading only
+}
+
 TEST(Conntrack, InsertFailedIsAClashFindingAndOwnsItsDrops) {
   SnapshotBuilder b;
   table(b, 1000, 262144);
