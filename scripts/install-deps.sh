@@ -18,8 +18,9 @@ packages=(
   libsqlite3-dev zlib1g-dev
   # the BPF fd scan (attribution at scale): clang -target bpf, bpftool gen skeleton, libbpf
   clang bpftool libbpf-dev
-  # runtime tools the lab and end-to-end tests drive (namespaces, veth, nftables)
-  iproute2 nftables procps util-linux
+  # runtime tools the lab and end-to-end tests drive (namespaces, veth, nftables); iptables
+  # (its nf_tables flavour) runs the NAT commands of the plans (tests/e2e/plan_commands_test.sh)
+  iproute2 nftables iptables procps util-linux kmod
   # the end-to-end tests read the JSON reports with python3's json module (no load generation),
   # check the DaemonSet with python3-yaml, the unit with systemd-analyze, TLS with openssl,
   # and query serve with curl

@@ -46,6 +46,14 @@ constexpr int64_t kPageBytes = 4096;
 
 }  // namespace
 
+// systemd-sysctl applies sysctl.d before nf_conntrack is loaded on demand, so a
+// net.netfilter.* key does not exist yet at boot and its setting is lost: load the module from
+// modules-load.d (systemd-modules-load runs before systemd-sysctl), in a file of its own.
+std::string load_nf_conntrack_at_boot() {
+  return "echo nf_conntrack > /etc/modules-load.d/90-conndoctor-nf_conntrack.conf   # so that "
+         "sysctl.d finds the net.netfilter keys at boot";
+}
+
 std::string persist_sysctl(const std::string& key, const std::string& value) {
   return fmt::format("echo '{0} = {1}' > /etc/sysctl.d/90-{2}.conf", key, value, key);
 }
@@ -663,22 +671,23 @@ RemediationStep step_conntrack_size(const Reading& r) {
   std::optional<int64_t> cnt = r.conntrack.count ? r.conntrack.count : r.sysctls.nf_conntrack_count;
   int64_t want = next_pow2(std::max<int64_t>({max.value_or(0) * 2, cnt.value_or(0) * 2, 65536}));
   std::string v = std::to_string(want);
-  return step(
-      'D',
-      _f("Raise the conntrack table from {0} to {1} entries, and its hash table with it "
-         "(buckets = max keeps the chains short)",
-         max ? with_commas(uint64_t(*max)) : std::string("?"), with_commas(want)),
-      {sysctl_w("net.netfilter.nf_conntrack_max", v),
-       fmt::format("echo {0} > /sys/module/nf_conntrack/parameters/hashsize", want),
-       persist_sysctl("net.netfilter.nf_conntrack_max", v),
-       fmt::format("echo 'options nf_conntrack hashsize={0}' > /etc/modprobe.d/nf_conntrack.conf",
-                   want)},
-      _f("Kernel memory: {0} entries x ~{1} B = {2} (+8 B per bucket), unswappable. "
-         "nf_conntrack_max is global and read-only inside a container's namespace: "
-         "change it on the host. Raising max without fixing what fills the table (short "
-         "connections, long timeouts) only delays the next overflow.",
-         with_commas(want), kConntrackEntryBytes,
-         bytes_for_people(double(want) * kConntrackEntryBytes)));
+  return step('D',
+              _f("Raise the conntrack table from {0} to {1} entries, and its hash table with it "
+                 "(buckets = max keeps the chains short)",
+                 max ? with_commas(uint64_t(*max)) : std::string("?"), with_commas(want)),
+              {sysctl_w("net.netfilter.nf_conntrack_max", v),
+               fmt::format("echo {0} > /sys/module/nf_conntrack/parameters/hashsize", want),
+               persist_sysctl("net.netfilter.nf_conntrack_max", v), load_nf_conntrack_at_boot(),
+               // A file of its own: never overwrite an existing modprobe.d file.
+               fmt::format("echo 'options nf_conntrack hashsize={0}' > "
+                           "/etc/modprobe.d/90-conndoctor-nf_conntrack.conf",
+                           want)},
+              _f("Kernel memory: {0} entries x ~{1} B = {2} (+8 B per bucket), unswappable. "
+                 "nf_conntrack_max is global and read-only inside a container's namespace: "
+                 "change it on the host. Raising max without fixing what fills the table (short "
+                 "connections, long timeouts) only delays the next overflow.",
+                 with_commas(want), kConntrackEntryBytes,
+                 bytes_for_people(double(want) * kConntrackEntryBytes)));
 }
 
 RemediationStep step_conntrack_timeouts(const Sysctls& s) {
@@ -701,6 +710,7 @@ RemediationStep step_conntrack_timeouts(const Sysctls& s) {
     cmds.push_back(sysctl_w(key, std::to_string(w.want)) + _f("   # now {0} s", cur));
     cmds.push_back(persist_sysctl(key, std::to_string(w.want)));
   }
+  if (!cmds.empty()) cmds.push_back(load_nf_conntrack_at_boot());
   if (cmds.empty())
     return step('D',
                 _("Conntrack timeouts are already short (established <= 24 h): the table fills "
@@ -722,8 +732,15 @@ RemediationStep step_conntrack_clash_races() {
         "the "
         "same entry (parallel UDP such as glibc's A and AAAA DNS queries) or when NAT picks a port "
         "that collides"),
-      {"iptables -t nat -A POSTROUTING -o <interface> -j MASQUERADE --random-fully   # instead of "
-       "plain MASQUERADE/SNAT (kube-proxy, flannel and Calico have a setting for it)",
+      // An appended rule never matches: the existing MASQUERADE/SNAT rule before it takes
+      // every packet. Replace that rule in place.
+      {"nft -a list ruleset | grep -e masquerade -e 'snat to'   # the NAT rule: its table T, "
+       "chain C and handle H",
+       "nft replace rule ip <T> <C> handle <H> oifname \"<interface>\" masquerade fully-random",
+       "iptables -t nat -L POSTROUTING -n --line-numbers   # or with iptables: the number N of the "
+       "MASQUERADE/SNAT rule",
+       "iptables -t nat -R POSTROUTING <N> -o <interface> -j MASQUERADE --random-fully   # "
+       "kube-proxy, flannel and Calico have a setting for it",
        "/etc/resolv.conf (pods: dnsConfig.options): options single-request-reopen   # glibc sends "
        "A "
        "and AAAA from different sockets: no more 5 s DNS delays",

@@ -21,6 +21,20 @@ std::string proto_of(const SnatGroup& g) {
   return ct_protocol_name(g.protocol);
 }
 
+// Commands that change the existing NAT rule in place. An appended rule (`iptables -A`,
+// `nft add rule`) never matches: the existing MASQUERADE/SNAT rule before it takes every packet.
+// `nft_stmt` is the rule's new nftables statement, `ipt_target` its iptables target.
+std::vector<std::string> replace_nat_rule(const std::string& nft_stmt,
+                                          const std::string& ipt_target) {
+  return {
+      "nft -a list ruleset | grep -e masquerade -e 'snat to'   # the NAT rule: its table T, "
+      "chain C and handle H",
+      fmt::format("nft replace rule ip <T> <C> handle <H> oifname \"<interface>\" {0}", nft_stmt),
+      "iptables -t nat -L POSTROUTING -n --line-numbers   # or with iptables: the number N of "
+      "the MASQUERADE/SNAT rule",
+      fmt::format("iptables -t nat -R POSTROUTING <N> -o <interface> {0}", ipt_target)};
+}
+
 // The article's remedies, in the plan's order after connection reuse (A): more NAT addresses,
 // a wider port range, fully random port choice.
 RemediationStep step_more_nat_ips(const SnatGroup& g) {
@@ -28,11 +42,9 @@ RemediationStep step_more_nat_ips(const SnatGroup& g) {
       'D',
       _f("Add NAT addresses: every NAT IP is a separate pool of {0} ports towards {1}",
          with_commas(g.port_range.size()), g.dst.to_string()),
-      {fmt::format("nft add rule ip nat postrouting oifname \"<interface>\" snat to {0}-<last "
-                   "address>   # a range of NAT IPs instead of masquerade to one",
-                   g.nat_ip.to_string()),
-       "iptables -t nat -A POSTROUTING -o <interface> -j SNAT --to-source <first>-<last> "
-       "--random-fully"},
+      replace_nat_rule(fmt::format("snat to {0}-<last address> fully-random", g.nat_ip.to_string()),
+                       fmt::format("-j SNAT --to-source {0}-<last address> --random-fully",
+                                   g.nat_ip.to_string())),
       "The extra addresses must be routed back to this gateway (and allowed by the peer's "
       "allow-lists); a cloud NAT gateway has its own per-IP limit to raise instead."};
 }
@@ -55,8 +67,7 @@ RemediationStep step_random_fully() {
       'D',
       "Pick NAT ports fully at random (--random-fully), so that concurrent new flows do not race "
       "for the same port and fail with insert_failed before the pool is really empty",
-      {"nft: masquerade fully-random   (or: snat to <address> fully-random)",
-       "iptables -t nat -A POSTROUTING -o <interface> -j MASQUERADE --random-fully"},
+      replace_nat_rule("masquerade fully-random", "-j MASQUERADE --random-fully"),
       "It only changes how a free port is chosen: it adds no ports, so an exhausted pool stays "
       "exhausted."};
 }
