@@ -37,11 +37,29 @@ std::vector<std::string> replace_nat_rule(const std::string& nft_stmt,
 
 // The article's remedies, in the plan's order after connection reuse (A): more NAT addresses,
 // a wider port range, fully random port choice.
+// nf_nat picks the NAT IP of a flow by a hash of its source and destination
+// (find_best_ips_proto() [net/netfilter/nf_nat_core.c]), not by free ports: one (source,
+// destination) pair always lands on the same NAT IP, so more NAT IPs spread sources, and help
+// a group only when several sources share it.
 RemediationStep step_more_nat_ips(const SnatGroup& g) {
+  if (g.sources == 1 && !g.more_sources)
+    return RemediationStep{
+        'D',
+        _f("More NAT addresses would not help this pool: the NAT IP is picked by a hash of "
+           "(source, destination), and all {0} entries to {1} come from one source, so they would "
+           "all keep landing on one NAT IP; fewer new connections (A), or more destinations or "
+           "source addresses, are what frees ports",
+           with_commas(g.entries), g.dst.to_string()),
+        {},
+        ""};
+  const std::string sources =
+      g.more_sources ? fmt::format("{0}+", g.sources) : std::to_string(g.sources);
   return RemediationStep{
       'D',
-      _f("Add NAT addresses: every NAT IP is a separate pool of {0} ports towards {1}",
-         with_commas(g.port_range.size()), g.dst.to_string()),
+      _f("Add NAT addresses: every NAT IP is a separate pool of {0} ports towards {1}; the NAT IP "
+         "is picked by a hash of (source, destination), so the {2} sources behind this pool "
+         "spread over the NAT IPs (one source still uses one NAT IP per destination)",
+         with_commas(g.port_range.size()), g.dst.to_string(), sources),
       replace_nat_rule(fmt::format("snat to {0}-<last address> fully-random", g.nat_ip.to_string()),
                        fmt::format("-j SNAT --to-source {0}-<last address> --random-fully",
                                    g.nat_ip.to_string())),
@@ -120,6 +138,8 @@ void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out) {
     ev["random_fully"] = g.random_fully;
     ev["nat_ports_seen"] = Evidence::array({g.nat_port_lo, g.nat_port_hi});
     ev["closing_entries"] = g.closing;
+    ev["sources"] = g.sources;  // distinct original sources, counted up to 8
+    ev["more_sources"] = g.more_sources;
     put_rate(ev, "insert_failed_per_s", in.snap, insert_failed);
     ev["snat_groups_total"] = t.snat_groups_total;
     ev["note"] =

@@ -83,6 +83,10 @@ struct SnatCount {
   uint64_t closing = 0;
   uint16_t lo = UINT16_MAX;
   uint16_t hi = 0;
+  // The first kSnatSourcesCounted distinct original sources: whether more NAT IPs can help
+  // depends on how many (source, destination) pairs the hash spreads (SnatGroup::sources).
+  std::vector<std::array<uint8_t, 16>> sources;
+  bool more_sources = false;
 };
 
 DestKey key_of(const Endpoint& e, uint8_t proto) {
@@ -232,6 +236,13 @@ void ConntrackAggregator::on_entry(const CtEntry& e) {
       ++g.closing;
     g.lo = std::min(g.lo, e.reply_dst.port);
     g.hi = std::max(g.hi, e.reply_dst.port);
+    if (!g.more_sources &&
+        std::find(g.sources.begin(), g.sources.end(), e.orig_src.addr.bytes) == g.sources.end()) {
+      if (g.sources.size() < kSnatSourcesCounted)
+        g.sources.push_back(e.orig_src.addr.bytes);
+      else
+        g.more_sources = true;
+    }
   }
 }
 
@@ -280,6 +291,8 @@ ConntrackTable ConntrackAggregator::finish(bool dumped, bool interrupted) {
     g.closing = c.closing;
     g.nat_port_lo = c.lo;
     g.nat_port_hi = c.hi;
+    g.sources = uint32_t(c.sources.size());
+    g.more_sources = c.more_sources;
     const SnatRange r = choose_snat_range(g.nat_ip, cfg_.nat_rules, cfg_.snat_ports_override);
     g.port_range = r.ports;
     g.range_source = r.source;

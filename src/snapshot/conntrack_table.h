@@ -54,6 +54,11 @@ struct SnatGroup {
   std::string range_source = "default";      // "default", "nftables", "user"
   std::string rule;                          // NatRule::where of the rule that set the range
   bool random_fully = false;
+  // Distinct original sources behind the group, counted up to kSnatSourcesCounted
+  // (more_sources: there were more). nf_nat picks the NAT IP by a hash of (source,
+  // destination) (find_best_ips_proto()), so more NAT IPs help only with several sources.
+  uint32_t sources = 0;
+  bool more_sources = false;
   double utilization() const {
     return port_range.size() ? double(entries) / port_range.size() : 0.0;
   }
@@ -107,5 +112,6 @@ std::string ct_protocol_name(uint8_t protocol);
 
 inline constexpr std::size_t kTopDestinationsKept = 20;
 inline constexpr std::size_t kSnatGroupsKept = 50;
+inline constexpr std::size_t kSnatSourcesCounted = 8;
 
 }  // namespace cd

@@ -24,6 +24,12 @@ expect(ev["in_use"] == 10 and ev["usable"] == 10, "pool is not 10 of 10: %s" % e
 expect(ev["range_source"] == "nftables", "port range not read from the ruleset")
 expect("198.19.0.2:80" in snat[0]["title"] and "198.19.0.1" in snat[0]["title"], "title")
 expect(snat[0]["remediation"][0]["priority"] == "A", "plan does not start with connection reuse")
+# One client behind the router: nf_nat hashes (source, destination) to the NAT IP, so more NAT
+# IPs would not be used by these flows; the plan must say so rather than propose them.
+expect(ev["sources"] == 1 and ev["more_sources"] is False, "sources %r" % ev.get("sources"))
+acts = [s["action"] for s in snat[0]["remediation"]]
+expect(any("More NAT addresses would not help" in a for a in acts), "more NAT IPs proposed for one source: %r" % acts)
+expect(not any(a.startswith("Add NAT addresses") for a in acts), "Add NAT addresses step for one source")
 expect(r["status"] == "critical", "status not critical")
 table = r["resources"]["conntrack"]["table"]
 expect(table is not None and table["snat_entries"] >= 10, "conntrack table not dumped")

@@ -65,8 +65,8 @@ def cmd_only(c):  # the command without its "# comment"
 
 steps = [s for f in snat["findings"] if f["id"].startswith("snat_ports") for s in f["remediation"]]
 nat_steps = [s for s in steps if any(c.startswith("nft replace rule") for c in s["commands"])]
-if len(nat_steps) < 2:
-    fail("expected the more-NAT-addresses and fully-random steps, got %d NAT steps" % len(nat_steps))
+if not nat_steps:
+    fail("expected the fully-random step (and more NAT addresses where several sources share a pool)")
 n = 0
 for s in nat_steps:
     cmds = s["commands"]

@@ -60,9 +60,27 @@ TEST(RuleSnatPorts, ExhaustedPoolIsCriticalNamingTheDestinationAndTheNatIp) {
   // The article's remedies, connection reuse first.
   ASSERT_FALSE(f.remediation.empty());
   EXPECT_EQ(f.remediation.front().priority, 'A');
-  EXPECT_TRUE(test::has_step(f, 'D', "Add NAT addresses"));
+  // One source (198.18.1.2) behind the pool: the NAT IP is a hash of (source, destination),
+  // so more NAT IPs would not be used; the step says so instead of proposing them.
+  EXPECT_EQ(f.evidence["sources"], 1);
+  EXPECT_FALSE(test::has_step(f, 'D', "Add NAT addresses"));
+  EXPECT_TRUE(test::has_step(f, 'D', "More NAT addresses would not help"));
   EXPECT_TRUE(test::has_step(f, 'D', "Widen the NAT port range"));
   EXPECT_TRUE(test::has_step(f, 'D', "random-fully"));
+}
+
+TEST(RuleSnatPorts, MoreNatAddressesOnlyWhereSeveralSourcesShareThePool) {
+  ConntrackSnapshot s(10, 262144, rules({masquerade_to(40000, 40009)}));
+  for (int i = 0; i < 10; ++i)  // ten hosts behind the gateway, one connection each
+    s.add(ct_snat(ct_tcp("198.18.1." + std::to_string(10 + i), 50000, "198.19.0.2", 80,
+                         CtTcpState::kEstablished),
+                  "198.18.0.1", uint16_t(40000 + i)));
+  auto out = test::run_rule(rule_snat_ports, s.finish());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].evidence["sources"], 8);  // counted up to 8
+  EXPECT_EQ(out[0].evidence["more_sources"], true);
+  EXPECT_TRUE(test::has_step(out[0], 'D', "Add NAT addresses"));
+  EXPECT_TRUE(test::has_step(out[0], 'D', "8+ sources"));
 }
 
 TEST(RuleSnatPorts, TheSameEntriesAgainstTheDefaultRangeAreFine) {
