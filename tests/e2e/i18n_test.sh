@@ -48,7 +48,7 @@ rc=$?
 ((rc <= 2)) || fail "lab run connect-refused --lang zh exited $rc: $(head -c 500 "$LAB_TMP/lab_refused_zh.err")"
 grep -q '^  观察到: 向 127.0.0.1:8080 发起 150 次阻塞 connect: 0 个连接成功, *150 次以 ECONNREFUSED 失败' "$rf" ||
   fail "the generator's observation is not Chinese: $(grep -m2 -E 'observed|观察到' "$rf")"
-has "$rf" "那里没有进程监听: 每个 SYN 都由 RST 应答" "the generator's reason is not Chinese"
+has "$rf" "那里没有进程监听,每个 SYN 都由 RST 应答" "the generator's reason is not Chinese"
 lacks "$rf" "blocking connects to" "the generator's observation stayed English"
 
 # 2. No --lang: LANG=zh_CN.UTF-8 chooses Chinese for text, JSON keeps English keys and text.
