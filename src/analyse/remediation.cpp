@@ -96,37 +96,37 @@ struct RuntimeAdvice {
 
 constexpr RuntimeAdvice kRuntimeAdvice[] = {
     {"go", "Go",
-     "Go: one shared http.Client for the process; &http.Transport{MaxIdleConns: 1000, "
-     "MaxIdleConnsPerHost: 200 /* >= expected concurrency; the default 2 turns every extra "
-     "concurrent request into a new connection */, IdleConnTimeout: 90 * time.Second}; after "
-     "each request: io.Copy(io.Discard, resp.Body); resp.Body.Close()"},
+     N_("Go: one shared http.Client for the process; &http.Transport{MaxIdleConns: 1000, "
+        "MaxIdleConnsPerHost: 200 /* >= expected concurrency; the default 2 turns every extra "
+        "concurrent request into a new connection */, IdleConnTimeout: 90 * time.Second}; after "
+        "each request: io.Copy(io.Discard, resp.Body); resp.Body.Close()")},
     {"jvm", "Java",
-     "Java: one shared pooled client: Apache HttpClient PoolingHttpClientConnectionManager "
-     "with setMaxTotal(N) and setDefaultMaxPerRoute(N) (or setMaxPerRoute(route, N)); OkHttp: "
-     "one OkHttpClient with new ConnectionPool(N, 5, TimeUnit.MINUTES); JDK "
-     "java.net.http.HttpClient: build it once and reuse it; close every response (try-with-"
-     "resources)"},
+     N_("Java: one shared pooled client: Apache HttpClient PoolingHttpClientConnectionManager "
+        "with setMaxTotal(N) and setDefaultMaxPerRoute(N) (or setMaxPerRoute(route, N)); OkHttp: "
+        "one OkHttpClient with new ConnectionPool(N, 5, TimeUnit.MINUTES); JDK "
+        "java.net.http.HttpClient: build it once and reuse it; close every response (try-with-"
+        "resources)")},
     {"cpython", "Python",
-     "Python: one requests.Session() with session.mount('https://', "
-     "HTTPAdapter(pool_connections=10, pool_maxsize=N)) (and 'http://'); or one "
-     "httpx.Client(limits=httpx.Limits(max_connections=N, max_keepalive_connections=N)) "
-     "reused for every request"},
+     N_("Python: one requests.Session() with session.mount('https://', "
+        "HTTPAdapter(pool_connections=10, pool_maxsize=N)) (and 'http://'); or one "
+        "httpx.Client(limits=httpx.Limits(max_connections=N, max_keepalive_connections=N)) "
+        "reused for every request")},
     {"nodejs", "Node.js",
-     "Node.js: one shared agent for every request: new http.Agent({ keepAlive: true, "
-     "maxSockets: N }) (https.Agent likewise; the global agent keeps alive only since Node 19); "
-     "undici/fetch: one Pool or Agent reused; consume or destroy every response body"},
+     N_("Node.js: one shared agent for every request: new http.Agent({ keepAlive: true, "
+        "maxSockets: N }) (https.Agent likewise; the global agent keeps alive only since Node 19); "
+        "undici/fetch: one Pool or Agent reused; consume or destroy every response body")},
     {"php-fpm", "PHP-FPM",
-     "PHP-FPM: workers share no pool, so keep connections per worker: PDO::ATTR_PERSISTENT => "
-     "true, Redis/Memcached pconnect() or a persistent_id, one curl handle reused across "
-     "requests; or a local pooling proxy (nginx upstream keepalive, PgBouncer)"},
+     N_("PHP-FPM: workers share no pool, so keep connections per worker: PDO::ATTR_PERSISTENT => "
+        "true, Redis/Memcached pconnect() or a persistent_id, one curl handle reused across "
+        "requests; or a local pooling proxy (nginx upstream keepalive, PgBouncer)")},
     {"nginx", "nginx",
-     "nginx as a proxy: upstream backend { server ...; keepalive 32; } and in the location "
-     "proxy_http_version 1.1; proxy_set_header Connection \"\"; (without all three nginx opens "
-     "a new upstream connection per request)"},
+     N_("nginx as a proxy: upstream backend { server ...; keepalive 32; } and in the location "
+        "proxy_http_version 1.1; proxy_set_header Connection \"\"; (without all three nginx opens "
+        "a new upstream connection per request)")},
     {"envoy", "envoy",
-     "envoy as a proxy: do not set max_requests_per_connection: 1; keep the cluster's "
-     "common_http_protocol_options.idle_timeout above the request interval; speak HTTP/2 to "
-     "upstreams that support it (one connection carries every request)"},
+     N_("envoy as a proxy: do not set max_requests_per_connection: 1; keep the cluster's "
+        "common_http_protocol_options.idle_timeout above the request interval; speak HTTP/2 to "
+        "upstreams that support it (one connection carries every request)")},
 };
 
 // Pools for the well-known database and cache ports: churn to them is a missing pool.
@@ -135,27 +135,30 @@ std::optional<std::string_view> pool_for_port(uint16_t port) {
     case 5432:
     case 3306:
       return port == 5432
-                 ? "PostgreSQL (port 5432): a connection pool sized to the concurrency: Go "
-                   "database/sql db.SetMaxIdleConns(N) (the default 2 closes every extra "
-                   "connection after use) and db.SetMaxOpenConns(N); Java HikariCP "
-                   "maximumPoolSize; Python SQLAlchemy create_engine(pool_size=N); or PgBouncer "
-                   "in front of the server"
-                 : "MySQL (port 3306): a connection pool sized to the concurrency: Go "
-                   "database/sql db.SetMaxIdleConns(N) (the default 2 closes every extra "
-                   "connection after use) and db.SetMaxOpenConns(N); Java HikariCP "
-                   "maximumPoolSize; Python SQLAlchemy create_engine(pool_size=N); or ProxySQL "
-                   "in front of the server";
+                 ? N_("PostgreSQL (port 5432): a connection pool sized to the concurrency: Go "
+                      "database/sql db.SetMaxIdleConns(N) (the default 2 closes every extra "
+                      "connection after use) and db.SetMaxOpenConns(N); Java HikariCP "
+                      "maximumPoolSize; Python SQLAlchemy create_engine(pool_size=N); or PgBouncer "
+                      "in front of the server")
+                 : N_("MySQL (port 3306): a connection pool sized to the concurrency: Go "
+                      "database/sql db.SetMaxIdleConns(N) (the default 2 closes every extra "
+                      "connection after use) and db.SetMaxOpenConns(N); Java HikariCP "
+                      "maximumPoolSize; Python SQLAlchemy create_engine(pool_size=N); or ProxySQL "
+                      "in front of the server");
     case 6379:
-      return "Redis (port 6379): one pooled client per process: go-redis "
-             "redis.NewClient(&redis.Options{PoolSize: N, MinIdleConns: M}); Java JedisPool or "
-             "one shared Lettuce connection; redis-py one ConnectionPool for the process; PHP "
-             "phpredis pconnect()";
+      return N_(
+          "Redis (port 6379): one pooled client per process: go-redis "
+          "redis.NewClient(&redis.Options{PoolSize: N, MinIdleConns: M}); Java JedisPool or "
+          "one shared Lettuce connection; redis-py one ConnectionPool for the process; PHP "
+          "phpredis pconnect()");
     case 11211:
-      return "Memcached (port 11211): persistent client connections: pymemcache PooledClient, "
-             "one shared spymemcached/gomemcache client, PHP Memcached with a persistent_id";
+      return N_(
+          "Memcached (port 11211): persistent client connections: pymemcache PooledClient, "
+          "one shared spymemcached/gomemcache client, PHP Memcached with a persistent_id");
     case 27017:
-      return "MongoDB (port 27017): one MongoClient per process (it pools: maxPoolSize), never "
-             "one per request";
+      return N_(
+          "MongoDB (port 27017): one MongoClient per process (it pools: maxPoolSize), never "
+          "one per request");
     default:
       return std::nullopt;
   }
@@ -178,18 +181,18 @@ RemediationStep step_client_reuse(const ReuseHint& hint) {
         "the pool");
   std::vector<std::string> commands;
   if (hint.port)
-    if (auto pool = pool_for_port(*hint.port)) commands.emplace_back(*pool);
+    if (auto pool = pool_for_port(*hint.port)) commands.emplace_back(_(std::string(*pool).c_str()));
   const RuntimeAdvice* first = advice_for(hint.runtime);
   if (first) {
     action += _f(" (the client runs {0}{1}: its setting comes first)", first->display,
                  hint.runtime->version.empty() ? "" : " " + hint.runtime->version);
-    commands.emplace_back(first->command);
+    commands.emplace_back(_(std::string(first->command).c_str()));
   }
   // Then the general-purpose clients not named yet (PHP-FPM and the proxies only when seen).
   for (const RuntimeAdvice& a : kRuntimeAdvice) {
     const bool general =
         a.runtime == "go" || a.runtime == "jvm" || a.runtime == "cpython" || a.runtime == "nodejs";
-    if (&a != first && general) commands.emplace_back(a.command);
+    if (&a != first && general) commands.emplace_back(_(std::string(a.command).c_str()));
   }
   return step(
       'A', std::move(action), std::move(commands),
@@ -206,12 +209,12 @@ RemediationStep step_server_keep_alive() {
         "TIME_WAIT stays on the client side or disappears; tcp_tw_reuse does not help here (it "
         "only "
         "applies to connect())"),
-      {"nginx: keepalive_timeout 75s; keepalive_requests 1000;  (towards upstreams: upstream { "
-       "keepalive 32; } with proxy_http_version 1.1; proxy_set_header Connection \"\";)",
+      {_("nginx: keepalive_timeout 75s; keepalive_requests 1000;  (towards upstreams: upstream { "
+         "keepalive 32; } with proxy_http_version 1.1; proxy_set_header Connection \"\";)"),
        "Apache httpd: KeepAlive On; MaxKeepAliveRequests 1000; KeepAliveTimeout 5",
-       "Go net/http: leave keep-alives on (no srv.SetKeepAlivesEnabled(false)) and do not set a "
-       "\"Connection: close\" response header",
-       "and make the clients reuse connections (one pooled client per process)"},
+       _("Go net/http: leave keep-alives on (no srv.SetKeepAlivesEnabled(false)) and do not set a "
+         "\"Connection: close\" response header"),
+       _("and make the clients reuse connections (one pooled client per process)")},
       _("Low. Each idle keep-alive connection holds a socket and an fd on the server: bound them "
         "with an idle timeout and a per-connection request limit."));
 }
@@ -223,13 +226,13 @@ RemediationStep step_bind_no_port() {
         "address must be chosen, set IP_BIND_ADDRESS_NO_PORT before bind(ip, 0) so that the port "
         "is "
         "chosen at connect() and shared across destinations (Linux >= 4.2)"),
-      {"C: int one = 1; setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one); "
-       "then bind(fd, src with port 0) and connect(fd, dst)",
+      {_("C: int one = 1; setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one); "
+         "then bind(fd, src with port 0) and connect(fd, dst)"),
        "Go: net.Dialer{LocalAddr: src, Control: func(_, _ string, c syscall.RawConn) error { "
        "return c.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, "
        "unix.IP_BIND_ADDRESS_NO_PORT, 1) }) }}",
-       "nginx: proxy_bind sets IP_BIND_ADDRESS_NO_PORT by itself since 1.11.4: upgrade an older "
-       "one"},
+       _("nginx: proxy_bind sets IP_BIND_ADDRESS_NO_PORT by itself since 1.11.4: upgrade an older "
+         "one")},
       _("None for the kernel. Failures then show up per destination tuple (EADDRNOTAVAIL) instead "
         "of host-wide (EADDRINUSE)."));
 }
@@ -240,8 +243,8 @@ RemediationStep step_udp_socket_reuse() {
       _("Keep a few UDP sockets and reuse them instead of opening one per request: every open UDP "
         "socket holds a port of the whole host, and auto-bind fails with EAGAIN when none is left"),
       {"ss -uanp | awk 'NR>1{print $NF}' | sort | uniq -c | sort -rn | head   # who holds them",
-       "DNS lookups: a local caching resolver (systemd-resolved, dnsmasq, NodeLocal DNSCache) "
-       "instead of one socket per query"},
+       _("DNS lookups: a local caching resolver (systemd-resolved, dnsmasq, NodeLocal DNSCache) "
+         "instead of one socket per query")},
       _("Low."));
 }
 
@@ -320,7 +323,7 @@ RemediationStep step_connect_timeout() {
         "breaker) instead of piling up: an unanswered SYN is retried for ~127 s "
         "(tcp_syn_retries=6: "
         "1+2+4+...+64 s), holding its local port and the request that waits for it"),
-      {"Go: net.Dialer{Timeout: 3 * time.Second} in the http.Transport's DialContext",
+      {_("Go: net.Dialer{Timeout: 3 * time.Second} in the http.Transport's DialContext"),
        "Java: HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)); OkHttp "
        ".connectTimeout(3, TimeUnit.SECONDS); Apache HttpClient "
        "ConnectionConfig.custom().setConnectTimeout(3, TimeUnit.SECONDS)",
@@ -393,8 +396,8 @@ RemediationStep step_more_source_addresses() {
                 "addresses/ports): each (source IP, destination IP, destination port) tuple has a "
                 "pool of its own"),
               {"ip addr add <extra-address>/<prefix> dev <interface>",
-               "give each client pool its own source address (bind(addr, 0) with "
-               "IP_BIND_ADDRESS_NO_PORT set, e.g. nginx proxy_bind)"},
+               _("give each client pool its own source address (bind(addr, 0) with "
+                 "IP_BIND_ADDRESS_NO_PORT set, e.g. nginx proxy_bind)")},
               _("The extra addresses must route back to this host and be allowed by the peer's "
                 "firewall."));
 }

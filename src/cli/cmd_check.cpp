@@ -125,7 +125,7 @@ int run_check(const CheckArgs& a) {
     if (t) {
       tracer.emplace(std::move(*t));
       scope.netns = *ino;
-      scope.label = "network namespace inode " + std::to_string(*ino);
+      scope.label = _f("network namespace inode {0}", *ino);
     } else {
       trace_error = t.error().message;
     }

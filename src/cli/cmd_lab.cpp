@@ -56,7 +56,7 @@ class LabTrace final : public LabTracer {
     tracer_.emplace(std::move(*t));
     started_ = std::chrono::steady_clock::now();
     scope_.netns = netns_inode;
-    scope_.label = "the lab's network namespace (inode " + std::to_string(netns_inode) + ")";
+    scope_.label = _f("the lab's network namespace (inode {0})", netns_inode);
     return {};
   }
   Result<TraceResult> finish() override {
@@ -116,7 +116,7 @@ int run_clean(const std::string& prefix) {
   if (!removed) return error_exit(removed.error().message);
   std::string out;
   for (const auto& line : *removed) out += line + "\n";
-  if (removed->empty()) out = "nothing to clean\n";
+  if (removed->empty()) out = std::string(_("nothing to clean")) + "\n";
   return emit(out);
 }
 

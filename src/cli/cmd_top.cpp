@@ -164,14 +164,14 @@ bool send(int fd, const char* key, nlohmann::json value) {
   if (c.ns_fd >= 0) {
     auto g = NetnsGuard::enter_fd(c.ns_fd, c.label);
     if (!g) {
-      send(c.out_fd, "note", "cannot enter " + c.label + ": " + g.error().message);
+      send(c.out_fd, "note", _f("cannot enter {0}: {1}", c.label, g.error().message));
       ::_exit(3);
     }
     guard.emplace(std::move(*g));
   }
   auto self = netns_id_of("/proc/self/ns/net");
   TraceDelta trace(a.trace, a.all_netns || !self ? 0 : uint32_t(self->ino));
-  if (a.trace && !self) send(c.out_fd, "note", "not tracing: " + self.error().message);
+  if (a.trace && !self) send(c.out_fd, "note", _f("not tracing: {0}", self.error().message));
 
   DiagnoseOptions diag = diagnose_options(a);
   auto clock = make_real_clock();
@@ -243,7 +243,7 @@ bool send(int fd, const char* key, nlohmann::json value) {
       if (!frame.tracing && a.trace) frame.trace_status = trace.status();
       ok = send(c.out_fd, "frame", frame_json(frame));
     } else {
-      ok = send(c.out_fd, "note", "collection failed: " + error + " (retrying)");
+      ok = send(c.out_fd, "note", _f("collection failed: {0} (retrying)", error));
     }
     if (!ok) ::_exit(0);  // the screen is gone
     // The next refresh on the grid (start + k * every), skipping ticks a slow one overran.
@@ -489,7 +489,7 @@ int run_top(const TopArgs& a) {
       if (restart_at && monotonic_s() >= *restart_at) {
         restart_at.reset();
         if (auto r = collector.start(); !r) {
-          session.show_note("cannot start a collector: " + r.error().message);
+          session.show_note(_f("cannot start a collector: {0}", r.error().message));
           restart_at = monotonic_s() + *every;
         }
       }

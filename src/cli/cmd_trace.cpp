@@ -29,7 +29,7 @@ int run_trace(const TraceArgs& a) {
   TraceOptions opt;
   TraceScope scope;
   if (a.all_netns) {
-    scope.label = "all network namespaces";
+    scope.label = _("all network namespaces");
   } else {
     Result<uint32_t> ino = fail("");
     if (a.netns.empty()) {
@@ -43,9 +43,8 @@ int run_trace(const TraceArgs& a) {
     if (!ino) return error_exit(ino.error().message);
     opt.netns_only = *ino;
     scope.netns = *ino;
-    scope.label =
-        (a.netns.empty() ? std::string("this network namespace") : "network namespace " + a.netns) +
-        " (inode " + std::to_string(*ino) + ")";
+    scope.label = a.netns.empty() ? _f("this network namespace (inode {0})", *ino)
+                                  : _f("network namespace {0} (inode {1})", a.netns, *ino);
   }
 
   BlockedSignals signals;

@@ -29,8 +29,7 @@ std::string seconds_text(double s) {
 
 std::string destinations_text(const std::vector<Endpoint>& d) {
   if (d.size() == 1) return d[0].to_string();
-  return std::to_string(d.size()) + " destinations (" + d.front().to_string() + " .. " +
-         d.back().to_string() + ")";
+  return _f("{0} destinations ({1} .. {2})", d.size(), d.front().to_string(), d.back().to_string());
 }
 
 // Blocking connect bounded by SO_SNDTIMEO (then connect() fails with EINPROGRESS).
@@ -85,9 +84,10 @@ int churn(const ClientConfig& cfg, WorkerLink& link) {
     } else if (cfg.ready_after_successes > 0 && successes >= cfg.ready_after_successes) {
       link.ready("");
     } else if (t >= cfg.ready_timeout_s) {
-      link.ready(std::string("client: ") +
-                 (cfg.ready_on_eaddrnotavail ? "no EADDRNOTAVAIL" : "the load was not reached") +
-                 " within " + seconds_text(cfg.ready_timeout_s));
+      link.ready(cfg.ready_on_eaddrnotavail
+                     ? _f("client: no EADDRNOTAVAIL within {0}", seconds_text(cfg.ready_timeout_s))
+                     : _f("client: the load was not reached within {0}",
+                          seconds_text(cfg.ready_timeout_s)));
     } else {
       return;
     }
@@ -215,20 +215,21 @@ int syn_flood(const SynConfig& cfg, WorkerLink& link) {
       return now - p.started >= cfg.stuck_after_s;
     });
     if (!ready && uint32_t(stuck) >= cfg.ready_stuck) {
-      link.ready(with_commas(uint64_t(stuck)) + " connects to " + cfg.destination.to_string() +
-                 " unanswered for over " + seconds_text(cfg.stuck_after_s) + " after " +
-                 with_commas(completed) + " completed: " + cfg.why);
+      link.ready(_f("{0} connects to {1} unanswered for over {2} after {3} completed: {4}",
+                    with_commas(uint64_t(stuck)), cfg.destination.to_string(),
+                    seconds_text(cfg.stuck_after_s), with_commas(completed), _(cfg.why.c_str())));
       ready = true;
     } else if (!ready && now - start >= cfg.ready_timeout_s) {
-      link.ready("client: no connect stayed unanswered within " +
-                 seconds_text(cfg.ready_timeout_s));
+      link.ready(
+          _f("client: no connect stayed unanswered within {0}", seconds_text(cfg.ready_timeout_s)));
       ready = true;
     }
   }
-  std::string text = with_commas(started) + " non-blocking connects to " +
-                     cfg.destination.to_string() + " at " + std::to_string(int(cfg.rate_per_s)) +
-                     "/s: " + with_commas(completed) + " completed the handshake, " +
-                     with_commas(pending.size()) + " still waiting for a SYN-ACK";
+  std::string text =
+      _f("{0} non-blocking connects to {1} at {2}/s: {3} completed the handshake, {4} still "
+         "waiting for a SYN-ACK",
+         with_commas(started), cfg.destination.to_string(), int(cfg.rate_per_s),
+         with_commas(completed), with_commas(pending.size()));
   if (errors.total() > 0) text += ", " + errors.describe();
   link.observe(text);
   return 0;
@@ -239,9 +240,10 @@ int steal_port(const Endpoint& service, WorkerLink& link) {
   auto reserved = read_proc_text("/proc/sys/net/ipv4/ip_local_reserved_ports");
   std::string where = range ? *range : "?";
   std::replace(where.begin(), where.end(), '\t', '-');
-  link.observe("the service port " + std::to_string(service.port) +
-               " is inside ip_local_port_range " + where + "; ip_local_reserved_ports: " +
-               (reserved && !reserved->empty() ? *reserved : "none"));
+  link.observe(
+      _f("the service port {0} is inside ip_local_port_range {1}; "
+         "ip_local_reserved_ports: {2}",
+         service.port, where, reserved && !reserved->empty() ? *reserved : std::string(_("none"))));
 
   int fd = -1, err = 0;
   for (double end = WorkerLink::now() + 3; fd < 0 && WorkerLink::now() < end;) {
@@ -268,9 +270,12 @@ int steal_port(const Endpoint& service, WorkerLink& link) {
   want.sin_port = htons(port);
   int rc = ::bind(svc.get(), reinterpret_cast<sockaddr*>(&want), sizeof want);
   int bind_err = errno;
-  link.ready("an outbound connect() got local port " + std::to_string(port) +
-             "; a service starting afterwards on 0.0.0.0:" + std::to_string(port) +
-             (rc == 0 ? " could bind it" : " failed: bind() " + errno_name(bind_err)));
+  link.ready(rc == 0 ? _f("an outbound connect() got local port {0}; a service starting "
+                          "afterwards on 0.0.0.0:{0} could bind it",
+                          port)
+                     : _f("an outbound connect() got local port {0}; a service starting "
+                          "afterwards on 0.0.0.0:{0} failed: bind() {1}",
+                          port, errno_name(bind_err)));
   link.wait_stop(kUntilStop);
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "lab/generators.h"
 #include "lab/sock_util.h"
 #include "util/format.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -69,12 +70,14 @@ int connect_fail(const ConnectFailConfig& cfg, WorkerLink& link) {
       errors.add(err);
   };
   auto summary = [&] {
-    std::string text = with_commas(started) + (cfg.blocking ? " blocking" : " non-blocking") +
-                       " connects to " + cfg.destination.to_string();
+    std::string text = cfg.blocking ? _f("{0} blocking connects to {1}", with_commas(started),
+                                         cfg.destination.to_string())
+                                    : _f("{0} non-blocking connects to {1}", with_commas(started),
+                                         cfg.destination.to_string());
     if (cfg.syn_count > 0) text += " (TCP_SYNCNT " + std::to_string(cfg.syn_count) + ")";
-    text += ": " + with_commas(connected) + " connected";
+    text += _f(": {0} connected", with_commas(connected));
     if (errors.total() > 0) text += ", " + errors.describe();
-    if (!pending.empty()) text += ", " + with_commas(pending.size()) + " still in flight";
+    if (!pending.empty()) text += _f(", {0} still in flight", with_commas(pending.size()));
     return text;
   };
 
@@ -110,23 +113,22 @@ int connect_fail(const ConnectFailConfig& cfg, WorkerLink& link) {
     std::erase_if(pending, [](const UniqueFd& p) { return !p; });
     if (ready) continue;
     if (started == cfg.count && pending.empty()) {
-      link.ready(summary() + ": " + cfg.why);
+      link.ready(summary() + ": " + _(cfg.why.c_str()));
       ready = true;
     } else if (WorkerLink::now() - start >= cfg.ready_timeout_s) {
-      link.ready("client: the connects did not all end within " +
-                 std::to_string(int(cfg.ready_timeout_s)) + " s (" + summary() + ")");
+      link.ready(_f("client: the connects did not all end within {0} s ({1})",
+                    int(cfg.ready_timeout_s), summary()));
       ready = true;
     }
   }
-  if (!pending.empty() || started < cfg.count) link.observe("at the end: " + summary());
+  if (!pending.empty() || started < cfg.count) link.observe(_f("at the end: {0}", summary()));
   const auto after = read_tcp_counters();
   for (const char* name : {"TcpExt.TCPSynRetrans", "TcpExt.TCPRetransFail",
                            "TcpExt.TCPAbortOnTimeout", "Tcp.AttemptFails"}) {
     auto b = before.find(name), a = after.find(name);
     if (b == before.end() || a == after.end()) continue;
-    link.observe(std::string(name) + " rose by " +
-                 with_commas(uint64_t(std::max<int64_t>(0, a->second - b->second))) +
-                 " during the run (read by the generator)");
+    link.observe(_f("{0} rose by {1} during the run (read by the generator)", name,
+                    with_commas(uint64_t(std::max<int64_t>(0, a->second - b->second)))));
   }
   return 0;
 }

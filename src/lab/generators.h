@@ -9,6 +9,7 @@
 
 #include "lab/load.h"
 #include "snapshot/net_types.h"
+#include "util/i18n.h"
 
 namespace cd {
 
@@ -58,7 +59,7 @@ struct SynConfig {
   double stuck_after_s = 1.2;  // a connect unanswered this long counts as dropped
   uint32_t ready_stuck = 3;
   double ready_timeout_s = 6;
-  std::string why = "the listener drops their SYNs";  // said in the ready line
+  std::string why = N_("the listener drops their SYNs");  // said in the ready line (_())
 };
 WorkerFn syn_worker(SynConfig cfg);
 
@@ -76,7 +77,7 @@ struct ConnectFailConfig {
   bool blocking = false;
   int syn_count = 0;  // TCP_SYNCNT; 0: the namespace's tcp_syn_retries
   double ready_timeout_s = 15;
-  std::string why;  // said in the ready line: "a RST answers each SYN"
+  std::string why;  // said in the ready line (_()), marked with N_()
 };
 WorkerFn connect_fail_worker(ConnectFailConfig cfg);
 

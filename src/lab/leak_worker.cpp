@@ -13,6 +13,7 @@
 
 #include "lab/generators.h"
 #include "util/format.h"
+#include "util/i18n.h"
 #include "util/unique_fd.h"
 
 namespace cd {
@@ -43,17 +44,18 @@ int leak_fds(const FdLeakConfig& cfg, WorkerLink& link) {
         leaked.push_back(std::move(fd));
     }
     if (!ready && (leaked.size() >= cfg.ready_at || now - start >= cfg.ready_timeout_s)) {
-      link.ready("cdlab-leaker (pid " + std::to_string(::getpid()) + ") holds " +
-                 with_commas(leaked.size()) + " of its " + with_commas(uint64_t(lim.rlim_cur)) +
-                 " file descriptors after " + seconds_text(now - start) + ", " +
-                 with_commas(uint64_t(cfg.rate_per_s)) + " more every second, none closed");
+      link.ready(
+          _f("cdlab-leaker (pid {0}) holds {1} of its {2} file descriptors after {3}, {4} "
+             "more every second, none closed",
+             ::getpid(), with_commas(leaked.size()), with_commas(uint64_t(lim.rlim_cur)),
+             seconds_text(now - start), with_commas(uint64_t(cfg.rate_per_s))));
       ready = true;
     }
     link.wait_stop(std::max(0.0, std::min(next - WorkerLink::now(), 0.05)));
   }
-  std::string text = "cdlab-leaker leaked " + with_commas(leaked.size()) + " fds in " +
-                     seconds_text(WorkerLink::now() - start);
-  if (failed_errno != 0) text += ", then open() failed: " + errno_name(failed_errno);
+  std::string text = _f("cdlab-leaker leaked {0} fds in {1}", with_commas(leaked.size()),
+                        seconds_text(WorkerLink::now() - start));
+  if (failed_errno != 0) text += _f(", then open() failed: {0}", errno_name(failed_errno));
   link.observe(text);
   return 0;
 }

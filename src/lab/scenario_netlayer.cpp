@@ -199,11 +199,12 @@ int conntrack_fill(WorkerLink& link) {
   }
   s.flush();
   const auto filled = read_int("/proc/sys/net/netfilter/nf_conntrack_count").value_or(0);
-  link.observe("filled the namespace's conntrack table with " + with_commas(uint64_t(filled)) +
-               " ASSURED UDP flows in " + std::to_string(int(WorkerLink::now() - t0)) +
-               " s, against the global nf_conntrack_max of " + with_commas(uint64_t(*max)) + " (~" +
-               std::to_string(uint64_t(filled) * kConntrackEntryBytes >> 20) +
-               " MiB of kernel memory; the host's own table is untouched)");
+  link.observe(
+      _f("filled the namespace's conntrack table with {0} ASSURED UDP flows in {1} s, "
+         "against the global nf_conntrack_max of {2} (~{3} MiB of kernel memory; the "
+         "host's own table is untouched)",
+         with_commas(uint64_t(filled)), int(WorkerLink::now() - t0), with_commas(uint64_t(*max)),
+         uint64_t(filled) * kConntrackEntryBytes >> 20));
   // 3. New flows from now on find no slot: early_drop() cannot evict ASSURED entries.
   uint64_t next = n;
   const uint64_t refused_before = s.refused();
@@ -214,18 +215,20 @@ int conntrack_fill(WorkerLink& link) {
     const uint64_t dropped = s.refused() - refused_before;
     if (!ready && dropped >= 40) {
       ready = true;
-      link.ready("new flows are dropped: " + with_commas(dropped) +
-                 " packets refused with EPERM (nf_conntrack: table full)");
+      link.ready(
+          _f("new flows are dropped: {0} packets refused with EPERM (nf_conntrack: table "
+             "full)",
+             with_commas(dropped)));
     }
     if (!ready && next - n >= 2000) {
       ready = true;
-      link.ready("the table did not refuse new flows (" + with_commas(dropped) + " of " +
-                 with_commas(next - n) + " dropped)");
+      link.ready(_f("the table did not refuse new flows ({0} of {1} dropped)", with_commas(dropped),
+                    with_commas(next - n)));
     }
     link.wait_stop(0.05);  // ~400 new flows/s
   }
-  link.observe(with_commas(next - n) + " new flows tried while the table was full, " +
-               with_commas(s.refused() - refused_before) + " dropped");
+  link.observe(_f("{0} new flows tried while the table was full, {1} dropped",
+                  with_commas(next - n), with_commas(s.refused() - refused_before)));
   return 0;
 }
 
@@ -306,9 +309,10 @@ int snat_server(WorkerLink& link) {
     }
   }
   if (!held.empty())
-    link.observe("server 198.19.0.2:80 accepted " + std::to_string(held.size()) +
-                 " connections, all from " + peer + " (the router's NAT IP), source ports " +
-                 std::to_string(lo) + "-" + std::to_string(hi));
+    link.observe(
+        _f("server 198.19.0.2:80 accepted {0} connections, all from {1} (the router's "
+           "NAT IP), source ports {2}-{3}",
+           held.size(), peer, lo, hi));
   return 0;
 }
 
@@ -369,15 +373,15 @@ int snat_client(WorkerLink& link) {
       stuck += !c.established && WorkerLink::now() - c.started > 1.5;
     }
     const std::string state =
-        std::to_string(conns.size()) +
-        " connects through the NAT router to 198.19.0.2:80: " + std::to_string(est) +
-        " established, " + std::to_string(stuck) + " unanswered after 1.5 s";
+        _f("{0} connects through the NAT router to 198.19.0.2:80: {1} established, {2} "
+           "unanswered after 1.5 s",
+           conns.size(), est, stuck);
     if (!ready && conns.size() == kConnects && est > 0 && stuck >= 3) {
       ready = true;
-      link.ready(state + " (their SYNs die at the router: no NAT port left)");
+      link.ready(state + _(" (their SYNs die at the router: no NAT port left)"));
     } else if (!ready && WorkerLink::now() - start > 10) {
       ready = true;
-      link.ready(state + " (the NAT pool did not run out)");
+      link.ready(state + _(" (the NAT pool did not run out)"));
     }
     link.wait_stop(0.05);
   }
@@ -461,19 +465,20 @@ ScenarioInfo no_timestamps_peer_scenario() {
 
 ScenarioInfo conntrack_full_scenario() {
   return {"conntrack-full",
-          "the namespace's conntrack table filled to the global nf_conntrack_max with ASSURED "
-          "UDP flows: early_drop() cannot evict them, new flows are dropped",
-          "conntrack critical, network layer, drop rate > 0; the host's table is not affected",
+          N_("the namespace's conntrack table filled to the global nf_conntrack_max with "
+             "ASSURED UDP flows: early_drop() cannot evict them, new flows are dropped"),
+          N_("conntrack critical, network layer, drop rate > 0; the host's table is not "
+             "affected"),
           {},
           conntrack_full};
 }
 
 ScenarioInfo snat_exhaustion_scenario() {
   return {"snat-exhaustion",
-          "client -> NAT router -> server namespaces; the router masquerades to ports "
-          "40000-40009 and the client opens 16 connections to 198.19.0.2:80",
-          "snat_ports critical in the router's namespace, names 198.19.0.2:80 and NAT IP "
-          "198.19.0.1",
+          N_("client -> NAT router -> server namespaces; the router masquerades to ports "
+             "40000-40009 and the client opens 16 connections to 198.19.0.2:80"),
+          N_("snat_ports critical in the router's namespace, names 198.19.0.2:80 and NAT IP "
+             "198.19.0.1"),
           {{"net.ipv4.ip_forward", "1"}},
           snat_exhaustion};
 }

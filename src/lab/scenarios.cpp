@@ -194,7 +194,7 @@ Result<void> syn_blackhole(LoadSet& load) {
                                      .max_sockets = 600,
                                      .ready_stuck = 30,
                                      .ready_timeout_s = 8,
-                                     .why = "a firewall at the destination drops their SYNs"}),
+                                     .why = N_("a firewall at the destination drops their SYNs")}),
                          std::nullopt});
   if (!cli) return std::unexpected(cli.error());
   return load.wait_ready(*cli, kLiveWait);
@@ -220,7 +220,7 @@ Result<void> connect_timeout(LoadSet& load) {
                                               .count = 120,
                                               .rate_per_s = 40,
                                               .syn_count = 1,
-                                              .why = "198.18.0.2 drops SYNs silently"}),
+                                              .why = N_("198.18.0.2 drops SYNs silently")}),
                          std::nullopt});
   if (!cli) return std::unexpected(cli.error());
   return load.wait_ready(*cli, kLiveWait);
@@ -234,8 +234,8 @@ Result<void> connect_refused(LoadSet& load) {
                                               .count = 150,
                                               .rate_per_s = 100,
                                               .blocking = true,
-                                              .why = "nothing listens there: a RST answers "
-                                                     "each SYN"}),
+                                              .why = N_("nothing listens there: a RST answers "
+                                                        "each SYN")}),
                          std::nullopt});
   if (!cli) return std::unexpected(cli.error());
   return load.wait_ready(*cli, kLiveWait);

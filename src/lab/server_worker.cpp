@@ -106,20 +106,21 @@ void on_readable(ServerState& s, int fd) {
 std::string queue_text(int listen_fd) {
   auto q = accept_queue_of(listen_fd);
   if (!q) return "";
-  return "accept queue " + std::to_string(q->len) + " of " + std::to_string(q->limit);
+  return _f("accept queue {0} of {1}", q->len, q->limit);
 }
 
 std::string ready_text(const ServerState& s) {
-  const std::string who = "pid " + std::to_string(::getpid());
   switch (s.cfg.mode) {
     case Mode::kNeverClose:
-      return "cdlab-server (" + who + ") accepted " + with_commas(s.accepted) +
-             " connections; the peer closed " + with_commas(s.peer_closed) +
-             " (read() returned 0), the server closed none";
+      return _f(
+          "cdlab-server (pid {0}) accepted {1} connections; the peer closed {2} (read() "
+          "returned 0), the server closed none",
+          ::getpid(), with_commas(s.accepted), with_commas(s.peer_closed));
     case Mode::kAcceptUntilEmfile:
-      return "cdlab-fdhog (" + who + ") accepted " + with_commas(s.accepted) +
-             " connections, then accept() failed with EMFILE (socket(): " + s.socket_after_emfile +
-             ")";
+      return _f(
+          "cdlab-fdhog (pid {0}) accepted {1} connections, then accept() failed with EMFILE "
+          "(socket(): {2})",
+          ::getpid(), with_commas(s.accepted), s.socket_after_emfile);
     default:
       return "";
   }
@@ -141,13 +142,12 @@ std::string final_text(const ServerState& s) {
   std::string q = queue_text(s.listen_fd);
   switch (s.cfg.mode) {
     case Mode::kNeverAccept:
-      return "listener " + where + " (backlog " + std::to_string(s.cfg.backlog) +
-             ") never called accept(): " + q;
-    case Mode::kAcceptUntilEmfile: {
-      std::string t = "cdlab-fdhog at its soft RLIMIT_NOFILE: accept() on " + where + " failed ";
-      t += with_commas(s.accept_errors.of(EMFILE)) + " times with EMFILE; " + q;
-      return t;
-    }
+      return _f("listener {0} (backlog {1}) never called accept(): {2}", where, s.cfg.backlog, q);
+    case Mode::kAcceptUntilEmfile:
+      return _f(
+          "cdlab-fdhog at its soft RLIMIT_NOFILE: accept() on {0} failed {1} times with "
+          "EMFILE; {2}",
+          where, with_commas(s.accept_errors.of(EMFILE)), q);
     case Mode::kNeverClose:
       return _f("cdlab-server on {0} holds {1} accepted connections, {2} closed by the peer", where,
                 with_commas(s.accepted), with_commas(s.peer_closed));
@@ -191,8 +191,7 @@ int serve(const ServerConfig& cfg, WorkerLink& link) {
       ready = true;
     }
     if (!ready && WorkerLink::now() - s.start > cfg.ready_timeout_s) {
-      link.ready("server: the failure did not happen within " +
-                 std::to_string(int(cfg.ready_timeout_s)) + " s");
+      link.ready(_f("server: the failure did not happen within {0} s", int(cfg.ready_timeout_s)));
       ready = true;
     }
     int n = ::epoll_wait(ep, events, 128, 50);

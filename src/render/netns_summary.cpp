@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "render/report.h"
+#include "util/i18n.h"
 #include "util/text_style.h"
 
 namespace cd {
@@ -13,12 +14,13 @@ namespace cd {
 namespace {
 
 std::string verdict(const NetnsResult& r) {
-  if (!r.diagnosis) return "could not diagnose: " + r.error;
+  if (!r.diagnosis) return _f("could not diagnose: {0}", r.error);
   return r.diagnosis->analysis.summary;
 }
 
 std::string label(const NetnsResult& r) {
-  std::string out = r.ns.label() + (r.ns.current ? " (current)" : "");
+  std::string out = r.ns.label();
+  if (r.ns.current) out += _(" (current)");
   if (r.ns.pod) out += " " + r.ns.pod->label();
   return out;
 }

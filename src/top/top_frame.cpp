@@ -21,7 +21,7 @@ void keep_first(std::vector<T>& v) {
 }
 
 std::string call_label(const TraceFailure& f) {
-  if (f.op == "other") return "other failed calls";
+  if (f.op == "other") return _("other failed calls");
   return f.op + "() " + errno_label(f.err);
 }
 

@@ -35,6 +35,21 @@ has "$out" "net.ipv4.ip_local_port_range" "sysctl names must stay as they are"
 has "$out" "实验场景 port-exhaustion" "the lab's own text is not Chinese"
 lacks "$out" "ephemeral ports to 127.0.0.1:8080" "the finding title stayed English"
 lacks "$out" "Reuse connections in the client" "plan A stayed English"
+# Plan A's runtime advice: the prose in Chinese, the code verbatim.
+has "$out" "Go: 一个进程共享一个 http.Client; &http.Transport{MaxIdleConns: 1000" \
+  "Go's pool advice is not Chinese prose around verbatim code"
+lacks "$out" "one shared http.Client for the process" "Go's pool advice stayed English"
+
+# 1b. A load generator's own observations (connect_fail_worker): Chinese around errno names
+# and addresses that stay as they are.
+rf=$LAB_TMP/lab_refused_zh.txt
+LANG=C "$CONNDOCTOR" lab run connect-refused --lang zh --color never >"$rf" 2>"$LAB_TMP/lab_refused_zh.err"
+rc=$?
+((rc <= 2)) || fail "lab run connect-refused --lang zh exited $rc: $(head -c 500 "$LAB_TMP/lab_refused_zh.err")"
+grep -q '^  观察到: 向 127.0.0.1:8080 发起 150 次阻塞 connect: 0 个连接成功, *150 次以 ECONNREFUSED 失败' "$rf" ||
+  fail "the generator's observation is not Chinese: $(grep -m2 -E 'observed|观察到' "$rf")"
+has "$rf" "那里没有进程监听,每个 SYN 都由 RST 应答" "the generator's reason is not Chinese"
+lacks "$rf" "blocking connects to" "the generator's observation stayed English"
 
 # 2. No --lang: LANG=zh_CN.UTF-8 chooses Chinese for text, JSON keeps English keys and text.
 zh=$LAB_TMP/check_zh.txt
