@@ -259,10 +259,9 @@ bool send(int fd, const char* key, nlohmann::json value) {
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     const char* name = sigabbrev_np(WTERMSIG(status));
-    return std::string("was killed by SIG") +
-           (name ? name : std::to_string(WTERMSIG(status)).c_str());
+    return _f("was killed by SIG{0}", name ? std::string(name) : std::to_string(WTERMSIG(status)));
   }
-  return "exited " + std::to_string(WEXITSTATUS(status));
+  return _f("exited {0}", WEXITSTATUS(status));
 }
 
 std::string clock_now() {
@@ -476,7 +475,7 @@ int run_top(const TopArgs& a) {
   session.redraw();
 
   std::optional<double> restart_at;  // when to start another collector
-  const std::string where = target ? " in " + target->label : std::string();
+  const std::string where = target ? _f(" in {0}", target->label) : std::string();
   for (;;) {
     pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0},
                      {sig_fd.get(), POLLIN, 0},
@@ -530,8 +529,8 @@ int run_top(const TopArgs& a) {
         // Killed from inside the namespace (its owner cleaning up) or failed: another one at
         // the next refresh; the namespace is still there, this process holds it.
         std::string how = collector.reap();
-        session.show_note("the collector" + where + " " + how + "; starting another in " +
-                          fmt_duration(*every));
+        session.show_note(
+            _f("the collector{0} {1}; starting another in {2}", where, how, fmt_duration(*every)));
         restart_at = monotonic_s() + *every;
       }
     }
