@@ -7,6 +7,10 @@ source "$(dirname "$0")/trace_lib.sh"
 lab_require
 trace_require
 trace_lab_run fd-exhaustion TERM
+# The 100-connect burst on loopback runs the TCP state tracker (cdt_set_state, a tp_btf program)
+# in softirq while it already runs on the same CPU: the kernel skips those runs and the trace
+# says so. This test reads only the accept4()/socket() failures, from the syscall programs.
+TRACE_MISS_OK="cdt_set_state"
 trace_lab_check '
 hog = worker("cdlab-fdhog")
 # "cdlab-fdhog at its soft RLIMIT_NOFILE: accept() on ADDR failed N times with EMFILE; ..."

@@ -121,7 +121,16 @@ def traced_failures(op, errno, pid):
     return sum(f["count"] for f in t["failures"]
                if f["op"] == op and f["errno"] == errno and f["pid"] == pid)
 expect(t["schema"] == "conndoctor/trace/v1", "schema")
-expect(all(m.startswith("drops:") for m in t["missing"]),
+# A program the kernel skipped (recursion_misses: it was already running on that CPU) loses
+# events, and the trace says so in "missing". Only the programs a test names in TRACE_MISS_OK
+# (ones its assertions do not read) may have been skipped.
+miss_ok = set("${TRACE_MISS_OK:-}".split())
+def miss_allowed(m):
+    if m.startswith("drops:"):
+        return True
+    g = re.search(r"skipped [\d,]+ runs of (\w+) ", m)
+    return bool(g) and g.group(1) in miss_ok
+expect(all(miss_allowed(m) for m in t["missing"]),
        "the trace says something is missing: %r" % t["missing"])
 $1
 PY
