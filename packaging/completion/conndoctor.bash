@@ -47,6 +47,7 @@ _conndoctor_value() {
     --lang) _conndoctor_offer $'zh\nen' ;;
     --color) _conndoctor_offer $'auto\nalways\nnever' ;;
     --fd-scan) _conndoctor_offer $'auto\nbpf\nprocfs' ;;
+    --netns-scan) _conndoctor_offer $'auto\none-pass\nper-namespace' ;;
     --netns) _conndoctor_offer "$(_conndoctor_netns)" ;;
     --proc-root | --runtime-root | -o | --out) _conndoctor_files -d ;;
     --sock-diag-dump | --conntrack-dump | --record-dump | --record-conntrack-dump | \

@@ -41,6 +41,8 @@ struct CheckArgs {
   std::string snat_port_range;
   std::string netns;
   bool all_netns = false;
+  NetnsScan netns_scan = NetnsScan::kAuto;
+  bool netns_scan_given = false;
   double trace_s = 0;  // --trace: seconds of `conndoctor trace` alongside the reading
   ColorMode color = ColorMode::kAuto;
   bool interval_given = false;
@@ -102,6 +104,9 @@ int run_check(const CheckArgs& a) {
     if (!range) return error_exit(range.error().message);
     opt.collect.snat_port_range = *range;
   }
+  opt.netns_scan = a.netns_scan;
+  if (a.netns_scan_given && !a.all_netns)
+    return error_exit("--netns-scan chooses how --all-netns reads the namespaces' sockets");
   auto clock = make_real_clock();
   if (a.all_netns) return run_all_netns(a, opt, *clock);
 
@@ -200,6 +205,7 @@ Handler setup_check(CLI::App& app) {
   auto* all = app.add_flag("--all-netns", a->all_netns,
                            _("diagnose every network namespace on the host, worst first"));
   all->excludes(netns);
+  add_netns_scan_option(app, a->netns_scan);
   app.add_flag("--no-processes", a->no_processes, _("skip the per-process scan of /proc"));
   app.add_flag("--no-attribution", a->no_attribution,
                _("count fds per process but do not join sockets to processes"));
@@ -217,6 +223,7 @@ Handler setup_check(CLI::App& app) {
   add_color_option(app, a->color);
   return [a, &app] {
     a->interval_given = app.get_option("--interval")->count() > 0;
+    a->netns_scan_given = app.get_option("--netns-scan")->count() > 0;
     return run_check(*a);
   };
 }

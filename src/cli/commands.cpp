@@ -98,6 +98,16 @@ void add_fd_scan_option(CLI::App& app, FdScan& scan) {
         "in sockstat, when permitted), bpf (task_file iterator), procfs (/proc/PID/fd links)"));
 }
 
+void add_netns_scan_option(CLI::App& app, NetnsScan& scan) {
+  add_choice_option(
+      app, "--netns-scan", scan,
+      {{"auto", NetnsScan::kAuto},
+       {"one-pass", NetnsScan::kOnePass},
+       {"per-namespace", NetnsScan::kPerNamespace}},
+      _("how --all-netns reads the sockets: auto (one-pass where BPF can run), one-pass (one BPF "
+        "walk of the TCP hash every namespace shares), per-namespace (one sock_diag dump each)"));
+}
+
 void add_runtime_root_option(CLI::App& app, std::vector<std::string>& roots) {
   app.add_option("--runtime-root", roots,
                  _("container runtime state directory holding <container-id>/config.json or "

@@ -13,6 +13,7 @@
 
 #include "analyse/diagnosis.h"
 #include "collect/collector.h"
+#include "diagnose/diagnose.h"
 #include "history/store.h"
 #include "render/trace_report.h"
 #include "trace/tracer.h"
@@ -50,6 +51,8 @@ int emit(const std::string& output);         // whole document to stdout; 0, or 
 bool use_color(ColorMode mode);              // auto: a terminal, no NO_COLOR, TERM != dumb
 void add_color_option(CLI::App& app, ColorMode& mode);
 void add_fd_scan_option(CLI::App& app, FdScan& scan);  // --fd-scan auto|bpf|procfs
+// --netns-scan auto|one-pass|per-namespace (check --all-netns).
+void add_netns_scan_option(CLI::App& app, NetnsScan& scan);
 // --runtime-root DIR (repeatable, or a comma-separated list): container runtime state
 // directories to find pods in, instead of the default ones (docs/kubernetes.md).
 void add_runtime_root_option(CLI::App& app, std::vector<std::string>& roots);

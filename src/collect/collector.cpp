@@ -169,15 +169,21 @@ struct ProcessRead {
 
 Result<ProcessRead> read_processes(const Sources& src, const CollectOptions& opt, bool want_table,
                                    std::stop_token stop) {
-  auto table = read_fd_table(src, opt, want_table);
-  if (!table) return std::unexpected(table.error());
+  FdTable* use = src.shared_fd_table && opt.attribution ? src.shared_fd_table : nullptr;
+  std::optional<FdTable> own;
+  if (!use) {
+    auto table = read_fd_table(src, opt, want_table);
+    if (!table) return std::unexpected(table.error());
+    if (*table) use = &own.emplace(std::move(**table));
+  }
   const ProcessScanOptions popt{.attribution = opt.attribution,
                                 .filter_netns = opt.filter_netns,
                                 .identity = opt.identity,
-                                .runtime_roots = opt.runtime_roots};
+                                .runtime_roots = opt.runtime_roots,
+                                .candidates = opt.only_pids ? &*opt.only_pids : nullptr};
   ProcessRead out;
-  out.from_table = table->has_value();
-  out.fds = read_process_fds(src.proc, popt, *table ? &**table : nullptr, stop);
+  out.from_table = use != nullptr;
+  out.fds = read_process_fds(src.proc, popt, use, stop);
   return out;  // the table's other processes (other namespaces) are freed here
 }
 
@@ -257,7 +263,8 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
     const ProcessScanOptions popt{.attribution = opt.attribution,
                                   .filter_netns = opt.filter_netns,
                                   .identity = opt.identity,
-                                  .runtime_roots = opt.runtime_roots};
+                                  .runtime_roots = opt.runtime_roots,
+                                  .candidates = opt.only_pids ? &*opt.only_pids : nullptr};
     const bool from_table = (*read)->from_table;
     attribute_processes(std::move((*read)->fds), popt, cfg.index_inodes ? &index : nullptr, r,
                         missing);

@@ -44,6 +44,9 @@ struct CollectOptions {
   // Container and pod of each process (/proc/PID/cgroup and the runtime's config.json).
   bool identity = true;
   std::vector<std::string> runtime_roots;  // --runtime-root; empty: default_runtime_roots()
+  // --all-netns: the pids in this namespace when the round listed them, so that each namespace
+  // does not stat every /proc/PID/ns/net of the host again; none: every /proc/PID.
+  std::optional<std::vector<int32_t>> only_pids;
 };
 
 struct Sources {
@@ -52,6 +55,9 @@ struct Sources {
   Clock& clock;
   ConntrackSource* conntrack = nullptr;  // ctnetlink + nf_tables; none: procfs figures only
   FdTableSource* fd_tables = nullptr;    // the BPF fd scan; none: /proc/PID/fd only
+  // --all-netns: the BPF fd table already read for this round of every namespace's readings;
+  // used instead of reading `fd_tables` again (the processes read take their entries out).
+  FdTable* shared_fd_table = nullptr;
 };
 
 // One reading. Fails when the socket dump is unusable (truncated, malformed) or a /proc file

@@ -77,6 +77,12 @@ void collect_conntrack(ConntrackSource& src, const ConntrackCollectOptions& opt,
   std::string unstable;
   for (int attempt = 1; attempt <= kCtDumpAttempts; ++attempt) {
     auto before = src.global_stats();
+    // A namespace with no entry needs no dump: the hash is shared by every namespace, and a
+    // namespace's dump walks all of it (--all-netns would pay that once per namespace).
+    if (attempt == 1 && before && before->entries && *before->entries == 0) {
+      r.conntrack_table = ConntrackAggregator(cfg).finish(true, false);
+      break;
+    }
     ConntrackAggregator agg(cfg);
     auto d = src.dump(agg);
     if (!d) {

@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -83,7 +84,7 @@ Result<mnl_socket*> open_socket() {
 
 class NetlinkTransport : public NetfilterTransport {
  public:
-  NetlinkTransport() : buf_(kRecvBuffer) {}
+  NetlinkTransport() : buf_(std::make_unique_for_overwrite<uint8_t[]>(kRecvBuffer)) {}
 
   Result<QueryResult> query(NfQuery q, const NlMessageFn& on_msg) override {
     if (q == NfQuery::kNatRules) {
@@ -107,7 +108,7 @@ class NetlinkTransport : public NetfilterTransport {
     const uint32_t portid = mnl_socket_get_portid(sock_->get());
     QueryResult res;
     while (true) {
-      iovec iov{buf_.data(), buf_.size()};
+      iovec iov{buf_.get(), kRecvBuffer};
       msghdr mh{};
       mh.msg_iov = &iov;
       mh.msg_iovlen = 1;
@@ -116,7 +117,7 @@ class NetlinkTransport : public NetfilterTransport {
       if (n < 0) return fail_errno("netlink receive");
       if (mh.msg_flags & MSG_TRUNC) return fail("netlink receive: reply truncated");
       if (n == 0) return fail("netlink receive: socket closed during the dump");
-      NlMsgReader reader({buf_.data(), std::size_t(n)});
+      NlMsgReader reader({buf_.get(), std::size_t(n)});
       NlMsg m;
       while (true) {
         auto more = reader.next(m);
@@ -149,7 +150,9 @@ class NetlinkTransport : public NetfilterTransport {
 
  private:
   std::unique_ptr<MnlSocket> sock_;  // opened at the first query that may be sent
-  std::vector<uint8_t> buf_;
+  // Not zeroed: --all-netns opens one per namespace, and only the pages a recv() fills are
+  // ever touched.
+  std::unique_ptr<uint8_t[]> buf_;
   uint32_t seq_ = 0;
 };
 

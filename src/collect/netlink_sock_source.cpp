@@ -44,7 +44,9 @@ const char* describe(const DumpRequest& req) {
 class NetlinkSockSource : public SockSource {
  public:
   NetlinkSockSource(MnlSocket nl, uint32_t portid)
-      : nl_(std::move(nl)), portid_(portid), buf_(kRecvBuffer) {}
+      : nl_(std::move(nl)),
+        portid_(portid),
+        buf_(std::make_unique_for_overwrite<uint8_t[]>(kRecvBuffer)) {}
 
   bool set_raw_observer(RawDumpObserver* obs) override {
     obs_ = obs;
@@ -78,12 +80,12 @@ class NetlinkSockSource : public SockSource {
     std::size_t stream_off = 0;  // bytes of this dump received so far, for error offsets
     SockRecord rec;
     for (;;) {
-      ssize_t n = mnl_socket_recvfrom(nl_.get(), buf_.data(), buf_.size());
+      ssize_t n = mnl_socket_recvfrom(nl_.get(), buf_.get(), kRecvBuffer);
       if (n < 0) {
         if (errno == EINTR) continue;
         return fail_errno("recv");
       }
-      std::span<const uint8_t> got(buf_.data(), std::size_t(n));
+      std::span<const uint8_t> got(buf_.get(), std::size_t(n));
       NlMsgReader reader(got, stream_off);
       NlMsg m;
       std::size_t run_start = 0;  // start of the bytes not yet shown to the observer
@@ -124,7 +126,9 @@ class NetlinkSockSource : public SockSource {
   MnlSocket nl_;
   uint32_t portid_ = 0;
   uint32_t seq_ = 0;
-  std::vector<uint8_t> buf_;
+  // Not zeroed: --all-netns opens one per namespace, and only the pages a recv() fills are
+  // ever touched.
+  std::unique_ptr<uint8_t[]> buf_;
   RawDumpObserver* obs_ = nullptr;
 };
 

@@ -194,7 +194,9 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
   const bool size_counts = fd_dir_size_counts(proc);
   std::optional<IdentityResolver> identity;
   if (opt.identity) identity.emplace(proc, opt.runtime_roots);
-  for (int32_t pid : proc.pids()) {
+  std::vector<int32_t> all;
+  if (!opt.candidates) all = proc.pids();
+  for (int32_t pid : opt.candidates ? *opt.candidates : all) {
     if (stop.stop_requested()) break;
     // Everything of one process is read through its /proc/PID directory fd, opened first: if
     // the process exits and its pid is reused meanwhile, the reads fail (the directory stays

@@ -23,8 +23,11 @@ struct ProcessScanOptions {
   // Test seam: called with each pid between its fd scan and its limits read (a process may
   // exit there), so that tests can stage that race deterministically.
   std::function<void(int32_t pid)> before_limits;
-  bool identity = false;     // resolve each process's container (collect/container_identity.h)
+  bool identity = false;  // resolve each process's container (collect/container_identity.h)
   std::vector<std::string> runtime_roots;  // empty: default_runtime_roots()
+  // --all-netns: the pids of this namespace, listed once for every namespace of the round, read
+  // instead of every /proc/PID (each is still checked to be in the namespace). nullptr: all.
+  const std::vector<int32_t>* candidates = nullptr;
 };
 
 // What the read half found, per process of the namespace, in pid order.

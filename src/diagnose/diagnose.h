@@ -13,6 +13,12 @@
 
 namespace cd {
 
+enum class NetnsScan {
+  kAuto,          // the one-pass BPF walk where it can run, else one sock_diag dump per namespace
+  kOnePass,       // the one-pass walk; fails with the reason where it cannot run
+  kPerNamespace,  // one sock_diag dump per namespace (walks the shared hash once each)
+};
+
 struct DiagnoseOptions {
   std::string proc_root = "/proc";
   std::string sock_diag_dump;         // replay this recorded dump instead of asking the kernel
@@ -20,6 +26,9 @@ struct DiagnoseOptions {
   std::string conntrack_dump;         // replay this ctnetlink/nf_tables transcript
   std::string record_conntrack_dump;  // also write the live ctnetlink transcript here
   CollectOptions collect;
+  // --all-netns: how the established-hash sockets of every namespace are read
+  // (collect/ehash_scan.h).
+  NetnsScan netns_scan = NetnsScan::kAuto;
 };
 
 // Replays (a recorded /proc or socket dump) take one reading whatever the interval: rates need

@@ -8,12 +8,14 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "analyse/analysis.h"
 #include "collect/collector.h"
 #include "collect/conntrack_source.h"
 #include "collect/container_identity.h"
+#include "collect/ehash_scan.h"
 #include "collect/sock_source.h"
 #include "util/dir.h"
 #include "util/file.h"
@@ -157,13 +159,44 @@ struct Pending {
   std::string error;
 };
 
+// What one round of readings reads once for every namespace: the established hash (the
+// one-pass scan) and the BPF fd table. Each namespace takes its own part out of them.
+struct Round {
+  std::optional<EhashScan> ehash;
+  std::optional<FdTable> fd_table;
+  // Each namespace's pids, from one pass over /proc/PID/ns/net (else every namespace's process
+  // scan would stat every process of the host again). A process started after this listing is
+  // read in the next reading.
+  std::optional<std::unordered_map<uint64_t, std::vector<int32_t>>> pids;
+};
+
+std::unordered_map<uint64_t, std::vector<int32_t>> pids_by_netns(const std::string& proc) {
+  std::unordered_map<uint64_t, std::vector<int32_t>> out;
+  for (int32_t pid : numeric_entries(proc)) {
+    auto id = netns_id_of(proc + "/" + std::to_string(pid) + "/ns/net");
+    if (id) out[uint64_t(id->ino)].push_back(pid);
+  }
+  return out;
+}
+
 void dedupe(std::vector<std::string>& v) {
   std::unordered_set<std::string> seen;
   std::erase_if(v, [&seen](const std::string& s) { return !seen.insert(s).second; });
 }
 
+// net.ipv4.tcp_ehash_entries of the namespace we are in: negative when it shares the host's
+// established hash; absent before 6.1 (every namespace shares it then).
+std::optional<long> ehash_entries(const ProcFs& proc) {
+  auto text = proc.read("sys/net/ipv4/tcp_ehash_entries");
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  const long v = std::strtol(text->c_str(), &end, 10);
+  if (end == text->c_str()) return std::nullopt;
+  return v;
+}
+
 Result<void> take_reading(Pending& p, ProcFs& proc, Clock& clock, FdTableSource* fd_tables,
-                          const CollectOptions& opt, bool first) {
+                          Round& round, const CollectOptions& opt, bool first) {
   auto guard = NetnsGuard::enter_fd(p.fd.get(), p.ns.label());
   if (!guard) return std::unexpected(guard.error());
   if (first) {
@@ -173,11 +206,53 @@ Result<void> take_reading(Pending& p, ProcFs& proc, Clock& clock, FdTableSource*
     p.sockets = std::move(*s);
     if (auto c = open_netlink_conntrack_source()) p.conntrack = std::move(*c);
   }
-  Sources src{proc, *p.sockets, clock, p.conntrack.get(), fd_tables};
-  auto r = collect_reading(src, opt, p.snap.missing);
+  std::unique_ptr<SockSource> split;
+  if (round.ehash && ehash_scan_covers(*round.ehash, p.ns.inode, ehash_entries(proc))) {
+    std::vector<SockRecord> mine;
+    if (auto it = round.ehash->by_netns.find(p.ns.inode); it != round.ehash->by_netns.end())
+      mine = std::move(it->second);
+    split = ehash_split_source(*p.sockets, std::move(mine), round.ehash->bound_inactive);
+  }
+  Sources src{proc, split ? *split : *p.sockets, clock, p.conntrack.get(), fd_tables};
+  if (round.fd_table) src.shared_fd_table = &*round.fd_table;
+  CollectOptions mine = opt;
+  if (round.pids) {
+    auto it = round.pids->find(p.ns.inode);
+    mine.only_pids = it != round.pids->end() ? std::move(it->second) : std::vector<int32_t>{};
+  }
+  auto r = collect_reading(src, mine, p.snap.missing);
   if (!r) return std::unexpected(r.error());
   (first ? p.snap.first : p.snap.second.emplace()) = std::move(*r);
   return {};
+}
+
+// Reads what the round shares. The one-pass scan where it can run (or fails the check when it
+// was asked for and cannot); the fd table when attribution would read it for a population of
+// this size (collect/collector.h, kBpfMinSockets) or --fd-scan bpf says so. Either left out
+// means each namespace reads its own, as a single-namespace check does.
+Result<Round> read_round(const DiagnoseOptions& opt, EhashScanner* scanner,
+                         FdTableSource* fd_tables) {
+  Round round;
+  if (scanner) {
+    auto scan = scanner->scan();
+    if (scan && scan->shared_table) {
+      round.ehash = std::move(*scan);
+    } else if (opt.netns_scan == NetnsScan::kOnePass) {
+      return fail(scan ? std::string("--netns-scan one-pass: this process runs in a network "
+                                     "namespace with its own TCP hash table")
+                       : "--netns-scan one-pass: " + scan.error().message);
+    }
+  }
+  const CollectOptions& c = opt.collect;
+  if (c.processes && c.filter_netns) round.pids = pids_by_netns(opt.proc_root);
+  const bool big = round.ehash && round.ehash->sockets >= kBpfMinSockets;
+  if (fd_tables && c.processes && c.attribution &&
+      (c.fd_scan == FdScan::kBpf || (c.fd_scan == FdScan::kAuto && big))) {
+    // A table that cannot be read is left to each namespace, which then says why (--fd-scan
+    // bpf) or reads /proc/PID/fd (auto).
+    if (auto t = fd_tables->read()) round.fd_table = std::move(*t);
+  }
+  return round;
 }
 
 // Opens `path` if it still names the namespace `inode` (a pid's path may by now name another
@@ -245,22 +320,26 @@ Result<AllNetns> diagnose_all_netns(const DiagnoseOptions& opt, Clock& clock,
   }
 
   ProcFs proc(opt.proc_root);
-  auto fd_tables = open_fd_tables(opt);  // loaded once, read in each namespace
+  auto fd_tables = open_fd_tables(opt);  // loaded once, read once a round
+  std::unique_ptr<EhashScanner> scanner;
+  if (opt.netns_scan != NetnsScan::kPerNamespace) scanner = open_bpf_ehash_scanner();
   const bool two = opt.collect.interval_s > 0;
   CollectOptions first_opt = opt.collect;
   if (two) first_opt.conntrack_table = false;  // the table is dumped once, in the last reading
-  for (Pending& p : pending) {
-    if (!p.error.empty()) continue;
-    if (auto ok = take_reading(p, proc, clock, fd_tables.get(), first_opt, true); !ok)
-      p.error = ok.error().message;
-  }
-  if (two) {
-    clock.sleep_s(opt.collect.interval_s);
+  auto readings = [&](const CollectOptions& copt, bool first) -> Result<void> {
+    auto round = read_round(opt, scanner.get(), fd_tables.get());
+    if (!round) return std::unexpected(round.error());
     for (Pending& p : pending) {
       if (!p.error.empty()) continue;
-      if (auto ok = take_reading(p, proc, clock, fd_tables.get(), opt.collect, false); !ok)
+      if (auto ok = take_reading(p, proc, clock, fd_tables.get(), *round, copt, first); !ok)
         p.error = ok.error().message;
     }
+    return {};
+  };
+  if (auto ok = readings(first_opt, true); !ok) return std::unexpected(ok.error());
+  if (two) {
+    clock.sleep_s(opt.collect.interval_s);
+    if (auto ok = readings(opt.collect, false); !ok) return std::unexpected(ok.error());
   }
 
   std::vector<NetnsResult>& out = result.results;

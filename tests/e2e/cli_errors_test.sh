@@ -69,6 +69,8 @@ expect_error serve-nan-min-interval "min-interval: 'nan' is not a number of seco
 expect_error lab-nan-interval "interval: 'nan' is not a number of seconds" -- lab run idle --interval nan
 expect_error fd-scan-without-attribution 'attribution is off' -- check --interval 0 --fd-scan bpf --no-attribution
 expect_error fd-scan-without-processes 'attribution is off' -- check --interval 0 --fd-scan procfs --no-processes
+expect_error bad-netns-scan "netns-scan: 'twice' is not one of auto, one-pass, per-namespace" -- check --all-netns --netns-scan twice
+expect_error netns-scan-without-all-netns 'netns-scan chooses how --all-netns' -- check --interval 0 --netns-scan one-pass
 if [[ -f "$dump" ]]; then
   : >"$tmp/empty.bin"
   expect_error empty-dump 'empty.bin: empty file \(0 bytes\), not a sock_diag recording' -- \
