@@ -161,6 +161,36 @@ const std::vector<ExplainEntry>& explain_table() {
                        "(nf_conntrack_buckets) with it.")},
       },
       {
+          .id = "dns_5s_delay",
+          .title = N_("DNS lookups take 5 seconds (or time out) through conntrack"),
+          .phrases = {"dns 5s", "5s dns", "5 second dns", "5-second dns", "dns delay",
+                      "dns timeout", "dns lookup timeout", "dns lookups take 5"},
+          .resources = {"conntrack"},
+          .meaning =
+              N_("A lookup whose query or reply is lost waits for the resolver's timeout (5 s in "
+                 "glibc, options timeout:N) before it retries. Through conntrack that loss has a "
+                 "known cause: glibc sends a lookup's A and AAAA queries back to back from one "
+                 "socket, the two packets race to create the same conntrack entry on two CPUs, "
+                 "and the loser is dropped when the clash cannot be resolved (insert_failed "
+                 "rises)."),
+          .causes_heading = N_("likely causes"),
+          .causes = {N_("The parallel A/AAAA race over one UDP socket (insert_failed, drop rise). "
+                        "Since Linux 5.6 nf_ct_resolve_clash_harder() resolves most such clashes "
+                        "(clash_resolve rises instead, no drop); a drop remains when the racing "
+                        "entries were NATed differently and their reply tuples collide too."),
+                     N_("The resolver does not answer, or its replies are dropped on the way back: "
+                        "UDP/53 conntrack entries stay UNREPLIED."),
+                     N_("A conntrack table full on the way (nf_conntrack: table full, dropping "
+                        "packet).")},
+          .findings = {"conntrack.dns", "conntrack.insert_failed", "conntrack.table"},
+          .commands = {"conndoctor check", "conntrack -S",
+                       "conntrack -L -p udp --dport 53 | grep -c UNREPLIED",
+                       "grep -n '^options' /etc/resolv.conf"},
+          .notes = {N_("`options single-request-reopen` (glibc) sends the two queries one after "
+                       "the other; musl ignores it. On Kubernetes, NodeLocal DNSCache keeps pod "
+                       "lookups out of conntrack.")},
+      },
+      {
           .id = "syn_flooding",
           .title = N_("Possible SYN flooding on port N. Sending cookies."),
           .phrases = {"possible syn flooding", "syn flood"},

@@ -745,11 +745,76 @@ RemediationStep step_conntrack_clash_races() {
        "iptables -t nat -R POSTROUTING <N> -o <interface> -j MASQUERADE --random-fully   # "
        "kube-proxy, flannel and Calico have a setting for it",
        "/etc/resolv.conf (pods: dnsConfig.options): options single-request-reopen   # glibc sends "
-       "A "
-       "and AAAA from different sockets: no more 5 s DNS delays",
+       "A and AAAA one after the other, not racing: no more 5 s DNS delays",
        "Kubernetes: NodeLocal DNSCache, so pod DNS does not race through DNAT"},
       _("--random-fully only changes how NAT picks ports; single-request-reopen costs one more "
         "socket per lookup; musl ignores it."));
+}
+
+RemediationStep step_dns_single_request() {
+  // glibc res_send.c send_dg(): single_request = RES_SNGLKUP | RES_SNGLKUPREOP, so with either
+  // option the AAAA query leaves only after the A reply; "reopen" also opens a new socket when
+  // a reply went missing. use-vc sends the queries over TCP: no UDP race at all.
+  return step('A',
+              _("Stop the resolver from sending the A and AAAA queries at the same time over one "
+                "socket: with `options single-request-reopen` glibc sends them one after the "
+                "other and opens a new socket when a reply is lost (`use-vc` sends them over "
+                "TCP)"),
+              {"grep -n '^options' /etc/resolv.conf   # what the resolver uses now",
+               "/etc/resolv.conf: options single-request-reopen",
+               "Kubernetes pod spec: dnsConfig: {options: [{name: single-request-reopen}]}"},
+              _("Lookups take one round trip more when both records are asked for. musl (Alpine) "
+                "ignores these options and always sends in parallel. use-vc costs a TCP "
+                "handshake per lookup."));
+}
+
+RemediationStep step_dns_node_local_cache() {
+  return step('D',
+              _("On Kubernetes, run NodeLocal DNSCache: pods query a cache on their own node, "
+                "whose traffic is exempt from conntrack (NOTRACK), so lookups neither race at "
+                "insert nor go through kube-proxy's DNAT to the DNS service"),
+              {"kubectl -n kube-system get daemonset node-local-dns   # installed already?",
+               "https://kubernetes.io/docs/tasks/administer-cluster/nodelocaldns/"},
+              _("One more DaemonSet on every node; pods use it only once their dnsConfig or the "
+                "kubelet's clusterDNS points to its address."));
+}
+
+RemediationStep step_dns_unanswered(const std::vector<Endpoint>& resolvers) {
+  std::vector<std::string> cmds;
+  for (const Endpoint& r : resolvers) {
+    if (cmds.size() >= 6) break;
+    const std::string ip = r.addr.to_string();
+    cmds.push_back(fmt::format(
+        "conntrack -L -p udp --dport 53 -d {0} | grep -c UNREPLIED   # entries without a reply",
+        ip));
+    cmds.push_back(fmt::format("dig @{0} -p {1} kubernetes.io +tries=1 +time=2", ip, r.port));
+  }
+  return step('D',
+              _("Find out why the resolvers do not answer these lookups (down, overloaded, "
+                "rate-limiting, or the replies dropped on the way back): each unanswered lookup "
+                "waits for the resolver's timeout (5 s by default) before retrying"),
+              std::move(cmds), _("None: reading only."));
+}
+
+RemediationStep step_dns_udp_timeout(const Sysctls& s) {
+  auto it = s.conntrack_timeouts.find("udp_timeout");
+  const int64_t cur = it != s.conntrack_timeouts.end() ? it->second : 30;
+  const int64_t want = std::min<int64_t>(cur, 10);
+  std::vector<std::string> cmds;
+  if (want < cur) {
+    cmds.push_back(sysctl_w("net.netfilter.nf_conntrack_udp_timeout", std::to_string(want)) +
+                   _f("   # now {0} s", cur));
+    cmds.push_back(persist_sysctl("net.netfilter.nf_conntrack_udp_timeout", std::to_string(want)));
+    cmds.push_back(load_nf_conntrack_at_boot());
+  }
+  return step('D',
+              _("Only because the table is under pressure: a shorter nf_conntrack_udp_timeout "
+                "frees the entry of each lookup sooner (every lookup holds one for the timeout, "
+                "answered or not)"),
+              std::move(cmds),
+              _("A UDP flow idle for longer than the timeout loses its entry: a late reply is "
+                "then dropped as INVALID or misses its NAT mapping. Replied flows that keep "
+                "talking use nf_conntrack_udp_timeout_stream instead."));
 }
 
 }  // namespace cd

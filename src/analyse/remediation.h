@@ -85,6 +85,14 @@ RemediationStep step_conntrack_size(const Reading& r);
 RemediationStep step_conntrack_timeouts(const Sysctls& s);
 // insert_failed: NAT port clash races (--random-fully) and the Kubernetes DNS 5 s delay.
 RemediationStep step_conntrack_clash_races();
+// DNS through conntrack (the Kubernetes 5 s delay): resolver options that stop glibc sending A and
+// AAAA in parallel over one socket (application side, so A), NodeLocal DNSCache (D), why
+// resolvers do not answer (D, reading only), and a shorter UDP timeout for a table under
+// pressure (D).
+RemediationStep step_dns_single_request();
+RemediationStep step_dns_node_local_cache();
+RemediationStep step_dns_unanswered(const std::vector<Endpoint>& resolvers);
+RemediationStep step_dns_udp_timeout(const Sysctls& s);
 
 // The persistent form of a sysctl: one drop-in file per key, so two steps never overwrite
 // each other's file. Exposed for the tests.

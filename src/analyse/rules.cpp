@@ -33,6 +33,10 @@ const std::vector<Rule>& all_rules() {
        "what fills conntrack: closed and idle entries, a hot destination, unevictable ASSURED "
        "entries, long hash chains",
        rule_conntrack_table},
+      {"conntrack_dns",
+       "DNS through conntrack: insert_failed while UDP/53 flows are tracked (the 5 s lookup "
+       "delay), UDP/53 entries never answered, per resolver",
+       rule_conntrack_dns},
       {"orphans", "orphaned sockets vs tcp_max_orphans, TCPAbortOnMemory", rule_orphans},
       {"tcp_memory", "TCP buffer pages vs tcp_mem, TCPMemoryPressures", rule_tcp_memory},
       {"config",

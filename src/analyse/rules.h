@@ -38,6 +38,7 @@ void rule_tcp_memory(const RuleInput& in, std::vector<Finding>& out);
 void rule_config(const RuleInput& in, std::vector<Finding>& out);
 void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out);
 void rule_conntrack_table(const RuleInput& in, std::vector<Finding>& out);
+void rule_conntrack_dns(const RuleInput& in, std::vector<Finding>& out);
 void rule_unanswered_connects(const RuleInput& in, std::vector<Finding>& out);
 
 }  // namespace cd

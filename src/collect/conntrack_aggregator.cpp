@@ -158,6 +158,10 @@ struct ConntrackAggregator::State {
   uint64_t snat = 0;
   uint64_t dnat = 0;
   ConntrackStale stale;
+  uint64_t dns_entries = 0;
+  uint64_t dns_unreplied = 0;
+  uint64_t dns_assured = 0;
+  std::unordered_map<DestKey, DestCount, DestKeyHash> dns_dests;
   std::unordered_map<DestKey, DestCount, DestKeyHash> dests;
   std::unordered_map<SnatKey, SnatCount, SnatKeyHash> snat_groups;
 };
@@ -215,6 +219,14 @@ void ConntrackAggregator::on_entry(const CtEntry& e) {
     }
   }
   if (e.protocol == IPPROTO_UDP && unreplied) ++s.stale.udp_unreplied;
+  if (e.protocol == IPPROTO_UDP && e.orig_dst.port == kDnsPort) {
+    ++s.dns_entries;
+    s.dns_unreplied += unreplied;
+    s.dns_assured += assured;
+    DestCount& d = s.dns_dests[key_of(e.orig_dst, e.protocol)];
+    ++d.entries;
+    d.unreplied += unreplied;
+  }
 
   DestCount& d = s.dests[key_of(e.orig_dst, e.protocol)];
   ++d.entries;
@@ -264,6 +276,21 @@ ConntrackTable ConntrackAggregator::finish(bool dumped, bool interrupted) {
   t.dnat_entries = s.dnat;
   t.stale = s.stale;
   t.established_timeout_s = cfg_.established_timeout_s;
+
+  t.dns.entries = s.dns_entries;
+  t.dns.unreplied = s.dns_unreplied;
+  t.dns.assured = s.dns_assured;
+  t.dns.destinations_total = s.dns_dests.size();
+  for (const auto& [k, c] : s.dns_dests)
+    t.dns.destinations.push_back(
+        {Endpoint{addr_of(k.addr, k.family), k.port}, c.entries, c.unreplied});
+  const std::size_t dns_keep = std::min(t.dns.destinations.size(), kDnsDestinationsKept);
+  std::partial_sort(t.dns.destinations.begin(), t.dns.destinations.begin() + dns_keep,
+                    t.dns.destinations.end(),
+                    [](const ConntrackDnsDestination& a, const ConntrackDnsDestination& b) {
+                      return a.entries != b.entries ? a.entries > b.entries : a.dst < b.dst;
+                    });
+  t.dns.destinations.resize(dns_keep);
 
   t.destinations_total = s.dests.size();
   std::vector<ConntrackDestination> dests;

@@ -37,6 +37,41 @@
 
 namespace cd {
 
+Result<void> enter_own_netns(WorkerLink& link) {
+  if (::unshare(CLONE_NEWNET) != 0) {
+    link.error(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno));
+    return fail("unshare");
+  }
+  return {};
+}
+
+namespace {
+
+bool has_default_route() {
+  std::ifstream f("/proc/self/net/route");
+  std::string iface, dest;
+  std::string line;
+  std::getline(f, line);  // header
+  while (f >> iface >> dest) {
+    if (dest == "00000000") return true;
+    std::getline(f, line);
+  }
+  return false;
+}
+
+}  // namespace
+
+bool wait_default_route(WorkerLink& link) {
+  // The lab moves a veth in and configures it; the default route comes last.
+  for (int i = 0; i < 200 && !has_default_route(); ++i)
+    if (link.wait_stop(0.025)) return false;
+  if (!has_default_route()) {
+    link.error("the worker's namespace got no default route");
+    return false;
+  }
+  return true;
+}
+
 namespace {
 
 std::optional<int64_t> read_int(const std::string& path) {
@@ -274,14 +309,6 @@ constexpr const char* kNatRuleset = R"(table ip cdlab_nat {
 }
 )";
 
-Result<void> enter_own_netns(WorkerLink& link) {
-  if (::unshare(CLONE_NEWNET) != 0) {
-    link.error(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno));
-    return fail("unshare");
-  }
-  return {};
-}
-
 int snat_server(WorkerLink& link) {
   if (!enter_own_netns(link)) return 1;
   auto l = tcp_listen(v4_endpoint("0.0.0.0", kServerPort), 128);
@@ -316,27 +343,9 @@ int snat_server(WorkerLink& link) {
   return 0;
 }
 
-bool has_default_route() {
-  std::ifstream f("/proc/self/net/route");
-  std::string iface, dest;
-  std::string line;
-  std::getline(f, line);  // header
-  while (f >> iface >> dest) {
-    if (dest == "00000000") return true;
-    std::getline(f, line);
-  }
-  return false;
-}
-
 int snat_client(WorkerLink& link) {
   if (!enter_own_netns(link)) return 1;
-  // The lab moves a veth in and configures it; the default route comes last.
-  for (int i = 0; i < 200 && !has_default_route(); ++i)
-    if (link.wait_stop(0.025)) return 0;
-  if (!has_default_route()) {
-    link.error("the client's namespace got no default route");
-    return 1;
-  }
+  if (!wait_default_route(link)) return link.stop_requested() ? 0 : 1;
   const sockaddr_in to = to_sockaddr(v4_endpoint("198.19.0.2", kServerPort));
   struct Conn {
     UniqueFd fd;

@@ -4,6 +4,7 @@
 // cannot reuse (no-timestamps-peer). Rows for the table in lab/scenarios.cpp.
 #pragma once
 
+#include "lab/load.h"
 #include "lab/scenarios.h"
 
 namespace cd {
@@ -11,6 +12,13 @@ namespace cd {
 ScenarioInfo conntrack_full_scenario();
 ScenarioInfo snat_exhaustion_scenario();
 ScenarioInfo no_timestamps_peer_scenario();
+ScenarioInfo dns_conntrack_scenario();  // lab/scenario_dns.cpp
+
+// Worker side of the multi-namespace scenarios: a worker unshare()s its own network namespace
+// (an error is reported to the lab), then waits (bounded) until the lab has wired it up to its
+// default route; false when stop came first or the route never did (reported).
+Result<void> enter_own_netns(WorkerLink& link);
+bool wait_default_route(WorkerLink& link);
 
 // The most entries conntrack-full will create: nf_conntrack_max is global and read-only in
 // the lab's namespace, so the lab fills up to it; above this the kernel memory (~320 B an

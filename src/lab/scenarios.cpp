@@ -355,6 +355,7 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
       conntrack_full_scenario(),      // lab/scenario_netlayer.cpp
       snat_exhaustion_scenario(),     // lab/scenario_netlayer.cpp
       no_timestamps_peer_scenario(),  // lab/scenario_netlayer.cpp
+      dns_conntrack_scenario(),       // lab/scenario_dns.cpp
       {"idle", N_("nothing: only loopback is up"), N_("ok, exit 0"), {}, idle},
   };
   return table;

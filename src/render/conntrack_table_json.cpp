@@ -30,6 +30,17 @@ nlohmann::ordered_json conntrack_table_json(const ConntrackTable& t) {
   stale["established_capped"] = t.stale.established_capped;
   stale["udp_unreplied"] = t.stale.udp_unreplied;
   j["stale"] = std::move(stale);
+  json dns;
+  dns["entries"] = t.dns.entries;
+  dns["unreplied"] = t.dns.unreplied;
+  dns["assured"] = t.dns.assured;
+  dns["destinations_total"] = t.dns.destinations_total;
+  json dns_dests = json::array();
+  for (const ConntrackDnsDestination& d : t.dns.destinations)
+    dns_dests.push_back(
+        {{"destination", d.dst.to_string()}, {"entries", d.entries}, {"unreplied", d.unreplied}});
+  dns["destinations"] = std::move(dns_dests);
+  j["dns"] = std::move(dns);
   j["tcp_timeout_established"] =
       t.established_timeout_s ? json(*t.established_timeout_s) : json(nullptr);
   j["destinations_total"] = t.destinations_total;

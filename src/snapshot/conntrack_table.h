@@ -83,6 +83,26 @@ struct ConntrackStale {
   uint64_t udp_unreplied = 0;  // one-way UDP (dead DNS servers, scans)
 };
 
+// UDP entries to port 53: DNS lookups (each glibc lookup opens one socket and sends its A and
+// AAAA queries over it, one entry). Keyed by the original destination (the resolver or the
+// service address the client asked, before any DNAT).
+struct ConntrackDnsDestination {
+  Endpoint dst;
+  uint64_t entries = 0;
+  uint64_t unreplied = 0;  // no reply seen (IPS_SEEN_REPLY clear)
+};
+
+struct ConntrackDns {
+  uint64_t entries = 0;
+  uint64_t unreplied = 0;
+  uint64_t assured = 0;  // a reply seen and traffic again after 2 s: udp_timeout_stream applies
+  uint64_t destinations_total = 0;
+  std::vector<ConntrackDnsDestination>
+      destinations;  // most entries first (top kDnsDestinationsKept)
+};
+
+inline constexpr uint16_t kDnsPort = 53;
+
 struct ConntrackTable {
   bool dumped = false;       // the ctnetlink dump ran to completion
   bool interrupted = false;  // NLM_F_DUMP_INTR: the table changed during the dump
@@ -98,6 +118,7 @@ struct ConntrackTable {
   uint64_t snat_entries = 0;
   uint64_t dnat_entries = 0;
   ConntrackStale stale;
+  ConntrackDns dns;                                    // UDP entries to port 53
   std::optional<int64_t> established_timeout_s;        // the timeout the idle times were taken from
   uint64_t destinations_total = 0;                     // distinct (destination, protocol)
   std::vector<ConntrackDestination> top_destinations;  // most entries first
@@ -113,5 +134,6 @@ std::string ct_protocol_name(uint8_t protocol);
 inline constexpr std::size_t kTopDestinationsKept = 20;
 inline constexpr std::size_t kSnatGroupsKept = 50;
 inline constexpr std::size_t kSnatSourcesCounted = 8;
+inline constexpr std::size_t kDnsDestinationsKept = 10;
 
 }  // namespace cd

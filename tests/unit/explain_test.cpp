@@ -43,6 +43,8 @@ const Case kCases[] = {
     {"nf_conntrack: nf_conntrack: table full, dropping packet", "conntrack_table_full",
      "conntrack"},
     {"nf_conntrack: table full", "conntrack_table_full", "conntrack"},
+    {"DNS timeout", "dns_5s_delay", "conntrack"},
+    {"the Kubernetes 5 second DNS delay", "dns_5s_delay", "conntrack"},
     {"TCP: request_sock_TCP: Possible SYN flooding on port 0.0.0.0:8080. Sending cookies.",
      "syn_flooding", "accept_queue"},
     {"TCP: too many orphaned sockets", "too_many_orphans", "orphans"},
