@@ -1,6 +1,6 @@
 // Fuzz target for the sock_diag parsers: the bytes are a recorded transcript, fed to the replay
-// source's parser, to the message decoder directly, and (when they parse) through dump_all and
-// the aggregator.
+// source's parser, to the message decoders directly, and (when they parse) through dump_all and
+// the aggregator, then the unix listeners.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -10,6 +10,7 @@
 #include "collect/recorded_sock_source.h"
 #include "collect/sock_diag_decode.h"
 #include "collect/socket_aggregator.h"
+#include "collect/unix_listeners.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cd;
@@ -17,10 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   NlMsgReader reader({data, size});
   NlMsg m;
   SockRecord rec;
+  UnixSockRecord urec;
   for (;;) {
     auto more = reader.next(m);
     if (!more || !*more) break;
     (void)decode_reply(m, IPPROTO_TCP, rec);
+    (void)decode_unix_reply(m, urec);
     (void)decode_dump_request(m);
   }
 
@@ -36,6 +39,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     SocketSummary sum = agg.finish();
     for (const auto& t : sum.tuples) (void)t.live();
     (void)idx.find(1);
+    // The unix listeners of the same round; their names must be valid UTF-8 for the JSON.
+    if (auto ul = collect_unix_listeners(**src); ul && *ul)
+      for (const auto& l : **ul)
+        for (unsigned char c : l.path)
+          if (c < 0x20 || c >= 0x7f) __builtin_trap();
   }
   return 0;
 }

@@ -68,6 +68,13 @@ std::optional<int32_t> listener_pid(const Reading& r, const Listener& l) {
   return it->second;
 }
 
+std::optional<int32_t> listener_pid(const Reading& r, const UnixListener& l) {
+  if (l.inode == 0) return std::nullopt;
+  auto it = r.listener_owner.find(l.inode);
+  if (it == r.listener_owner.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<double> ratio(const std::optional<int64_t>& a, const std::optional<int64_t>& b) {
   if (!a || !b || *b <= 0) return std::nullopt;
   return double(*a) / double(*b);

@@ -51,6 +51,7 @@ const ProcessInfo* find_process(const Reading& r, int32_t pid);
 
 // The process owning a listening socket, from the attribution (nullopt when unknown).
 std::optional<int32_t> listener_pid(const Reading& r, const Listener& l);
+std::optional<int32_t> listener_pid(const Reading& r, const UnixListener& l);
 
 // a / b, or nullopt when either is unknown or b <= 0.
 std::optional<double> ratio(const std::optional<int64_t>& a, const std::optional<int64_t>& b);

@@ -433,12 +433,14 @@ const std::vector<ExplainEntry>& explain_table() {
           .errno_name = "EAGAIN",
           .errno_value = EAGAIN,
           .phrases = {"resource temporarily unavailable", "ewouldblock"},
-          .resources = {"ephemeral_ports"},
+          .resources = {"ephemeral_ports", "accept_queue"},
           .meaning =
               N_("Usually just \"try again\" on a non-blocking socket. As a connection resource "
                  "it means UDP auto-bind found no free local port: sendto() or connect() on an "
                  "unbound UDP socket draws from ONE host-wide pool (ip_local_port_range, per "
-                 "network namespace), not one per destination (inet_autobind())."),
+                 "network namespace), not one per destination (inet_autobind()). Or a unix "
+                 "stream listener's accept queue is full: connect() to it fails with EAGAIN "
+                 "once the queue holds its backlog + 1 (unix_recvq_full())."),
           .causes_heading = N_("likely causes"),
           .causes = {N_("A non-blocking read, write or accept with nothing ready: normal, not "
                         "exhaustion."),
@@ -446,8 +448,9 @@ const std::vector<ExplainEntry>& explain_table() {
                         "(e.g. a client opening a socket per DNS query and not closing it)."),
                      N_("connect() on a non-blocking AF_UNIX socket whose listener's backlog is "
                         "full (a slow local server such as an FPM pool).")},
-          .findings = {"ephemeral_ports.udp"},
+          .findings = {"ephemeral_ports.udp", "accept_queue.unix_listener"},
           .commands = {"cat /proc/net/sockstat", "sysctl net.ipv4.ip_local_port_range",
+                       "ss -xl   # unix listeners: Recv-Q = queued, Send-Q = limit",
                        "conndoctor check"},
           .notes = {N_("No kernel counter moves for an auto-bind failure either.")},
       },

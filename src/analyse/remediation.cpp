@@ -303,6 +303,30 @@ RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> p
               _("None (read-only checks); more accept workers push more load downstream."));
 }
 
+RemediationStep step_fix_unix_accept_loop(const UnixListener& l, std::optional<int32_t> pid,
+                                          bool owner_at_fd_limit) {
+  std::string action =
+      _f("Give the server behind {0} more workers, or make it accept faster: a unix listener's "
+         "queue fills when every worker is busy (PHP-FPM at pm.max_children, too few gunicorn or "
+         "uwsgi workers) or the accept loop stalls; a non-blocking connect() then fails with "
+         "EAGAIN (\"Resource temporarily unavailable\", nginx: \"connect() to unix:... failed "
+         "(11: Resource temporarily unavailable)\") and a blocking one waits",
+         l.path);
+  if (owner_at_fd_limit)
+    action +=
+        _("; its process is at its own fd limit, so accept() fails with EMFILE and connections "
+          "stay queued: fix that first (see the file_descriptors finding)");
+  std::vector<std::string> cmds{
+      fmt::format("ss -xlp | grep -F -- '{0}'   # Recv-Q = queued now, Send-Q = limit", l.path),
+      _("PHP-FPM: pm.max_children (the pool's status page shows \"max children reached\" and "
+        "\"listen queue\"); gunicorn: --workers / --threads; uwsgi: --processes / --threads")};
+  if (pid)
+    cmds.push_back(
+        fmt::format("grep -E '^(State|Threads)' /proc/{0}/status; top -H -p {1}", *pid, *pid));
+  return step('A', std::move(action), std::move(cmds),
+              _("More workers take more memory and push more load downstream (the database)."));
+}
+
 RemediationStep step_find_stuck_sockets() {
   return step(
       'A',
@@ -509,6 +533,28 @@ RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> som
               std::move(cmds),
               _("A longer queue absorbs bursts but adds latency when the accept loop is the "
                 "bottleneck; it does not fix a stalled loop (A)."));
+}
+
+RemediationStep step_raise_unix_backlog(const UnixListener& l, std::optional<int64_t> somaxconn) {
+  int64_t want = std::max<int64_t>(1024, int64_t(l.queue_limit) * 4);
+  const std::string v = std::to_string(want);
+  std::vector<std::string> cmds;
+  if (!somaxconn || *somaxconn < want) {
+    cmds.push_back(sysctl_w("net.core.somaxconn", v));
+    cmds.push_back(persist_sysctl("net.core.somaxconn", v));
+  }
+  cmds.push_back(_f("PHP-FPM: listen.backlog = {0} in the pool's configuration, then reload", v));
+  cmds.push_back(_f("gunicorn: --backlog {0}", v));
+  cmds.push_back(
+      _f("uwsgi: --listen {0} (uwsgi refuses to start when it exceeds net.core.somaxconn)", v));
+  return step('B',
+              _f("Raise the accept-queue limit of {0} from {1} to {2}: the limit is the "
+                 "server's listen() backlog capped at net.core.somaxconn (read at listen(): "
+                 "restart or reload the server), so raise both",
+                 l.path, l.queue_limit, want),
+              std::move(cmds),
+              _("A longer queue absorbs bursts but adds latency when the workers are the "
+                "bottleneck; it does not add capacity (A)."));
 }
 
 RemediationStep step_syncookies_on(const Sysctls& s) {

@@ -1,5 +1,6 @@
-// Rule accept_queue: listeners whose accept queue is at its limit, and the namespace's
-// ListenOverflows/ListenDrops rates. The cause is the application that does not accept().
+// Rule accept_queue: TCP listeners whose accept queue is at its limit, and the namespace's
+// ListenOverflows/ListenDrops rates (unix listeners: rule_accept_queue_unix.cpp). The cause is the
+// application that does not accept().
 #include <fmt/format.h>
 
 #include "analyse/evidence.h"
@@ -158,7 +159,9 @@ bool syn_queue_finding(const RuleInput& in, const Rates& rates, std::vector<Find
   return true;
 }
 
-void rule_accept_queue(const RuleInput& in, std::vector<Finding>& out) {
+namespace {
+
+void accept_queue_tcp(const RuleInput& in, std::vector<Finding>& out) {
   const Reading& r = in.snap.now();
   Rates rates = read_rates(in.snap);
   bool syn_queue = syn_queue_finding(in, rates, out);
@@ -204,6 +207,13 @@ void rule_accept_queue(const RuleInput& in, std::vector<Finding>& out) {
                      step_raise_backlog(*fullest, r.sysctls.somaxconn)};
   }
   out.push_back(std::move(f));
+}
+
+}  // namespace
+
+void rule_accept_queue(const RuleInput& in, std::vector<Finding>& out) {
+  accept_queue_tcp(in, out);
+  accept_queue_unix(in, out);
 }
 
 }  // namespace cd

@@ -20,7 +20,8 @@ const std::vector<Rule>& all_rules() {
       {"file_descriptors", "each process vs its own soft RLIMIT_NOFILE; the system vs file-max",
        rule_file_descriptors},
       {"close_wait", "CLOSE_WAIT piling up in a process: it never calls close()", rule_close_wait},
-      {"accept_queue", "listeners at their accept-queue limit, ListenOverflows/ListenDrops",
+      {"accept_queue",
+       "TCP and unix listeners at their accept-queue limit, ListenOverflows/ListenDrops",
        rule_accept_queue},
       // Before conntrack: an exhausted SNAT pool is the specific cause of the insert_failed
       // drops that rule reports, so its verdict should lead among equally severe findings.

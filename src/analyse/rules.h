@@ -40,5 +40,7 @@ void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out);
 void rule_conntrack_table(const RuleInput& in, std::vector<Finding>& out);
 void rule_conntrack_dns(const RuleInput& in, std::vector<Finding>& out);
 void rule_unanswered_connects(const RuleInput& in, std::vector<Finding>& out);
+// Part of rule_accept_queue (rule_accept_queue_unix.cpp): the AF_UNIX listeners.
+void accept_queue_unix(const RuleInput& in, std::vector<Finding>& out);
 
 }  // namespace cd

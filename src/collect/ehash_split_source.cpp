@@ -22,6 +22,12 @@ class EhashSplitSource final : public SockSource {
   EhashSplitSource(SockSource& kernel, std::vector<SockRecord> records, bool bound_inactive)
       : kernel_(kernel), records_(std::move(records)), bound_inactive_(bound_inactive) {}
 
+  // Unix listeners are per namespace in the kernel too (unix_diag walks only this namespace's
+  // unix sockets): sock_diag answers them.
+  Result<bool> dump_unix_listeners(UnixSockSink& sink) override {
+    return kernel_.dump_unix_listeners(sink);
+  }
+
   Result<void> dump(const DumpRequest& req, SockSink& sink) override {
     if (req.protocol != IPPROTO_TCP) return kernel_.dump(req, sink);
     // What only sock_diag has: LISTEN (the listening hash, cheap), and bound-inactive sockets

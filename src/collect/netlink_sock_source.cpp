@@ -54,6 +54,32 @@ class NetlinkSockSource : public SockSource {
   }
 
   Result<void> dump(const DumpRequest& req, SockSink& sink) override {
+    SockRecord rec;
+    auto msg = [&req](uint32_t seq) { return encode_dump_request(req, seq); };
+    auto decode = [&](const NlMsg& m) -> Result<ReplyKind> {
+      auto kind = decode_reply(m, req.protocol, rec);
+      if (kind && *kind == ReplyKind::kSocket) sink.on_socket(rec);
+      return kind;
+    };
+    return guarded(describe(req), msg, decode);
+  }
+
+  Result<bool> dump_unix_listeners(UnixSockSink& sink) override {
+    UnixSockRecord rec;
+    auto msg = [](uint32_t seq) { return encode_unix_dump_request(seq); };
+    auto decode = [&](const NlMsg& m) -> Result<ReplyKind> {
+      auto kind = decode_unix_reply(m, rec);
+      if (kind && *kind == ReplyKind::kSocket) sink.on_unix_socket(rec);
+      return kind;
+    };
+    auto r = guarded("unix listeners", msg, decode);
+    if (!r) return std::unexpected(r.error());
+    return true;
+  }
+
+ private:
+  template <typename Encode, typename Decode>
+  Result<void> guarded(const char* what, Encode&& encode, Decode&& decode) {
     // A dump abandoned half-way leaves the kernel's dump running on the socket (a new request
     // would get EBUSY from netlink_dump_start()): start over on a fresh socket instead.
     if (!nl_) {
@@ -61,24 +87,23 @@ class NetlinkSockSource : public SockSource {
       if (!nl) return std::unexpected(nl.error());
       nl_ = std::move(*nl);
     }
-    auto r = run(req, sink);
+    const uint32_t seq = ++seq_;
+    const auto msg = encode(seq);
+    auto r = run(seq, msg, decode);
     if (!r) {
       nl_.reset();
-      r.error().message =
-          std::string("sock_diag dump of ") + describe(req) + ": " + r.error().message;
+      r.error().message = std::string("sock_diag dump of ") + what + ": " + r.error().message;
     }
     return r;
   }
 
- private:
-  Result<void> run(const DumpRequest& req, SockSink& sink) {
-    const uint32_t seq = ++seq_;
-    const auto msg = encode_dump_request(req, seq);
+  // Sends one request and decodes its answers up to NLMSG_DONE; `decode` passes each socket on.
+  template <typename Decode>
+  Result<void> run(uint32_t seq, std::span<const uint8_t> msg, Decode& decode) {
     if (mnl_socket_sendto(nl_.get(), msg.data(), msg.size()) < 0) return fail_errno("send");
     if (obs_) obs_->on_request(msg);
 
     std::size_t stream_off = 0;  // bytes of this dump received so far, for error offsets
-    SockRecord rec;
     for (;;) {
       ssize_t n = mnl_socket_recvfrom(nl_.get(), buf_.get(), kRecvBuffer);
       if (n < 0) {
@@ -101,7 +126,7 @@ class NetlinkSockSource : public SockSource {
           run_start = reader.position();
           continue;
         }
-        auto kind = decode_reply(m, req.protocol, rec);
+        auto kind = decode(m);
         if (!kind) {
           // A kernel error (it carries an errno) ends the dump: record it so that replay fails
           // the same way. A malformed message is not recorded; the recorder closes the section.
@@ -109,9 +134,7 @@ class NetlinkSockSource : public SockSource {
             obs_->on_reply(got.subspan(run_start, reader.position() - run_start), true);
           return std::unexpected(kind.error());
         }
-        if (*kind == ReplyKind::kSocket) {
-          sink.on_socket(rec);
-        } else if (*kind == ReplyKind::kDone) {
+        if (*kind == ReplyKind::kDone) {
           done = true;
           break;
         }

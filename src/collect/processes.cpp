@@ -108,6 +108,10 @@ class Attributor {
       if (reading.sockets.listeners[i].inode != 0)
         listeners_.push_back({reading.sockets.listeners[i].inode, i});
     std::sort(listeners_.begin(), listeners_.end());
+    if (reading.unix_listeners)
+      for (const UnixListener& l : *reading.unix_listeners)
+        if (l.inode != 0) unix_listeners_.push_back(l.inode);
+    std::sort(unix_listeners_.begin(), unix_listeners_.end());
   }
 
   // One process's socket inodes (from its fd links or the fd table), joined with the dump.
@@ -132,7 +136,10 @@ class Attributor {
  private:
   void account(int32_t pid, uint32_t inode, ProcessSockets& ps) {
     const InodeEntry* s = index_.find(inode);
-    if (!s) return;  // a socket not in the dump: UDP, unix, netlink, other namespace
+    if (!s) {  // a socket not in the TCP dump: UDP, unix, netlink, other namespace
+      add_unix_listener(pid, inode);
+      return;
+    }
     const uint8_t state = s->state();
     if (state < kTcpStateSlots) ++ps.by_state[state];
     if (state == uint8_t(TcpState::kListen)) add_listener(pid, inode, ps);
@@ -146,6 +153,13 @@ class Attributor {
     ps.listening.push_back(reading_.sockets.listeners[it->second].local);
     // A listener shared by forked workers (nginx, prefork) names the first pid seen.
     reading_.listener_owner.emplace(inode, pid);
+  }
+
+  // Socket inodes are one sockfs numbering for every family: a unix listener's inode joins the
+  // same listener_owner map as a TCP one.
+  void add_unix_listener(int32_t pid, uint32_t inode) {
+    if (!std::binary_search(unix_listeners_.begin(), unix_listeners_.end(), inode)) return;
+    reading_.listener_owner.emplace(inode, pid);  // forked workers: the first pid seen
   }
 
   void finish_process(int32_t pid, ProcessSockets& ps) {
@@ -165,6 +179,7 @@ class Attributor {
   const InodeIndex& index_;
   Reading& reading_;
   std::vector<std::pair<uint32_t, uint32_t>> listeners_;  // inode -> listeners index, sorted
+  std::vector<uint32_t> unix_listeners_;                  // unix listener inodes, sorted
   std::vector<std::vector<std::pair<int32_t, uint32_t>>> owners_;  // per tuple: pid, sockets
   std::unordered_map<uint32_t, uint32_t> per_tuple_;  // this process: tuple -> live sockets
 };
@@ -302,10 +317,12 @@ ProcessFds read_process_fds(const ProcFs& proc, const ProcessScanOptions& opt, F
 
 void attribute_processes(ProcessFds&& fds, const ProcessScanOptions& opt, const InodeIndex* index,
                          Reading& reading, std::vector<std::string>& missing) {
-  // An empty index (no TCP socket with an inode) attributes nothing: processes keep their
-  // fd counts and no `sockets`, as when attribution is off.
+  // An empty index (no TCP socket with an inode) and no unix listener attributes nothing:
+  // processes keep their fd counts and no `sockets`, as when attribution is off.
+  const bool unix_listeners = reading.unix_listeners && !reading.unix_listeners->empty();
   std::optional<Attributor> attributor;
-  if (opt.attribution && index && !index->empty()) attributor.emplace(*index, reading);
+  if (opt.attribution && index && (!index->empty() || unix_listeners))
+    attributor.emplace(*index, reading);
 
   Unreadable unreadable;
   unreadable.limits = fds.limits_unparsed;

@@ -10,6 +10,7 @@
 #include "collect/proc_paths.h"
 #include "collect/socket_aggregator.h"
 #include "collect/sysctls.h"
+#include "collect/unix_listeners.h"
 #include "util/unique_fd.h"
 
 namespace cd {
@@ -77,6 +78,9 @@ class BorrowedSource : public SockSource {
   Result<void> dump(const DumpRequest& req, SockSink& sink) override {
     return inner_.dump(req, sink);
   }
+  Result<bool> dump_unix_listeners(UnixSockSink& sink) override {
+    return inner_.dump_unix_listeners(sink);
+  }
   bool set_raw_observer(RawDumpObserver* obs) override { return inner_.set_raw_observer(obs); }
 
  private:
@@ -88,6 +92,12 @@ Result<void> record_sockets(SockSource& live, const std::string& path) {
   if (!rec) return std::unexpected(rec.error());
   SocketAggregator agg(AggregatorConfig{});
   auto ok = dump_all(**rec, agg);
+  // The unix listeners too. A kernel that refuses them (no unix_diag) is recorded as such and
+  // replays as the same refusal; only a failure to write the transcript fails the recording.
+  if (ok) {
+    auto ux = collect_unix_listeners(**rec);
+    if (!ux && ux.error().message.starts_with(path + ": write")) ok = std::unexpected(ux.error());
+  }
   rec->reset();  // closes the transcript before we report success
   return ok;
 }

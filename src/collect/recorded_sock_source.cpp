@@ -8,8 +8,14 @@
 //
 //   section    := request reply* terminator
 //   request    := nlmsghdr{SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST|NLM_F_DUMP} inet_diag_req_v2
+//               | nlmsghdr{...same...} unix_diag_req          (sdiag_family AF_UNIX)
 //   reply      := nlmsghdr{SOCK_DIAG_BY_FAMILY} inet_diag_msg [rtattrs, ignored]
+//               | nlmsghdr{SOCK_DIAG_BY_FAMILY} unix_diag_msg rtattrs   (after an AF_UNIX request)
 //   terminator := NLMSG_DONE | NLMSG_ERROR (the kernel refused or aborted the dump)
+//
+// The AF_UNIX section (the listening unix sockets, UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN) was
+// added later: a file without one replays dump_unix_listeners() as "unknown" (false), not as
+// "no unix listeners".
 //
 // The request tells the family, protocol and state mask the replies answer. Replay of
 // dump(req) takes the sections with req's family and protocol and passes on the records whose
@@ -65,15 +71,8 @@ class RecordedSockSource : public SockSource {
       : bytes_(std::move(bytes)), name_(std::move(name)), sections_(std::move(sections)) {}
 
   Result<void> dump(const DumpRequest& req, SockSink& sink) override {
-    const uint32_t current = next_round(req);
-    std::optional<uint32_t> first, round;
-    for (const auto& s : sections_) {  // sections are in round order
-      if (!matches(s, req)) continue;
-      if (!first) first = s.round;
-      if (s.round <= current) round = s.round;
-    }
-    if (!first) return {};  // never recorded: nothing of this kind existed
-    if (!round) round = first;
+    const auto round = pick_round(req);
+    if (!round) return {};  // never recorded: nothing of this kind existed
 
     // Which section answers each state: the first one of the round that asked for it.
     std::array<int, kStateBits> chosen;
@@ -107,7 +106,47 @@ class RecordedSockSource : public SockSource {
     return {};
   }
 
+  Result<bool> dump_unix_listeners(UnixSockSink& sink) override {
+    const DumpRequest req{AF_UNIX, 0, kUnixListenStates};
+    const auto round = pick_round(req);
+    if (!round) return false;  // recorded before unix listeners were dumped: unknown
+    for (const Section& s : sections_) {
+      if (!matches(s, req) || s.round != *round) continue;
+      if (s.error) return std::unexpected(*s.error);
+      std::span<const uint8_t> replies(bytes_.data() + s.replies_begin,
+                                       s.replies_end - s.replies_begin);
+      NlMsgReader reader(replies, s.replies_begin);
+      NlMsg m;
+      UnixSockRecord rec;
+      for (;;) {
+        auto more = reader.next(m);
+        if (!more) return std::unexpected(prefixed(more.error()));
+        if (!*more) break;
+        auto kind = decode_unix_reply(m, rec);
+        if (!kind) return std::unexpected(prefixed(kind.error()));
+        if (*kind == ReplyKind::kSocket && rec.state < kStateBits &&
+            (s.req.states & req.states & (1u << rec.state)))
+          sink.on_unix_socket(rec);
+      }
+      return true;  // the first section of the round answers
+    }
+    return true;
+  }
+
  private:
+  // The replay round of this dump() (next_round), then the latest recorded round up to it that
+  // holds sections for req's family and protocol (the first such round when none does).
+  std::optional<uint32_t> pick_round(const DumpRequest& req) {
+    const uint32_t current = next_round(req);
+    std::optional<uint32_t> first, round;
+    for (const auto& s : sections_) {  // sections are in round order
+      if (!matches(s, req)) continue;
+      if (!first) first = s.round;
+      if (s.round <= current) round = s.round;
+    }
+    return round ? round : first;
+  }
+
   static bool matches(const Section& s, const DumpRequest& req) {
     return s.req.family == req.family && s.req.protocol == req.protocol;
   }
@@ -148,6 +187,7 @@ Result<std::vector<Section>> parse_sections(std::span<const uint8_t> bytes,
   NlMsgReader reader(bytes);
   NlMsg m;
   SockRecord rec;
+  UnixSockRecord urec;
   for (;;) {
     auto more = reader.next(m);
     if (!more) return bad(more.error());
@@ -176,7 +216,8 @@ Result<std::vector<Section>> parse_sections(std::span<const uint8_t> bytes,
       return fail(name + ": reply at byte " + std::to_string(m.offset) +
                   " does not follow a request");
     Section& s = sections.back();
-    auto kind = decode_reply(m, s.req.protocol, rec);
+    auto kind =
+        s.req.family == AF_UNIX ? decode_unix_reply(m, urec) : decode_reply(m, s.req.protocol, rec);
     if (!kind) {
       // A kernel error recorded as the dump's end is data (replay repeats it); anything else
       // is a corrupt file.
@@ -236,6 +277,16 @@ class RecordingSockSource : public SockSource, private RawDumpObserver {
     auto w = flush();
     if (!r) return r;
     return w;
+  }
+
+  Result<bool> dump_unix_listeners(UnixSockSink& sink) override {
+    saw_request_ = saw_end_ = false;
+    auto r = inner_->dump_unix_listeners(sink);
+    if (saw_request_ && !saw_end_) append_error(r ? EIO : (r.error().err ? r.error().err : EIO));
+    auto w = flush();
+    if (!r) return r;
+    if (!w) return std::unexpected(w.error());
+    return r;
   }
 
  private:

@@ -5,11 +5,13 @@
 
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/unix_diag.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "collect/netlink_reader.h"
 #include "collect/sock_source.h"
@@ -40,7 +42,29 @@ Result<void> decode_inet_diag_msg(std::span<const uint8_t> payload, uint8_t prot
 inline constexpr std::size_t kDiagRequestLen = NLMSG_LENGTH(sizeof(inet_diag_req_v2));
 std::array<uint8_t, kDiagRequestLen> encode_dump_request(const DumpRequest& req, uint32_t seq);
 
-// Reads back the request of a transcript section (a message with NLM_F_REQUEST set).
+// Reads back the request of a transcript section (a message with NLM_F_REQUEST set). An
+// AF_UNIX request (struct unix_diag_req) reads back as {AF_UNIX, 0, udiag_states}.
 Result<DumpRequest> decode_dump_request(const NlMsg& m);
+
+// AF_UNIX (unix_diag): one message of the reply to encode_unix_dump_request(). NLMSG_DONE,
+// NLMSG_ERROR and NLM_F_DUMP_INTR as decode_reply(). A struct unix_diag_msg shorter than the
+// struct (it has not changed since it appeared in 3.3), a family other than AF_UNIX, or a
+// malformed attribute is an Error.
+Result<ReplyKind> decode_unix_reply(const NlMsg& m, UnixSockRecord& out);
+
+// The socket part alone: struct unix_diag_msg and its UNIX_DIAG_NAME / UNIX_DIAG_RQLEN
+// attributes (the others are ignored).
+Result<void> decode_unix_diag_msg(std::span<const uint8_t> payload, UnixSockRecord& out);
+
+// UNIX_DIAG_NAME as people read it (ss's notation): a path as it is (the trailing NUL the
+// kernel keeps is dropped); an abstract name, whose first byte is NUL, as "@name" with any
+// other NUL shown as '@' too. Bytes that are not printable ASCII are written as \xNN, so
+// that the name is always valid UTF-8 in JSON.
+std::string unix_display_name(std::span<const uint8_t> raw);
+
+// The AF_UNIX dump request: nlmsghdr + struct unix_diag_req for listening sockets
+// (kUnixListenStates), with UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN.
+inline constexpr std::size_t kUnixRequestLen = NLMSG_LENGTH(sizeof(unix_diag_req));
+std::array<uint8_t, kUnixRequestLen> encode_unix_dump_request(uint32_t seq);
 
 }  // namespace cd

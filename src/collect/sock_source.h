@@ -50,6 +50,29 @@ class SockSink {
   virtual void on_socket(const SockRecord& s) = 0;
 };
 
+// One decoded struct unix_diag_msg of a listening AF_UNIX socket (UDIAG_SHOW_NAME |
+// UDIAG_SHOW_RQLEN). For a listener unix_diag's sk_diag_show_rqlen() reports the accept-queue
+// length (sk_receive_queue: one skb per connection not yet accept()ed) and sk_max_ack_backlog,
+// the listen() backlog already capped at net.core.somaxconn by __sys_listen().
+struct UnixSockRecord {
+  uint8_t type = 0;   // SOCK_STREAM / SOCK_SEQPACKET
+  uint8_t state = 0;  // TcpState number (TCP_LISTEN for listeners)
+  uint32_t inode = 0;
+  std::string name;  // the path; an abstract name as "@name"; "" when unbound
+  bool has_rqlen = false;
+  uint32_t rqueue = 0;  // LISTEN: connections queued
+  uint32_t wqueue = 0;  // LISTEN: backlog limit
+};
+
+// The AF_UNIX request: listening sockets only, with their name and queue lengths.
+inline constexpr uint32_t kUnixListenStates = 1u << 10;  // 1 << TCP_LISTEN
+
+class UnixSockSink {
+ public:
+  virtual ~UnixSockSink() = default;
+  virtual void on_unix_socket(const UnixSockRecord& s) = 0;
+};
+
 // Sees the raw netlink bytes of each dump, for recording a transcript: the request message
 // as sent, then the reply messages as received; `final` marks the bytes that end with the
 // dump's NLMSG_DONE or NLMSG_ERROR.
@@ -66,6 +89,15 @@ class SockSource {
   // Streams every matching socket to the sink. An error means the dump is unusable
   // (truncated or malformed message, netlink error); the sink may have seen part of it.
   virtual Result<void> dump(const DumpRequest& req, SockSink& sink) = 0;
+  // Streams the AF_UNIX listening sockets (one SOCK_DIAG_BY_FAMILY request with struct
+  // unix_diag_req, states = kUnixListenStates). Returns false when this source cannot tell
+  // (a recording made before unix listeners were dumped, a fake that has none): the unix
+  // listeners are then unknown, not absent. Errors as for dump(); a kernel that refuses the
+  // request (no unix_diag) is an Error with its errno.
+  virtual Result<bool> dump_unix_listeners(UnixSockSink& sink) {
+    (void)sink;
+    return false;
+  }
   // Sources that speak netlink report their raw bytes to `obs` (nullptr stops it) and
   // return true; the others return false and cannot be recorded.
   virtual bool set_raw_observer(RawDumpObserver* obs) {

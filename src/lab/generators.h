@@ -97,6 +97,19 @@ WorkerFn fd_leak_worker(FdLeakConfig cfg);
 // connect client stuck between the two calls, or one that leaks bound sockets).
 WorkerFn bind_hold_worker(Endpoint addr, uint32_t count);
 
+// unix-backlog: a server on the abstract unix stream socket @name with a small listen()
+// backlog that never accepts, and a client that connects without blocking until connect()
+// fails with EAGAIN (at most max_attempts connects; after the first EAGAIN it retries 10 times
+// a second, holding every connection it made).
+struct UnixBacklogConfig {
+  std::string name;  // abstract name, without the leading NUL
+  int backlog = 16;
+  uint32_t max_attempts = 400;
+  double ready_timeout_s = 6;
+};
+WorkerFn unix_backlog_server_worker(UnixBacklogConfig cfg);
+WorkerFn unix_backlog_client_worker(UnixBacklogConfig cfg);
+
 // Connects to `service`, then tries to listen on the local port that connect() picked: shows
 // why a service port inside ip_local_port_range must be reserved.
 WorkerFn port_steal_worker(Endpoint service);

@@ -2,6 +2,8 @@
 // within seconds, with thousands of sockets at most and far below the 20,000-fd hard limit.
 #include "lab/scenarios.h"
 
+#include <unistd.h>
+
 #include <optional>
 
 #include "lab/generators.h"
@@ -170,6 +172,19 @@ Result<void> accept_overflow(LoadSet& load) {
   return load.wait_ready(*cli, kLiveWait);
 }
 
+// A PHP-FPM-like pool on a unix stream socket: listen(16) and no accept(); the client's
+// non-blocking connects fill the queue to 17 (unix_recvq_full() is `>`) and the next one fails
+// with EAGAIN. The name is abstract and carries the lab's pid: nothing to remove afterwards.
+Result<void> unix_backlog(LoadSet& load) {
+  UnixBacklogConfig cfg{.name = "cdlab-fpm-" + std::to_string(::getpid()) + ".sock", .backlog = 16};
+  auto srv = load.spawn({"cdlab-unixsrv", unix_backlog_server_worker(cfg), std::nullopt});
+  if (!srv) return std::unexpected(srv.error());
+  if (auto r = load.wait_ready(*srv, kListenWait); !r) return r;
+  auto cli = load.spawn({"cdlab-unixcli", unix_backlog_client_worker(cfg), std::nullopt});
+  if (!cli) return std::unexpected(cli.error());
+  return load.wait_ready(*cli, kLiveWait);
+}
+
 // The destination's firewall drops SYNs without a word (no RST, no ICMP): an nft rule at the
 // input hook of the lab namespace, so the SYN leaves the client, reaches "the destination" over
 // loopback and dies there while its listener is healthy and idle. With a 100-port range the
@@ -323,6 +338,13 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
        N_("accept_queue critical, names 127.0.0.1:8080, overflow rate > 0"),
        {},
        accept_overflow},
+      {"unix-backlog",
+       N_("a unix stream listener (backlog 16) that never accepts; a client connects without "
+          "blocking until EAGAIN"),
+       N_("accept_queue critical for the unix socket @cdlab-fpm-*.sock, 17 of 16 queued, names "
+          "cdlab-unixsrv"),
+       {},
+       unix_backlog},
       {"syn-blackhole",
        N_("the destination's firewall silently drops SYNs (nft at the input hook); 100-port range"),
        N_("unanswered_connects critical, network layer, names 127.0.0.1:8080; no ephemeral_ports "

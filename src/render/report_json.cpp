@@ -213,6 +213,41 @@ json fds_json(const Reading& r) {
   return j;
 }
 
+// The listening AF_UNIX sockets, fullest first (null when unknown: docs/json-schema.md).
+void unix_accept_json(const Reading& r, json& j) {
+  if (!r.unix_listeners) {
+    j["unix_listeners"] = nullptr;
+    j["unix_listeners_total"] = nullptr;
+    return;
+  }
+  std::vector<const UnixListener*> ls;
+  for (const UnixListener& l : *r.unix_listeners) ls.push_back(&l);
+  auto fill = [](const UnixListener* l) {
+    return l->queue_limit ? double(l->queue_len) / l->queue_limit : (l->queue_len ? 1.0 : 0.0);
+  };
+  std::stable_sort(ls.begin(), ls.end(), [&](const UnixListener* x, const UnixListener* y) {
+    if (fill(x) != fill(y)) return fill(x) > fill(y);
+    return x->queue_len > y->queue_len;
+  });
+  json list = json::array();
+  for (std::size_t i = 0; i < ls.size() && i < kTopListeners; ++i) {
+    const UnixListener& l = *ls[i];
+    json pid = nullptr, comm = nullptr;
+    if (auto it = r.listener_owner.find(l.inode); l.inode != 0 && it != r.listener_owner.end()) {
+      pid = it->second;
+      if (const ProcessInfo* p = process_of(r, it->second)) comm = p->comm;
+    }
+    list.push_back({{"path", l.path},
+                    {"type", l.seqpacket ? "seqpacket" : "stream"},
+                    {"queue", l.queue_len},
+                    {"limit", l.queue_limit},
+                    {"pid", std::move(pid)},
+                    {"comm", std::move(comm)}});
+  }
+  j["unix_listeners"] = std::move(list);
+  j["unix_listeners_total"] = r.unix_listeners->size();
+}
+
 json accept_json(const Snapshot& snap, const Reading& r) {
   std::vector<const Listener*> ls;
   for (const Listener& l : r.sockets.listeners) ls.push_back(&l);
@@ -241,6 +276,7 @@ json accept_json(const Snapshot& snap, const Reading& r) {
   json j;
   j["listeners"] = std::move(list);
   j["listeners_total"] = r.sockets.complete ? json(r.sockets.listeners.size()) : json(nullptr);
+  unix_accept_json(r, j);
   j["overflows_per_s"] = num(snap.counter_rate("TcpExt.ListenOverflows"), 2);
   j["drops_per_s"] = num(snap.counter_rate("TcpExt.ListenDrops"), 2);
   j["somaxconn"] = opt(r.sysctls.somaxconn);

@@ -206,6 +206,34 @@ void conntrack_section(const Snapshot& snap, const Reading& r, bool verbose, std
   if (r.conntrack_table.dumped) conntrack_table_lines(r.conntrack_table, verbose, out);
 }
 
+// Unix listeners, on a line of their own, only when the dump holds some (unknown or none: no
+// line; `missing` names a failed dump).
+void unix_accept_section(const Reading& r, bool verbose, std::string& out) {
+  if (!r.unix_listeners || r.unix_listeners->empty()) return;
+  std::vector<const UnixListener*> ls;
+  for (const UnixListener& l : *r.unix_listeners) ls.push_back(&l);
+  auto fill = [](const UnixListener* l) {
+    return l->queue_limit ? double(l->queue_len) / l->queue_limit : (l->queue_len ? 1.0 : 0.0);
+  };
+  std::stable_sort(ls.begin(), ls.end(),
+                   [&](const UnixListener* x, const UnixListener* y) { return fill(x) > fill(y); });
+  std::vector<std::string> items{
+      _nf("{0} unix listener", "{0} unix listeners", ls.size(), ls.size())};
+  std::size_t shown = verbose ? ls.size() : std::min(ls.size(), kTopListeners);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const UnixListener& l = *ls[i];
+    if (!verbose && l.queue_len == 0) break;
+    std::string owner;
+    if (auto it = r.listener_owner.find(l.inode); l.inode != 0 && it != r.listener_owner.end()) {
+      const ProcessInfo* p = process_of(r, it->second);
+      owner = fmt::format(" {}[{}]", p ? printable(p->comm) : "?", it->second);
+    }
+    items.push_back(
+        _f("{0}{1} queue {2}/{3}", printable(l.path), owner, l.queue_len, l.queue_limit));
+  }
+  out += wrap_items(items, "; ", kWidth, label(_("accept unix")), kLabelPad) + "\n";
+}
+
 void accept_section(const Snapshot& snap, const Reading& r, bool verbose, std::string& out) {
   std::vector<const Listener*> ls;
   for (const Listener& l : r.sockets.listeners) ls.push_back(&l);
@@ -232,6 +260,7 @@ void accept_section(const Snapshot& snap, const Reading& r, bool verbose, std::s
         _f("{0}{1} queue {2}/{3}", l.local.to_string(), owner, l.queue_len, l.queue_limit));
   }
   out += wrap_items(items, "; ", kWidth, label(_("accept")), kLabelPad) + "\n";
+  unix_accept_section(r, verbose, out);
 }
 
 void memory_section(const Snapshot& snap, const Reading& r, std::string& out) {

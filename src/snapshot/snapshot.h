@@ -80,6 +80,17 @@ struct Listener {
   uint32_t syn_recv = 0;
 };
 
+// A listening AF_UNIX socket (unix_diag: UNIX_DIAG_RQLEN and UNIX_DIAG_NAME). connect() to it
+// fails with EAGAIN (non-blocking) or waits (blocking) once unix_recvq_full() holds
+// [net/unix/af_unix.c]: queue_len > queue_limit, as for TCP the queue takes limit + 1.
+struct UnixListener {
+  std::string path;          // as ss shows it: "/run/php/fpm.sock", "@abstract-name"
+  bool seqpacket = false;    // SOCK_SEQPACKET; else SOCK_STREAM
+  uint32_t queue_len = 0;    // connections not yet accept()ed
+  uint32_t queue_limit = 0;  // min(listen() backlog, net.core.somaxconn)
+  uint32_t inode = 0;
+};
+
 // Sockets that hold an ephemeral local port towards one destination tuple.
 struct TupleUsage {
   TupleKey key;
@@ -179,7 +190,10 @@ struct Reading {
   SocketSummary sockets;
   std::vector<ProcessInfo> processes;
   std::vector<TupleOwner> tuple_owners;
-  std::map<uint32_t, int32_t> listener_owner;  // listener inode -> pid
+  std::map<uint32_t, int32_t> listener_owner;  // listener inode (TCP or unix) -> pid
+  // Listening AF_UNIX sockets; nullopt when unknown (a recording made before they were
+  // dumped, or a kernel without unix_diag: then `missing` says so).
+  std::optional<std::vector<UnixListener>> unix_listeners;
   std::string fd_scan;  // how attribution read the fds: "bpf", "procfs"; "" = did not run
 };
 

@@ -10,10 +10,14 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "no_skip.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <sstream>
@@ -152,6 +156,40 @@ TEST(Collector, OneReadingFillsEverySection) {
                             [&](const TupleOwner& o) { return o.key == busiest; });
   ASSERT_NE(owner, r.tuple_owners.end());
   EXPECT_EQ(owner->pids, (std::vector<std::pair<int32_t, uint32_t>>{{100, 6}}));
+}
+
+TEST(Collector, UnixListenersUnknownWithoutAWordOrMissingWhenTheDumpFails) {
+  ProcFs proc(fixture_proc("host_6_18"));
+  SteppingClock clock;
+  {
+    // A source that cannot tell (a recording without a unix section): unknown, no `missing`.
+    test::FakeSockSource socks(fixture_sockets());
+    auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 0});
+    ASSERT_TRUE(snap) << snap.error().message;
+    EXPECT_FALSE(snap->first.unix_listeners);
+    EXPECT_TRUE(snap->missing.empty()) << joined(snap->missing);
+  }
+  {
+    // The kernel refuses (no unix_diag): named in `missing`, the TCP picture stands.
+    test::FakeSockSource socks(fixture_sockets());
+    socks.unix_error = ENOENT;
+    auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 0});
+    ASSERT_TRUE(snap) << snap.error().message;
+    EXPECT_FALSE(snap->first.unix_listeners);
+    ASSERT_EQ(snap->missing.size(), 1u) << joined(snap->missing);
+    EXPECT_NE(snap->missing[0].find("unix stream listeners unknown"), std::string::npos)
+        << snap->missing[0];
+    EXPECT_TRUE(snap->first.sockets.complete);
+  }
+  {
+    // Known, empty: no unix listener at all.
+    test::FakeSockSource socks(fixture_sockets());
+    socks.unix_records.emplace();
+    auto snap = collect_snapshot(Sources{proc, socks, clock}, CollectOptions{.interval_s = 0});
+    ASSERT_TRUE(snap) << snap.error().message;
+    ASSERT_TRUE(snap->first.unix_listeners);
+    EXPECT_TRUE(snap->first.unix_listeners->empty());
+  }
 }
 
 TEST(Collector, TwoReadingsGiveRatesAndACounterResetIsNotNegative) {
@@ -522,6 +560,27 @@ TEST(Record, ReplayGivesTheSameReadingAsTheLiveNamespace) {
     if (!loopback_up()) return "cannot bring lo up";
     std::vector<UniqueFd> keep;
     if (auto e = make_sockets(keep); !e.empty()) return e;
+    // A unix stream listener (abstract name, backlog 4) with 2 connections never accepted.
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    static constexpr char kName[] = "\0cd-record-test";
+    std::memcpy(sun.sun_path, kName, sizeof kName - 1);
+    const socklen_t sun_len = socklen_t(offsetof(sockaddr_un, sun_path) + sizeof kName - 1);
+    UniqueFd ul(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::bind(ul.get(), reinterpret_cast<sockaddr*>(&sun), sun_len) != 0 ||
+        ::listen(ul.get(), 4) != 0)
+      return "unix listen";
+    for (int i = 0; i < 2; ++i) {
+      UniqueFd c(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      if (::connect(c.get(), reinterpret_cast<sockaddr*>(&sun), sun_len) != 0)
+        return "unix connect";
+      keep.push_back(std::move(c));
+    }
+    const uint32_t unix_inode = [&] {
+      struct stat st {};
+      return ::fstat(ul.get(), &st) == 0 ? uint32_t(st.st_ino) : 0u;
+    }();
+    keep.push_back(std::move(ul));
 
     TempProcTree out;
     ProcFs live_proc("/proc");
@@ -579,9 +638,19 @@ TEST(Record, ReplayGivesTheSameReadingAsTheLiveNamespace) {
     const int32_t me = ::getpid();
     check(b.processes.size() == 1 && b.processes[0].pid == me, "replayed processes");
     check(a.processes.size() == 1 && a.processes[0].pid == me, "live processes");
-    check(a.listener_owner == b.listener_owner && b.listener_owner.size() == 1 &&
-              b.listener_owner.begin()->second == me,
-          "listener owner");
+    check(a.listener_owner == b.listener_owner && b.listener_owner.size() == 2 &&
+              b.listener_owner.begin()->second == me && b.listener_owner.rbegin()->second == me,
+          "listener owner (TCP and unix)");
+    // The unix listener, live from unix_diag and replayed from the transcript's unix section.
+    auto unix_ok = [&](const Reading& r) {
+      return r.unix_listeners && r.unix_listeners->size() == 1 &&
+             (*r.unix_listeners)[0].path == "@cd-record-test" &&
+             (*r.unix_listeners)[0].queue_len == 2 && (*r.unix_listeners)[0].queue_limit == 4 &&
+             (*r.unix_listeners)[0].inode == unix_inode && !(*r.unix_listeners)[0].seqpacket &&
+             r.listener_owner.count(unix_inode) == 1;
+    };
+    check(unix_ok(a), "live unix listener");
+    check(unix_ok(b), "replayed unix listener");
     if (!b.processes.empty() && b.processes[0].sockets)
       check(b.processes[0].sockets->by_state[kEst] == 6 &&
                 b.processes[0].sockets->by_state[kListen] == 1,

@@ -16,6 +16,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -168,6 +169,51 @@ class DumpBuilder {
       payload.insert(payload.end(), p, p + sizeof a);
       payload.push_back(0);
       payload.resize(NLMSG_ALIGN(payload.size()));
+    }
+    message(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, payload.data(), payload.size());
+    return *this;
+  }
+
+  // The AF_UNIX request of a unix section: struct unix_diag_req for listeners, with
+  // UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN, as the kernel's own header spells it.
+  DumpBuilder& unix_request(uint32_t states = 1u << 10) {
+    unix_diag_req r{};
+    r.sdiag_family = AF_UNIX;
+    r.udiag_states = states;
+    r.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN;
+    ++seq_;
+    message(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, &r, sizeof r);
+    return *this;
+  }
+
+  // One unix_diag_msg reply: `name` is the raw UNIX_DIAG_NAME bytes (sun_path as the kernel
+  // copies it: a path with its NUL, an abstract name starting with NUL); no name attribute when
+  // empty; UNIX_DIAG_RQLEN {rqueue, wqueue} unless `rqlen` is false.
+  DumpBuilder& unix_sock(uint8_t type, uint8_t state, uint32_t inode, std::string_view name,
+                         uint32_t rqueue, uint32_t wqueue, bool rqlen = true) {
+    unix_diag_msg d{};
+    d.udiag_family = AF_UNIX;
+    d.udiag_type = type;
+    d.udiag_state = state;
+    d.udiag_ino = inode;
+    d.udiag_cookie[0] = 0x2000 + seq_;
+    std::vector<uint8_t> payload(sizeof d);
+    std::memcpy(payload.data(), &d, sizeof d);
+    auto attr = [&payload](uint16_t type, const void* data, std::size_t len) {
+      payload.resize(NLMSG_ALIGN(payload.size()));
+      rtattr a{};
+      a.rta_len = uint16_t(RTA_LENGTH(len));
+      a.rta_type = type;
+      const auto* p = reinterpret_cast<const uint8_t*>(&a);
+      payload.insert(payload.end(), p, p + sizeof a);
+      const auto* q = static_cast<const uint8_t*>(data);
+      payload.insert(payload.end(), q, q + len);
+      payload.resize(NLMSG_ALIGN(payload.size()));
+    };
+    if (!name.empty()) attr(UNIX_DIAG_NAME, name.data(), name.size());
+    if (rqlen) {
+      unix_diag_rqlen q{rqueue, wqueue};
+      attr(UNIX_DIAG_RQLEN, &q, sizeof q);
     }
     message(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, payload.data(), payload.size());
     return *this;

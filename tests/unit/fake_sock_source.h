@@ -3,6 +3,7 @@
 // kernel's inet_diag_dump() filter does (CLOSE also for TCP_BOUND_INACTIVE).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,7 +33,20 @@ class FakeSockSource : public SockSource {
     return {};
   }
 
+  // AF_UNIX: nullopt answers "cannot tell" (as a recording without a unix section does);
+  // unix_error != 0 answers as a kernel refusing the request with that errno.
+  Result<bool> dump_unix_listeners(UnixSockSink& sink) override {
+    ++unix_requests;
+    if (unix_error != 0) return std::unexpected(Error::from_errno("fake unix_diag", unix_error));
+    if (!unix_records) return false;
+    for (const UnixSockRecord& r : *unix_records) sink.on_unix_socket(r);
+    return true;
+  }
+
   std::vector<SockRecord> records;
+  std::optional<std::vector<UnixSockRecord>> unix_records;
+  int unix_error = 0;
+  int unix_requests = 0;
   std::vector<DumpRequest> requests;  // every request seen, in order
   int fail_on_request = -1;           // fail every request after this many (-1: never)
 };

@@ -104,10 +104,10 @@ TEST(LabScenarios, TableHasEveryScenarioOfTheIssueOnce) {
       EXPECT_TRUE(net_sysctl_path(k.key)) << s.name << ": " << k.key;
     }
   }
-  for (const char* n :
-       {"port-exhaustion", "port-range-wide-spread", "tw-reuse-loopback", "server-close",
-        "fd-exhaustion", "close-wait-leak", "accept-overflow", "tw-bucket-overflow",
-        "service-port-in-range", "no-timestamps-peer", "bind-port-exhaustion", "idle"}) {
+  for (const char* n : {"port-exhaustion", "port-range-wide-spread", "tw-reuse-loopback",
+                        "server-close", "fd-exhaustion", "close-wait-leak", "accept-overflow",
+                        "tw-bucket-overflow", "service-port-in-range", "no-timestamps-peer",
+                        "bind-port-exhaustion", "unix-backlog", "idle"}) {
     EXPECT_TRUE(names.count(n)) << n;
     EXPECT_NE(find_scenario(n), nullptr) << n;
   }

@@ -486,5 +486,47 @@ TEST(NetnsFilter, WithoutPtraceAccessFallsBackToNetDevInode) {
   EXPECT_EQ(other.failure, "");
 }
 
+// Unix listeners join the same listener_owner map by inode (one sockfs numbering for every
+// family), even in a namespace without a single TCP socket (an empty index).
+TEST(Processes, UnixListenerInodesNameTheirOwnerWithoutAnyTcpSocket) {
+  Reading r;
+  r.unix_listeners = std::vector<UnixListener>{{"/run/php/fpm.sock", false, 17, 16, 7001},
+                                               {"@other", false, 0, 8, 7002}};
+  InodeIndex index;
+  index.seal();
+  ProcessFds fds;
+  ProcessFds::Entry master;
+  master.info.pid = 300;
+  master.info.comm = "php-fpm";
+  master.info.open_fds = 9;
+  master.socket_inodes = {6999, 7001};  // 6999: a connected unix socket, not a listener
+  master.fds_read = true;
+  ProcessFds::Entry worker = master;  // a forked worker shares the listener: the first pid wins
+  worker.info.pid = 301;
+  fds.entries = {std::move(master), std::move(worker)};
+  std::vector<std::string> missing;
+  attribute_processes(std::move(fds), {}, &index, r, missing);
+  EXPECT_EQ(r.listener_owner, (std::map<uint32_t, int32_t>{{7001, 300}}));
+}
+
+TEST(Processes, NoUnixListenersAndNoTcpSocketsAttributeNothing) {
+  Reading r;
+  r.unix_listeners = std::vector<UnixListener>{};
+  InodeIndex index;
+  index.seal();
+  ProcessFds fds;
+  ProcessFds::Entry e;
+  e.info.pid = 300;
+  e.info.open_fds = 9;
+  e.socket_inodes = {7001};
+  e.fds_read = true;
+  fds.entries = {std::move(e)};
+  std::vector<std::string> missing;
+  attribute_processes(std::move(fds), {}, &index, r, missing);
+  EXPECT_TRUE(r.listener_owner.empty());
+  ASSERT_EQ(r.processes.size(), 1u);
+  EXPECT_FALSE(r.processes[0].sockets);
+}
+
 }  // namespace
 }  // namespace cd
