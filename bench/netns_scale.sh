@@ -73,7 +73,8 @@ trap 'cleanup; exit 143' TERM
 measure() {
   local f="$out/time.txt"
   /usr/bin/time -f '%e %U %S' -o "$f" bash -c "$1" >/dev/null 2>>"$out/stderr.log"
-  awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$f"
+  # GNU time writes "Command exited with non-zero status N" first when check's verdict is not ok
+  tail -n 1 "$f" | awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
