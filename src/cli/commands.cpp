@@ -104,8 +104,9 @@ void add_netns_scan_option(CLI::App& app, NetnsScan& scan) {
       {{"auto", NetnsScan::kAuto},
        {"one-pass", NetnsScan::kOnePass},
        {"per-namespace", NetnsScan::kPerNamespace}},
-      _("how --all-netns reads the sockets: auto (one-pass where BPF can run), one-pass (one BPF "
-        "walk of the TCP hash every namespace shares), per-namespace (one sock_diag dump each)"));
+      _("how --all-netns reads the sockets: auto (one-pass from 3 namespaces on, where BPF can "
+        "run), one-pass (one BPF walk of the TCP hashes every namespace shares), per-namespace "
+        "(one sock_diag dump each)"));
 }
 
 void add_runtime_root_option(CLI::App& app, std::vector<std::string>& roots) {

@@ -159,6 +159,9 @@ struct Pending {
   std::string error;
 };
 
+// --netns-scan auto walks the hashes once from this many namespaces on.
+constexpr std::size_t kOnePassMinNamespaces = 3;
+
 // What one round of readings reads once for every namespace: the established hash (the
 // one-pass scan) and the BPF fd table. Each namespace takes its own part out of them.
 struct Round {
@@ -321,8 +324,13 @@ Result<AllNetns> diagnose_all_netns(const DiagnoseOptions& opt, Clock& clock,
 
   ProcFs proc(opt.proc_root);
   auto fd_tables = open_fd_tables(opt);  // loaded once, read once a round
+  // With one or two namespaces their own dumps cost less than the BPF walk (bench/
+  // netns_scale.sh: the walk costs ~2.2x one dump of the host's sockets, each extra
+  // namespace's dump ~1x more).
   std::unique_ptr<EhashScanner> scanner;
-  if (opt.netns_scan != NetnsScan::kPerNamespace) scanner = open_bpf_ehash_scanner();
+  if (opt.netns_scan == NetnsScan::kOnePass ||
+      (opt.netns_scan == NetnsScan::kAuto && pending.size() >= kOnePassMinNamespaces))
+    scanner = open_bpf_ehash_scanner();
   const bool two = opt.collect.interval_s > 0;
   CollectOptions first_opt = opt.collect;
   if (two) first_opt.conntrack_table = false;  // the table is dumped once, in the last reading
