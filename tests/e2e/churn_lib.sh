@@ -4,7 +4,7 @@
 # connect() take TIME_WAIT ports over and the pool would never run out); it sets $ns and $tmp,
 # and on exit stops every pid in $pids and removes the namespace and $tmp.
 # churn_sink PORT...: starts cdtool-churn's sink on 127.0.0.1:PORT... (path in $churn) and
-# waits (bounded) until the last port listens.
+# waits (bounded, 30 s) until the last port listens; it fails the test if it never does.
 # shellcheck shell=bash
 
 pids=()
@@ -32,8 +32,11 @@ churn_sink() {
   for port in "$@"; do args+=(--listen "127.0.0.1:$port"); done
   ip netns exec "$ns" "$churn" sink "${args[@]}" --max-seconds 90 &
   pids+=($!)
-  for _ in $(seq 50); do
-    [[ $(ip netns exec "$ns" ss -Htln "sport = :${*: -1}" 2>/dev/null) ]] && break
+  # Bounded at 30 s: a loaded CI machine can take seconds to start a process in a namespace.
+  for _ in $(seq 300); do
+    [[ $(ip netns exec "$ns" ss -Htln "sport = :${*: -1}" 2>/dev/null) ]] && return 0
     sleep 0.1
   done
+  echo "FAIL: the sink never listened on 127.0.0.1:${*: -1} (30 s)"
+  exit 1
 }

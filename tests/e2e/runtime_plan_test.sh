@@ -39,21 +39,27 @@ while time.monotonic() < deadline:
             f.write("%d\n" % failed)
         time.sleep(0.01)
 PY
-ip netns exec "$ns" "$python" "$tmp/client.py" "$tmp/status" &
+ip netns exec "$ns" "$python" "$tmp/client.py" "$tmp/status" 2>"$tmp/client.err" &
 client_pid=$!
 pids+=("$client_pid")
 
-for _ in $(seq 100); do
+# Bounded at 30 s (64 ports run out in milliseconds; a loaded machine starts Python slowly).
+for _ in $(seq 300); do
   [[ -s $tmp/status ]] && break
+  kill -0 "$client_pid" 2>/dev/null || break
   sleep 0.1
 done
-[[ -s $tmp/status ]] || { echo "FAIL: the Python client never saw EADDRNOTAVAIL"; exit 1; }
-kill -0 "$client_pid" 2>/dev/null || { echo "FAIL: the Python client exited early"; exit 1; }
+[[ -s $tmp/status ]] ||
+  { echo "FAIL: the Python client never saw EADDRNOTAVAIL: $(tail -c 500 "$tmp/client.err")"; exit 1; }
+kill -0 "$client_pid" 2>/dev/null ||
+  { echo "FAIL: the Python client exited early: $(tail -c 500 "$tmp/client.err")"; exit 1; }
 
 ip netns exec "$ns" "$CONNDOCTOR" check --json >"$tmp/report.json" 2>"$tmp/err"
 rc=$?
 ((rc <= 2)) || { echo "FAIL: check exited $rc: $(head -c 500 "$tmp/err")"; exit 1; }
 ip netns exec "$ns" "$CONNDOCTOR" check >"$tmp/report.txt" 2>&1
+# On a failed assertion, what the diagnosis printed (CI shows only the test's output).
+trap 'rc=$?; ((rc)) && { echo "--- check printed:"; head -c 3000 "$tmp/report.txt"; }; churn_cleanup' EXIT
 
 "$python" - "$tmp/report.json" "$client_pid" "$tmp/report.txt" <<'PY'
 import json, sys
