@@ -56,16 +56,21 @@ std::optional<uint16_t> destination_port(const std::string& dest) {
 
 // The traced owner's runtime replaces the inferred owner's in the evidence and in step A.
 void retarget_reuse_step(Finding& f, const TraceChurn& owner, const std::string& dest,
-                         const RuntimeLookup& runtime_of) {
-  if (!runtime_of || !f.evidence.contains("runtime")) return;
-  const std::optional<RuntimeInfo> rt = runtime_of(owner.pid, owner.comm);
+                         const RuntimeLookup& runtime_of, const ProcessInfo* p) {
+  if (!f.evidence.contains("runtime")) return;
+  std::optional<RuntimeInfo> rt;
+  if (runtime_of)
+    rt = runtime_of(owner.pid, owner.comm);
+  else if (p && p->runtime)
+    rt = p->runtime;
   put_runtime(f.evidence, rt ? &*rt : nullptr);
   for (RemediationStep& s : f.remediation)
     if (s.priority == 'A')
       s = step_client_reuse({.runtime = rt ? &*rt : nullptr, .port = destination_port(dest)});
 }
 
-void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runtime_of) {
+void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runtime_of,
+                     const ProcessLookup& process_of) {
   const std::string dest = evidence_string(f, "destination");
   f.evidence["traced_eaddrnotavail"] = failing_processes(t, EADDRNOTAVAIL, dest);
   if (dest.empty()) return;
@@ -78,6 +83,12 @@ void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runt
     f.evidence["traced_churn"] = nullptr;
     return;
   }
+  // The inferred owner when the trace saw the same process open the connections: its identity,
+  // runtime and share of the live sockets stay.
+  auto pid_it = f.evidence.find("pid");
+  const bool same_owner = pid_it != f.evidence.end() && pid_it->is_number_integer() &&
+                          pid_it->get<int32_t>() == top->pid &&
+                          evidence_string(f, "comm") == top->comm;
   // Connections in TIME_WAIT have no owner for `check` to read; the trace saw who opened them.
   f.evidence["pid"] = top->pid;
   f.evidence["comm"] = top->comm;
@@ -87,7 +98,12 @@ void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runt
                                 {"closed", top->closed},
                                 {"local_closed_first", top->local_closed_first},
                                 {"remote_closed_first", top->remote_closed_first}};
-  retarget_reuse_step(f, *top, dest, runtime_of);
+  if (same_owner) return;
+  // Another process: nothing of the inferred owner may stay beside it.
+  const ProcessInfo* p = process_of ? process_of(top->pid, top->comm) : nullptr;
+  put_identity(f.evidence, p);
+  f.evidence.erase("owner_share_of_live_sockets");
+  retarget_reuse_step(f, *top, dest, runtime_of, p);
 }
 
 void merge_fds(Finding& f, const TraceResult& t) {
@@ -220,12 +236,20 @@ void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
 
 }  // namespace
 
-void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLookup& runtime_of) {
+ProcessLookup processes_in(const Reading& r) {
+  return [&r](int32_t pid, const std::string& comm) -> const ProcessInfo* {
+    const ProcessInfo* p = find_process(r, pid);
+    return p && p->comm == comm ? p : nullptr;
+  };
+}
+
+void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLookup& runtime_of,
+                 const ProcessLookup& process_of) {
   for (Finding& f : analysis.findings) {
     if (!f.evidence.is_object()) continue;
     switch (f.resource) {
       case Resource::kEphemeralPorts:
-        merge_ephemeral(f, trace, runtime_of);
+        merge_ephemeral(f, trace, runtime_of, process_of);
         break;
       case Resource::kFileDescriptors:
         merge_fds(f, trace);
