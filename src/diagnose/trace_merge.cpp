@@ -129,6 +129,9 @@ void merge_fds(Finding& f, const TraceResult& t) {
 }
 
 void merge_accept_queue(Finding& f, const TraceResult& t) {
+  // TCP_LISTEN_OVERFLOW is a TCP drop: a unix listener's queue has no traced counterpart, and
+  // its path is no "ip:port".
+  if (f.id == "accept_queue.unix_listener") return;
   std::string where = evidence_string(f, "destination");
   if (where.empty()) where = evidence_string(f, "fullest_listener");
   auto listener = where.empty() ? std::nullopt : std::optional<std::string>(where);

@@ -200,6 +200,20 @@ TEST(TraceMerge, FdAcceptQueueAndConntrackEvidence) {
             "198.19.0.5:53");
 }
 
+TEST(TraceMerge, AUnixListenerGetsNoTcpListenDrops) {
+  Analysis a;
+  Finding unix_listener = finding(Resource::kAcceptQueue, {{"destination", "/run/php/fpm.sock"},
+                                                           {"path", "/run/php/fpm.sock"}});
+  unix_listener.id = "accept_queue.unix_listener";
+  a.findings.push_back(unix_listener);
+  TraceResult t;
+  t.drops = {
+      {.reason = "TCP_LISTEN_OVERFLOW", .netns = 1, .where = ep("127.0.0.1", 8080), .count = 4}};
+  merge_trace(a, t);
+  EXPECT_FALSE(a.findings[0].evidence.contains("traced_listen_overflow_drops"))
+      << a.findings[0].evidence;
+}
+
 TEST(TraceMerge, ConnectsFailingEnMasseBecomeAFinding) {
   Analysis a;
   a.status = Status::kOk;
