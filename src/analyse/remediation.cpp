@@ -303,6 +303,19 @@ RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> p
               _("None (read-only checks); more accept workers push more load downstream."));
 }
 
+RemediationStep step_find_overflowing_listener() {
+  return step(
+      'A',
+      _("Find the listener that overflows, then make its service accept faster: the counters are "
+        "the namespace's and do not say which listener dropped, and this reading saw no TCP "
+        "listener (it may listen only at times, or have restarted); an accept queue fills when "
+        "the accept loop is too slow or blocked"),
+      {"ss -ltnp   # Recv-Q = queued now, Send-Q = limit: the listener whose Recv-Q nears it",
+       "nstat -az TcpExtListenOverflows TcpExtListenDrops   # run twice: rising = dropping",
+       "conndoctor trace --duration 10   # TCP_LISTEN_OVERFLOW drops at the listener's address"},
+      _("None (read-only checks); more accept workers push more load downstream."));
+}
+
 RemediationStep step_fix_unix_accept_loop(const UnixListener& l, std::optional<int32_t> pid,
                                           bool owner_at_fd_limit) {
   std::string action =
@@ -530,6 +543,29 @@ RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> som
               _f("Raise the accept-queue limit of {0} from {1} to {2}: the limit is "
                  "min(listen() backlog, net.core.somaxconn), so raise both",
                  l.local.to_string(), l.queue_limit, want),
+              std::move(cmds),
+              _("A longer queue absorbs bursts but adds latency when the accept loop is the "
+                "bottleneck; it does not fix a stalled loop (A)."));
+}
+
+RemediationStep step_raise_backlog_unnamed(std::optional<int64_t> somaxconn) {
+  constexpr int64_t want = 4096;
+  std::vector<std::string> cmds;
+  if (!somaxconn || *somaxconn < want) {
+    cmds.push_back(sysctl_w("net.core.somaxconn", std::to_string(want)));
+    cmds.push_back(persist_sysctl("net.core.somaxconn", std::to_string(want)));
+  }
+  cmds.push_back(sysctl_w("net.ipv4.tcp_max_syn_backlog", std::to_string(want)));
+  cmds.push_back(
+      _f("the service's listen() backlog (read at listen(), restart needed): nginx `listen PORT "
+         "backlog={0};`, Java new ServerSocket(port, {0}) / Netty SO_BACKLOG, Python "
+         "sock.listen({0}); Go uses somaxconn by itself",
+         want));
+  return step('B',
+              _f("Raise the listen backlog of the listener that drops to {0} (this reading names "
+                 "none: `ss -ltn` shows each one's Recv-Q and limit): the limit is min(listen() "
+                 "backlog, net.core.somaxconn), so raise both",
+                 want),
               std::move(cmds),
               _("A longer queue absorbs bursts but adds latency when the accept loop is the "
                 "bottleneck; it does not fix a stalled loop (A)."));

@@ -205,6 +205,10 @@ void accept_queue_tcp(const RuleInput& in, std::vector<Finding>& out) {
     bool at_limit = put_owner(ev, r, pid);
     f.remediation = {step_fix_accept_loop(*fullest, pid, at_limit),
                      step_raise_backlog(*fullest, r.sysctls.somaxconn)};
+  } else {
+    // No TCP listener in this reading: which one overflowed is unknown.
+    f.remediation = {step_find_overflowing_listener(),
+                     step_raise_backlog_unnamed(r.sysctls.somaxconn)};
   }
   out.push_back(std::move(f));
 }
