@@ -154,7 +154,10 @@ bool syn_queue_finding(const RuleInput& in, const Rates& rates, std::vector<Find
                            : "syncookies are off and a SYN queue passed 3/4 of "
                              "tcp_max_syn_backlog: tcp_conn_request() drops new SYNs";
   f.remediation = {step_syncookies_on(r.sysctls)};
-  if (busiest) f.remediation.push_back(step_raise_backlog(*busiest, r.sysctls.somaxconn));
+  // No handshake in progress anywhere: no listener to name, whichever one comes first.
+  f.remediation.push_back(busiest && busiest->syn_recv > 0
+                              ? step_raise_backlog(*busiest, r.sysctls.somaxconn)
+                              : step_raise_backlog_unnamed(r.sysctls.somaxconn));
   out.push_back(std::move(f));
   return true;
 }

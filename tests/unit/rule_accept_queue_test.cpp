@@ -143,6 +143,42 @@ TEST(AcceptQueue, OverflowsWithoutATcpListenerStillHaveAPlan) {
             raise.end());
 }
 
+TEST(AcceptQueue, SynQueueDropsWithNoHandshakeInProgressNameNoListener) {
+  SnapshotBuilder b;
+  b.sysctls().tcp_syncookies = 0;
+  b.listener(ep("0.0.0.0", 22), 0, 128);  // first listed, nothing in its SYN queue
+  b.listener(ep("0.0.0.0", 80), 0, 128);
+  b.counter("TcpExt.ListenOverflows", 0).counter("TcpExt.ListenDrops", 0);
+  b.counter("TcpExt.TCPReqQFullDrop", 0).counter("TcpExt.TCPReqQFullDoCookies", 0);
+  b.then(2.0).counter("TcpExt.ListenDrops", 100).counter("TcpExt.TCPReqQFullDrop", 100);
+  auto f = run_rule(rule_accept_queue, b.build());
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "accept_queue.syn_queue");
+  EXPECT_TRUE(f[0].evidence["busiest_syn_queue"].is_null());
+  ASSERT_EQ(priorities(f[0]), "BB");
+  for (const RemediationStep& s : f[0].remediation) {
+    EXPECT_EQ(s.action.find(":22"), std::string::npos) << s.action;
+    EXPECT_EQ(s.action.find(":80"), std::string::npos) << s.action;
+    for (const std::string& c : s.commands) EXPECT_EQ(c.find("listen 22 "), std::string::npos) << c;
+  }
+}
+
+TEST(AcceptQueue, SynQueueDropsRaiseTheBusiestListenersBacklog) {
+  SnapshotBuilder b;
+  b.sysctls().tcp_syncookies = 0;
+  b.listener(ep("0.0.0.0", 22), 0, 128);
+  b.listener(ep("0.0.0.0", 80), 0, 128);
+  b.now().sockets.listeners.back().syn_recv = 90;
+  b.counter("TcpExt.ListenOverflows", 0).counter("TcpExt.ListenDrops", 0);
+  b.counter("TcpExt.TCPReqQFullDrop", 0).counter("TcpExt.TCPReqQFullDoCookies", 0);
+  b.then(2.0).counter("TcpExt.ListenDrops", 100).counter("TcpExt.TCPReqQFullDrop", 100);
+  auto f = run_rule(rule_accept_queue, b.build());
+  ASSERT_EQ(f.size(), 1u);
+  ASSERT_EQ(priorities(f[0]), "BB");
+  EXPECT_NE(f[0].remediation[1].action.find("0.0.0.0:80"), std::string::npos)
+      << f[0].remediation[1].action;
+}
+
 TEST(AcceptQueue, NoRatesAndNoFullQueueIsNothing) {
   SnapshotBuilder b;
   b.listener(ep("0.0.0.0", 80), 3, 128);
