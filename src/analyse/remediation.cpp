@@ -291,8 +291,8 @@ RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> p
       "workers)");
   if (owner_at_fd_limit)
     action +=
-        "; its process is at its own fd limit, so accept() fails with EMFILE and connections "
-        "stay queued: fix that first (see the file_descriptors finding)";
+        _("; its process is at its own fd limit, so accept() fails with EMFILE and connections "
+          "stay queued: fix that first (see the file_descriptors finding)");
   std::vector<std::string> cmds{
       fmt::format("ss -ltn 'sport = :{0}'   # Recv-Q = queued now, Send-Q = limit", l.local.port),
       "nstat -az TcpExtListenOverflows TcpExtListenDrops   # run twice: rising = dropping"};
@@ -702,7 +702,7 @@ RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple, const Endpo
         "tcp_tw_reuse_delay old (tcp_tw_reuse=1; it needs tcp_timestamps=1 and applies to "
         "connect() only, never to server-side TIME_WAIT); do it after A, when reuse is still not "
         "enough");
-  if (!s.tcp_timestamps) action += " (check that net.ipv4.tcp_timestamps is 1)";
+  if (!s.tcp_timestamps) action += _(" (check that net.ipv4.tcp_timestamps is 1)");
   // tcp_twsk_unique() [net/ipv4/tcp_ipv4.c] reuses a port only when the old connection carried
   // the peer's timestamps (tw_ts_recent_stamp): without them nothing is reused, nothing breaks.
   return step(

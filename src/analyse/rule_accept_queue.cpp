@@ -149,10 +149,10 @@ bool syn_queue_finding(const RuleInput& in, const Rates& rates, std::vector<Find
     ev["busiest_syn_queue"] = nullptr;
     ev["syn_recv"] = nullptr;
   }
-  ev["cause"] = full_drops ? "the SYN queue of a listener is full (its listen backlog) and "
-                             "syncookies are off, so tcp_conn_request() drops new SYNs"
-                           : "syncookies are off and a SYN queue passed 3/4 of "
-                             "tcp_max_syn_backlog: tcp_conn_request() drops new SYNs";
+  ev["cause"] = full_drops ? _("the SYN queue of a listener is full (its listen backlog) and "
+                               "syncookies are off, so tcp_conn_request() drops new SYNs")
+                           : _("syncookies are off and a SYN queue passed 3/4 of "
+                               "tcp_max_syn_backlog: tcp_conn_request() drops new SYNs");
   f.remediation = {step_syncookies_on(r.sysctls)};
   // No handshake in progress anywhere: no listener to name, whichever one comes first.
   f.remediation.push_back(busiest && busiest->syn_recv > 0

@@ -6,6 +6,7 @@
 
 #include "analyse/evidence.h"
 #include "analyse/remediation.h"
+#include "util/i18n.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -189,8 +190,8 @@ void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
     f.resource = Resource::kConnectFailures;
     f.severity = n >= kConnectFailuresCrit ? Severity::kCritical : Severity::kWarning;
     f.layer = Layer::kNetwork;
-    f.title = "connect() to " + dest + " failed " + std::to_string(n) + " times with " +
-              errno_label(err) + " in " + std::to_string(int(t.duration_s + 0.5)) + " s";
+    f.title = _f("connect() to {0} failed {1} times with {2} in {3} s", dest, n, errno_label(err),
+                 int(t.duration_s + 0.5));
     f.evidence["destination"] = dest;
     f.evidence["errno"] = errno_label(err);
     f.evidence["count"] = n;
@@ -204,34 +205,37 @@ void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
     const std::string port = dest.substr(dest.rfind(':') + 1);
     if (err == ETIMEDOUT) {
       f.evidence["cause"] =
-          "the SYNs got no answer: the host is down or unreachable, a firewall drops them, or "
-          "the server's SYN queue is full";
+          _("the SYNs got no answer: the host is down or unreachable, a firewall drops them, or "
+            "the server's SYN queue is full");
       f.remediation = {
           {'A',
-           "Check that " + dest +
-               " is up and answers from this host, and what drops the SYNs "
-               "on the way (a firewall, a security group, a full SYN queue on the server)",
+           _f("Check that {0} is up and answers from this host, and what drops the SYNs on the "
+              "way (a firewall, a security group, a full SYN queue on the server)",
+              dest),
            {"nc -vz -w 3 " + host + " " + port, "conndoctor trace --duration 10"},
            ""},
           {'A',
-           "Make the client fail fast and back off: a connect timeout of a few seconds, "
-           "retries with exponential backoff and jitter, so that a dead destination does "
-           "not tie up threads and ports",
+           _("Make the client fail fast and back off: a connect timeout of a few seconds, "
+             "retries with exponential backoff and jitter, so that a dead destination does "
+             "not tie up threads and ports"),
            {},
-           "Too short a timeout fails healthy but slow connects."}};
+           _("Too short a timeout fails healthy but slow connects.")}};
     } else {
-      f.evidence["cause"] = "a RST answered the SYN: nothing listens on " + dest +
-                            " (the service is down, restarting, or on another port)";
-      f.remediation = {{'A',
-                        "Check that the service listens on " + dest +
-                            " and that the client is "
-                            "configured to reach the right address and port",
-                        {"nc -vz -w 3 " + host + " " + port},
-                        ""},
-                       {'A',
-                        "Retry with backoff while the service restarts instead of failing at once",
-                        {},
-                        ""}};
+      f.evidence["cause"] =
+          _f("a RST answered the SYN: nothing listens on {0} (the service is down, restarting, or "
+             "on another port)",
+             dest);
+      f.remediation = {
+          {'A',
+           _f("Check that the service listens on {0} and that the client is configured to reach "
+              "the right address and port",
+              dest),
+           {"nc -vz -w 3 " + host + " " + port},
+           ""},
+          {'A',
+           _("Retry with backoff while the service restarts instead of failing at once"),
+           {},
+           ""}};
     }
     a.findings.push_back(std::move(f));
   }
@@ -278,8 +282,7 @@ void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLook
                                                           : Status::kOk;
   if (s > analysis.status) {
     analysis.status = s;
-    analysis.summary = std::string(to_string(worst.severity)) + ": " + worst.title + " (" +
-                       std::string(to_string(worst.layer)) + " layer)";
+    analysis.summary = verdict_of(worst);
   }
 }
 
