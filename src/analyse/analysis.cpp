@@ -84,9 +84,13 @@ Analysis analyse(const Snapshot& snap) {
   }
   const Finding& worst = a.findings.front();
   a.status = status_of(worst.severity);
-  a.summary = _f("{0}: {1} ({2} layer)", word(to_string(worst.severity)), worst.title,
-                 word(to_string(worst.layer)));
+  a.summary = verdict_of(worst);
   return a;
+}
+
+std::string verdict_of(const Finding& worst) {
+  return _f("{0}: {1} ({2} layer)", word(to_string(worst.severity)), worst.title,
+            word(to_string(worst.layer)));
 }
 
 }  // namespace cd

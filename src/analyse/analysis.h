@@ -23,4 +23,8 @@ struct Analysis {
 
 Analysis analyse(const Snapshot& snap);
 
+// The one-line verdict when `worst` is the worst finding: "critical: <title> (network layer)",
+// translated.
+std::string verdict_of(const Finding& worst);
+
 }  // namespace cd

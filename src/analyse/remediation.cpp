@@ -291,8 +291,8 @@ RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> p
       "workers)");
   if (owner_at_fd_limit)
     action +=
-        "; its process is at its own fd limit, so accept() fails with EMFILE and connections "
-        "stay queued: fix that first (see the file_descriptors finding)";
+        _("; its process is at its own fd limit, so accept() fails with EMFILE and connections "
+          "stay queued: fix that first (see the file_descriptors finding)");
   std::vector<std::string> cmds{
       fmt::format("ss -ltn 'sport = :{0}'   # Recv-Q = queued now, Send-Q = limit", l.local.port),
       "nstat -az TcpExtListenOverflows TcpExtListenDrops   # run twice: rising = dropping"};
@@ -301,6 +301,19 @@ RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> p
         fmt::format("grep -E '^(State|Threads)' /proc/{0}/status; top -H -p {1}", *pid, *pid));
   return step('A', std::move(action), std::move(cmds),
               _("None (read-only checks); more accept workers push more load downstream."));
+}
+
+RemediationStep step_find_overflowing_listener() {
+  return step(
+      'A',
+      _("Find the listener that overflows, then make its service accept faster: the counters are "
+        "the namespace's and do not say which listener dropped, and this reading saw no TCP "
+        "listener (it may listen only at times, or have restarted); an accept queue fills when "
+        "the accept loop is too slow or blocked"),
+      {"ss -ltnp   # Recv-Q = queued now, Send-Q = limit: the listener whose Recv-Q nears it",
+       "nstat -az TcpExtListenOverflows TcpExtListenDrops   # run twice: rising = dropping",
+       "conndoctor trace --duration 10   # TCP_LISTEN_OVERFLOW drops at the listener's address"},
+      _("None (read-only checks); more accept workers push more load downstream."));
 }
 
 RemediationStep step_fix_unix_accept_loop(const UnixListener& l, std::optional<int32_t> pid,
@@ -535,6 +548,29 @@ RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> som
                 "bottleneck; it does not fix a stalled loop (A)."));
 }
 
+RemediationStep step_raise_backlog_unnamed(std::optional<int64_t> somaxconn) {
+  constexpr int64_t want = 4096;
+  std::vector<std::string> cmds;
+  if (!somaxconn || *somaxconn < want) {
+    cmds.push_back(sysctl_w("net.core.somaxconn", std::to_string(want)));
+    cmds.push_back(persist_sysctl("net.core.somaxconn", std::to_string(want)));
+  }
+  cmds.push_back(sysctl_w("net.ipv4.tcp_max_syn_backlog", std::to_string(want)));
+  cmds.push_back(
+      _f("the service's listen() backlog (read at listen(), restart needed): nginx `listen PORT "
+         "backlog={0};`, Java new ServerSocket(port, {0}) / Netty SO_BACKLOG, Python "
+         "sock.listen({0}); Go uses somaxconn by itself",
+         want));
+  return step('B',
+              _f("Raise the listen backlog of the listener that drops to {0} (this reading names "
+                 "none: `ss -ltn` shows each one's Recv-Q and limit): the limit is min(listen() "
+                 "backlog, net.core.somaxconn), so raise both",
+                 want),
+              std::move(cmds),
+              _("A longer queue absorbs bursts but adds latency when the accept loop is the "
+                "bottleneck; it does not fix a stalled loop (A)."));
+}
+
 RemediationStep step_raise_unix_backlog(const UnixListener& l, std::optional<int64_t> somaxconn) {
   int64_t want = std::max<int64_t>(1024, int64_t(l.queue_limit) * 4);
   const std::string v = std::to_string(want);
@@ -666,7 +702,7 @@ RemediationStep step_tw_reuse(const Sysctls& s, bool loopback_tuple, const Endpo
         "tcp_tw_reuse_delay old (tcp_tw_reuse=1; it needs tcp_timestamps=1 and applies to "
         "connect() only, never to server-side TIME_WAIT); do it after A, when reuse is still not "
         "enough");
-  if (!s.tcp_timestamps) action += " (check that net.ipv4.tcp_timestamps is 1)";
+  if (!s.tcp_timestamps) action += _(" (check that net.ipv4.tcp_timestamps is 1)");
   // tcp_twsk_unique() [net/ipv4/tcp_ipv4.c] reuses a port only when the old connection carried
   // the peer's timestamps (tw_ts_recent_stamp): without them nothing is reused, nothing breaks.
   return step(

@@ -36,6 +36,8 @@ RemediationStep step_close_after_peer_close(std::optional<int32_t> pid);
 // A listener whose accept queue fills: the accept loop is too slow or blocked.
 RemediationStep step_fix_accept_loop(const Listener& l, std::optional<int32_t> pid,
                                      bool owner_at_fd_limit);
+// Listen overflows with no TCP listener to suspect: find the listener that drops first.
+RemediationStep step_find_overflowing_listener();
 // A unix stream listener (PHP-FPM, uwsgi, gunicorn) whose accept queue fills: too few workers
 // or a stalled accept loop; connect() then fails with EAGAIN.
 RemediationStep step_fix_unix_accept_loop(const UnixListener& l, std::optional<int32_t> pid,
@@ -60,6 +62,8 @@ RemediationStep step_raise_fd_limit(const ProcessInfo& p, std::optional<int64_t>
 RemediationStep step_raise_file_max(const FileNr& f, std::optional<int64_t> file_max);
 // Raise the listen backlog and net.core.somaxconn together.
 RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> somaxconn);
+// The same when no listener can be named: the listener that drops, whichever it is.
+RemediationStep step_raise_backlog_unnamed(std::optional<int64_t> somaxconn);
 // The same for a unix listener: the server's own backlog setting, and somaxconn that caps it.
 RemediationStep step_raise_unix_backlog(const UnixListener& l, std::optional<int64_t> somaxconn);
 // SYN-queue drops with tcp_syncookies=0: turn syncookies back on (the default, 1).

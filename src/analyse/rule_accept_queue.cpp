@@ -149,12 +149,15 @@ bool syn_queue_finding(const RuleInput& in, const Rates& rates, std::vector<Find
     ev["busiest_syn_queue"] = nullptr;
     ev["syn_recv"] = nullptr;
   }
-  ev["cause"] = full_drops ? "the SYN queue of a listener is full (its listen backlog) and "
-                             "syncookies are off, so tcp_conn_request() drops new SYNs"
-                           : "syncookies are off and a SYN queue passed 3/4 of "
-                             "tcp_max_syn_backlog: tcp_conn_request() drops new SYNs";
+  ev["cause"] = full_drops ? _("the SYN queue of a listener is full (its listen backlog) and "
+                               "syncookies are off, so tcp_conn_request() drops new SYNs")
+                           : _("syncookies are off and a SYN queue passed 3/4 of "
+                               "tcp_max_syn_backlog: tcp_conn_request() drops new SYNs");
   f.remediation = {step_syncookies_on(r.sysctls)};
-  if (busiest) f.remediation.push_back(step_raise_backlog(*busiest, r.sysctls.somaxconn));
+  // No handshake in progress anywhere: no listener to name, whichever one comes first.
+  f.remediation.push_back(busiest && busiest->syn_recv > 0
+                              ? step_raise_backlog(*busiest, r.sysctls.somaxconn)
+                              : step_raise_backlog_unnamed(r.sysctls.somaxconn));
   out.push_back(std::move(f));
   return true;
 }
@@ -205,6 +208,10 @@ void accept_queue_tcp(const RuleInput& in, std::vector<Finding>& out) {
     bool at_limit = put_owner(ev, r, pid);
     f.remediation = {step_fix_accept_loop(*fullest, pid, at_limit),
                      step_raise_backlog(*fullest, r.sysctls.somaxconn)};
+  } else {
+    // No TCP listener in this reading: which one overflowed is unknown.
+    f.remediation = {step_find_overflowing_listener(),
+                     step_raise_backlog_unnamed(r.sysctls.somaxconn)};
   }
   out.push_back(std::move(f));
 }

@@ -69,7 +69,7 @@ void per_group(const Reading& r, std::vector<Finding>& found) {
       ev["destination"] = g.local.to_string();
     } else {
       f.title = _f("{0} client sockets from {1} in CLOSE_WAIT: {2}", with_commas(g.count),
-                   g.local.addr.to_string(), kCause);
+                   g.local.addr.to_string(), _(kCause));
       ev["local_address"] = g.local.addr.to_string();
     }
     ev["server_side"] = g.server_side;

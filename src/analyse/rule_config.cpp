@@ -55,8 +55,8 @@ void listening_ports(const RuleInput& in, std::vector<Finding>& out) {
     // ones: __inet_bind() keeps that in sk_userlocks (SOCK_BINDPORT_LOCK), not exported.
     ev["port_origin"] = nullptr;
     ev["port_origin_note"] =
-        "unknown: the socket dump does not say whether the port was configured or chosen by "
-        "bind(0); a kernel-chosen port needs no reservation";
+        _("unknown: the socket dump does not say whether the port was configured or chosen by "
+          "bind(0); a kernel-chosen port needs no reservation");
     f.remediation = {step_reserve_ports(r.sysctls, {port})};
     found.push_back(std::move(f));
   }

@@ -81,8 +81,8 @@ void closed_entries(const RuleInput& in, const Fill& fill, std::vector<Finding>&
   f.evidence["share"] = rounded(s, 4);
   f.evidence["tcp_timeout_time_wait"] = timeout(r.sysctls, "tcp_timeout_time_wait", 120);
   f.evidence["note"] =
-      "short connections: each leaves an entry for nf_conntrack_tcp_timeout_time_wait after it "
-      "closed";
+      _("short connections: each leaves an entry for nf_conntrack_tcp_timeout_time_wait after it "
+        "closed");
   f.remediation = {step_client_reuse(), step_conntrack_timeouts(r.sysctls), step_conntrack_size(r)};
   out.push_back(std::move(f));
 }
@@ -108,10 +108,10 @@ void idle_established(const RuleInput& in, const Fill& fill, std::vector<Finding
   f.evidence["share"] = rounded(share(idle, t.entries), 4);
   f.evidence["capped_not_idle"] = t.stale.established_capped;
   f.evidence["note"] =
-      "idle = timeout - time left, as every packet resets an ESTABLISHED entry's timeout; a peer "
-      "that vanished without FIN or RST leaves its entry for the whole timeout. Entries with at "
-      "most the 300 s cap left (unacknowledged data, zero window) are busy or about to expire, "
-      "never counted idle";
+      _("idle = timeout - time left, as every packet resets an ESTABLISHED entry's timeout; a "
+        "peer that vanished without FIN or RST leaves its entry for the whole timeout. Entries "
+        "with at most the 300 s cap left (unacknowledged data, zero window) are busy or about to "
+        "expire, never counted idle");
   f.remediation = {step_conntrack_timeouts(r.sysctls)};
   out.push_back(std::move(f));
 }
@@ -138,8 +138,8 @@ void hot_destination(const RuleInput& in, const Fill& fill, std::vector<Finding>
   f.evidence["destinations_total"] = t.destinations_total;
   if (share(d.unreplied, d.entries) >= 0.5) {
     f.evidence["note"] =
-        "most of these flows were never answered: a dead upstream, a scan or a flood; each "
-        "holds an entry until its unreplied timeout";
+        _("most of these flows were never answered: a dead upstream, a scan or a flood; each "
+          "holds an entry until its unreplied timeout");
     f.remediation.push_back(RemediationStep{
         'D',
         _f("Find why {0} does not answer, or stop sending to it; unanswered flows hold "
@@ -147,7 +147,7 @@ void hot_destination(const RuleInput& in, const Fill& fill, std::vector<Finding>
            "nf_conntrack_udp_timeout (30 s)",
            d.dst.to_string()),
         {fmt::format("conntrack -L -d {0} -p {1} | head", d.dst.addr.to_string(), proto)},
-        "None: reading only."});
+        _("None: reading only.")});
   } else {
     f.remediation.push_back(step_client_reuse());
   }

@@ -164,10 +164,10 @@ Finding port_search_finding(const RuleInput& in, const TupleStat& t) {
          percent(t.utilization), with_commas(first_parity));
   f.evidence["first_parity_ports"] = first_parity;
   f.evidence["cause"] =
-      "connect() tries the ports of the range start's parity first, then the other parity: "
-      "past half the range the first parity is taken, and every connect() scans its bind "
-      "buckets under their locks before it finds a free port (latency and %sys climb before "
-      "the first EADDRNOTAVAIL)";
+      _("connect() tries the ports of the range start's parity first, then the other parity: "
+        "past half the range the first parity is taken, and every connect() scans its bind "
+        "buckets under their locks before it finds a free port (latency and %sys climb before "
+        "the first EADDRNOTAVAIL)");
   return f;
 }
 

@@ -46,7 +46,7 @@ const ProcessInfo* before(const Snapshot& snap, const ProcessInfo& p) {
 std::optional<std::string> fd_limit_source(const ProcessInfo& p) {
   if (!p.container || !p.container->state_read || !p.fd_soft_limit) return std::nullopt;
   const ContainerIdentity& c = *p.container;
-  const std::string runtime = c.runtime.empty() ? "the container runtime" : c.runtime;
+  const std::string runtime = c.runtime.empty() ? _("the container runtime") : c.runtime;
   if (!c.spec_nofile_soft)
     return _f(
         "inherited: the container's OCI spec ({0}) sets no RLIMIT_NOFILE, so the process kept "

@@ -63,8 +63,8 @@ RemediationStep step_more_nat_ips(const SnatGroup& g) {
       replace_nat_rule(fmt::format("snat to {0}-<last address> fully-random", g.nat_ip.to_string()),
                        fmt::format("-j SNAT --to-source {0}-<last address> --random-fully",
                                    g.nat_ip.to_string())),
-      "The extra addresses must be routed back to this gateway (and allowed by the peer's "
-      "allow-lists); a cloud NAT gateway has its own per-IP limit to raise instead."};
+      _("The extra addresses must be routed back to this gateway (and allowed by the peer's "
+        "allow-lists); a cloud NAT gateway has its own per-IP limit to raise instead.")};
 }
 
 RemediationStep step_widen_nat_ports(const SnatGroup& g) {
@@ -75,19 +75,20 @@ RemediationStep step_widen_nat_ports(const SnatGroup& g) {
       {fmt::format("nft list ruleset | grep -n ':{0}-{1}'   # then drop 'to :{2}-{3}' from that "
                    "masquerade/snat rule",
                    g.port_range.lo, g.port_range.hi, g.port_range.lo, g.port_range.hi),
-       "iptables: remove --to-ports from the MASQUERADE/SNAT rule"},
-      "Ports below 32768 may then be taken as NAT source ports: keep services that this gateway "
-      "itself listens on out of the range (or list them first in a dedicated accept rule)."};
+       _("iptables: remove --to-ports from the MASQUERADE/SNAT rule")},
+      _("Ports below 32768 may then be taken as NAT source ports: keep services that this "
+        "gateway itself listens on out of the range (or list them first in a dedicated accept "
+        "rule).")};
 }
 
 RemediationStep step_random_fully() {
   return RemediationStep{
       'D',
-      "Pick NAT ports fully at random (--random-fully), so that concurrent new flows do not race "
-      "for the same port and fail with insert_failed before the pool is really empty",
+      _("Pick NAT ports fully at random (--random-fully), so that concurrent new flows do not "
+        "race for the same port and fail with insert_failed before the pool is really empty"),
       replace_nat_rule("masquerade fully-random", "-j MASQUERADE --random-fully"),
-      "It only changes how a free port is chosen: it adds no ports, so an exhausted pool stays "
-      "exhausted."};
+      _("It only changes how a free port is chosen: it adds no ports, so an exhausted pool stays "
+        "exhausted.")};
 }
 
 }  // namespace

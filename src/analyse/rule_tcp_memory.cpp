@@ -38,12 +38,11 @@ void rule_tcp_memory(const RuleInput& in, std::vector<Finding>& out) {
   f.severity = *sev;
   f.layer = Layer::kSystem;
   std::string where =
-      "below the pressure threshold now, but it entered memory pressure between "
-      "the readings";
+      _("below the pressure threshold now, but it entered memory pressure between the readings");
   if (at_max)
-    where = "at tcp_mem's max: new sends and receives fail";
+    where = _("at tcp_mem's max: new sends and receives fail");
   else if (under_pressure)
-    where = "above tcp_mem's pressure threshold";
+    where = _("above tcp_mem's pressure threshold");
   f.title = _f(
       "TCP memory: {0} pages ({1} MiB) {2}",
       pages ? with_commas(uint64_t(*pages)) : std::string("?"),

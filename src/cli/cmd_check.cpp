@@ -151,9 +151,10 @@ int run_check(const CheckArgs& a) {
       traced->missing.insert(traced->missing.begin(), tracer->missing().begin(),
                              tracer->missing().end());
       const ProcFs proc;
-      merge_trace(d->analysis, *traced, [&proc](int32_t pid, const std::string& comm) {
-        return detect_runtime(proc, pid, comm);
-      });
+      merge_trace(
+          d->analysis, *traced,
+          [&proc](int32_t pid, const std::string& comm) { return detect_runtime(proc, pid, comm); },
+          processes_in(d->snapshot.now()));
     } else {
       trace_error = raw.error().message;
     }

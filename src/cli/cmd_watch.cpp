@@ -109,7 +109,7 @@ Sample TracedSampler::sample(const Snapshot& snap, const Analysis& a) {
                             tracer_->missing().end());
       last_ = std::move(cur);
       last_s_ = now;
-      merge_trace(an, *delta);
+      merge_trace(an, *delta, {}, processes_in(s.now()));
     } else {
       err = raw.error().message;
     }

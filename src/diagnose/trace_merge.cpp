@@ -6,6 +6,7 @@
 
 #include "analyse/evidence.h"
 #include "analyse/remediation.h"
+#include "util/i18n.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -56,16 +57,21 @@ std::optional<uint16_t> destination_port(const std::string& dest) {
 
 // The traced owner's runtime replaces the inferred owner's in the evidence and in step A.
 void retarget_reuse_step(Finding& f, const TraceChurn& owner, const std::string& dest,
-                         const RuntimeLookup& runtime_of) {
-  if (!runtime_of || !f.evidence.contains("runtime")) return;
-  const std::optional<RuntimeInfo> rt = runtime_of(owner.pid, owner.comm);
+                         const RuntimeLookup& runtime_of, const ProcessInfo* p) {
+  if (!f.evidence.contains("runtime")) return;
+  std::optional<RuntimeInfo> rt;
+  if (runtime_of)
+    rt = runtime_of(owner.pid, owner.comm);
+  else if (p && p->runtime)
+    rt = p->runtime;
   put_runtime(f.evidence, rt ? &*rt : nullptr);
   for (RemediationStep& s : f.remediation)
     if (s.priority == 'A')
       s = step_client_reuse({.runtime = rt ? &*rt : nullptr, .port = destination_port(dest)});
 }
 
-void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runtime_of) {
+void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runtime_of,
+                     const ProcessLookup& process_of) {
   const std::string dest = evidence_string(f, "destination");
   f.evidence["traced_eaddrnotavail"] = failing_processes(t, EADDRNOTAVAIL, dest);
   if (dest.empty()) return;
@@ -78,6 +84,12 @@ void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runt
     f.evidence["traced_churn"] = nullptr;
     return;
   }
+  // The inferred owner when the trace saw the same process open the connections: its identity,
+  // runtime and share of the live sockets stay.
+  auto pid_it = f.evidence.find("pid");
+  const bool same_owner = pid_it != f.evidence.end() && pid_it->is_number_integer() &&
+                          pid_it->get<int32_t>() == top->pid &&
+                          evidence_string(f, "comm") == top->comm;
   // Connections in TIME_WAIT have no owner for `check` to read; the trace saw who opened them.
   f.evidence["pid"] = top->pid;
   f.evidence["comm"] = top->comm;
@@ -87,7 +99,12 @@ void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runt
                                 {"closed", top->closed},
                                 {"local_closed_first", top->local_closed_first},
                                 {"remote_closed_first", top->remote_closed_first}};
-  retarget_reuse_step(f, *top, dest, runtime_of);
+  if (same_owner) return;
+  // Another process: nothing of the inferred owner may stay beside it.
+  const ProcessInfo* p = process_of ? process_of(top->pid, top->comm) : nullptr;
+  put_identity(f.evidence, p);
+  f.evidence.erase("owner_share_of_live_sockets");
+  retarget_reuse_step(f, *top, dest, runtime_of, p);
 }
 
 void merge_fds(Finding& f, const TraceResult& t) {
@@ -113,6 +130,9 @@ void merge_fds(Finding& f, const TraceResult& t) {
 }
 
 void merge_accept_queue(Finding& f, const TraceResult& t) {
+  // TCP_LISTEN_OVERFLOW is a TCP drop: a unix listener's queue has no traced counterpart, and
+  // its path is no "ip:port".
+  if (f.id == "accept_queue.unix_listener") return;
   std::string where = evidence_string(f, "destination");
   if (where.empty()) where = evidence_string(f, "fullest_listener");
   auto listener = where.empty() ? std::nullopt : std::optional<std::string>(where);
@@ -170,8 +190,8 @@ void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
     f.resource = Resource::kConnectFailures;
     f.severity = n >= kConnectFailuresCrit ? Severity::kCritical : Severity::kWarning;
     f.layer = Layer::kNetwork;
-    f.title = "connect() to " + dest + " failed " + std::to_string(n) + " times with " +
-              errno_label(err) + " in " + std::to_string(int(t.duration_s + 0.5)) + " s";
+    f.title = _f("connect() to {0} failed {1} times with {2} in {3} s", dest, n, errno_label(err),
+                 int(t.duration_s + 0.5));
     f.evidence["destination"] = dest;
     f.evidence["errno"] = errno_label(err);
     f.evidence["count"] = n;
@@ -185,34 +205,37 @@ void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
     const std::string port = dest.substr(dest.rfind(':') + 1);
     if (err == ETIMEDOUT) {
       f.evidence["cause"] =
-          "the SYNs got no answer: the host is down or unreachable, a firewall drops them, or "
-          "the server's SYN queue is full";
+          _("the SYNs got no answer: the host is down or unreachable, a firewall drops them, or "
+            "the server's SYN queue is full");
       f.remediation = {
           {'A',
-           "Check that " + dest +
-               " is up and answers from this host, and what drops the SYNs "
-               "on the way (a firewall, a security group, a full SYN queue on the server)",
+           _f("Check that {0} is up and answers from this host, and what drops the SYNs on the "
+              "way (a firewall, a security group, a full SYN queue on the server)",
+              dest),
            {"nc -vz -w 3 " + host + " " + port, "conndoctor trace --duration 10"},
            ""},
           {'A',
-           "Make the client fail fast and back off: a connect timeout of a few seconds, "
-           "retries with exponential backoff and jitter, so that a dead destination does "
-           "not tie up threads and ports",
+           _("Make the client fail fast and back off: a connect timeout of a few seconds, "
+             "retries with exponential backoff and jitter, so that a dead destination does "
+             "not tie up threads and ports"),
            {},
-           "Too short a timeout fails healthy but slow connects."}};
+           _("Too short a timeout fails healthy but slow connects.")}};
     } else {
-      f.evidence["cause"] = "a RST answered the SYN: nothing listens on " + dest +
-                            " (the service is down, restarting, or on another port)";
-      f.remediation = {{'A',
-                        "Check that the service listens on " + dest +
-                            " and that the client is "
-                            "configured to reach the right address and port",
-                        {"nc -vz -w 3 " + host + " " + port},
-                        ""},
-                       {'A',
-                        "Retry with backoff while the service restarts instead of failing at once",
-                        {},
-                        ""}};
+      f.evidence["cause"] =
+          _f("a RST answered the SYN: nothing listens on {0} (the service is down, restarting, or "
+             "on another port)",
+             dest);
+      f.remediation = {
+          {'A',
+           _f("Check that the service listens on {0} and that the client is configured to reach "
+              "the right address and port",
+              dest),
+           {"nc -vz -w 3 " + host + " " + port},
+           ""},
+          {'A',
+           _("Retry with backoff while the service restarts instead of failing at once"),
+           {},
+           ""}};
     }
     a.findings.push_back(std::move(f));
   }
@@ -220,12 +243,20 @@ void add_connect_failure_findings(Analysis& a, const TraceResult& t) {
 
 }  // namespace
 
-void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLookup& runtime_of) {
+ProcessLookup processes_in(const Reading& r) {
+  return [&r](int32_t pid, const std::string& comm) -> const ProcessInfo* {
+    const ProcessInfo* p = find_process(r, pid);
+    return p && p->comm == comm ? p : nullptr;
+  };
+}
+
+void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLookup& runtime_of,
+                 const ProcessLookup& process_of) {
   for (Finding& f : analysis.findings) {
     if (!f.evidence.is_object()) continue;
     switch (f.resource) {
       case Resource::kEphemeralPorts:
-        merge_ephemeral(f, trace, runtime_of);
+        merge_ephemeral(f, trace, runtime_of, process_of);
         break;
       case Resource::kFileDescriptors:
         merge_fds(f, trace);
@@ -251,8 +282,7 @@ void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLook
                                                           : Status::kOk;
   if (s > analysis.status) {
     analysis.status = s;
-    analysis.summary = std::string(to_string(worst.severity)) + ": " + worst.title + " (" +
-                       std::string(to_string(worst.layer)) + " layer)";
+    analysis.summary = verdict_of(worst);
   }
 }
 

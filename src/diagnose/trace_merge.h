@@ -10,6 +10,7 @@
 #include <string>
 
 #include "analyse/analysis.h"
+#include "snapshot/snapshot.h"
 #include "snapshot/trace_result.h"
 
 namespace cd {
@@ -18,9 +19,20 @@ namespace cd {
 using RuntimeLookup =
     std::function<std::optional<RuntimeInfo>(int32_t pid, const std::string& comm)>;
 
-// When the trace names a churn owner other than the inferred one, `runtime_of` looks up its
-// runtime so that the plan's first step names that runtime's setting.
-void merge_trace(Analysis& analysis, const TraceResult& trace,
-                 const RuntimeLookup& runtime_of = {});
+// The process `pid` as the diagnosis's reading listed it (its container identity, and the
+// runtime when the reading detected it); nullptr when the reading does not list it.
+using ProcessLookup = std::function<const ProcessInfo*(int32_t pid, const std::string& comm)>;
+
+// A lookup in `r.processes`: the process with this pid and comm (another comm is another
+// process that reused the pid).
+ProcessLookup processes_in(const Reading& r);
+
+// When the trace names a churn owner other than the inferred one, every key naming the owner
+// describes the traced process: `process_of` gives its container identity (null when it cannot
+// tell: no lookup, or the reading does not list the process) and `runtime_of` its runtime so
+// that the plan's first step names that runtime's setting (without `runtime_of`, the runtime
+// `process_of` gives; null and the generic step when neither knows).
+void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLookup& runtime_of = {},
+                 const ProcessLookup& process_of = {});
 
 }  // namespace cd

@@ -117,7 +117,8 @@ Result<LabRun> lab_run(const LabOptions& opt) {
   if (tracing) {
     if (auto t = opt.tracer->finish(); t) {
       run.trace = std::move(*t);
-      merge_trace(run.diagnosis.analysis, *run.trace);
+      merge_trace(run.diagnosis.analysis, *run.trace, {},
+                  processes_in(run.diagnosis.snapshot.now()));
     } else {
       trace_error = t.error().message;
     }

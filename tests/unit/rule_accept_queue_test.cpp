@@ -2,6 +2,8 @@
 // limit (one cause, two symptoms).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "analyse/rules.h"
 #include "snapshot_builder.h"
 
@@ -114,6 +116,67 @@ TEST(AcceptQueue, OverflowsWithoutAFullQueueWarn) {
   EXPECT_EQ(f[0].severity, Severity::kWarning);
   EXPECT_EQ(f[0].evidence["drops_per_s"], 7.0);
   EXPECT_EQ(f[0].evidence["fullest_listener"], "0.0.0.0:80");
+}
+
+TEST(AcceptQueue, OverflowsWithoutATcpListenerStillHaveAPlan) {
+  // The counters rise, yet this reading lists no TCP listener: which one overflowed is
+  // unknown, so the plan says how to find it and raises the backlog without naming one.
+  SnapshotBuilder b;
+  b.sysctls().somaxconn = 128;
+  b.counter("TcpExt.ListenOverflows", 0).counter("TcpExt.ListenDrops", 0);
+  b.then(1.0).counter("TcpExt.ListenOverflows", 4).counter("TcpExt.ListenDrops", 4);
+  auto f = run_rule(rule_accept_queue, b.build());
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "accept_queue.overflows");
+  EXPECT_FALSE(f[0].evidence.contains("fullest_listener"));
+  ASSERT_EQ(priorities(f[0]), "AB");
+  const auto& find = f[0].remediation[0].commands;
+  EXPECT_TRUE(std::any_of(find.begin(), find.end(),
+                          [](const std::string& c) { return c.starts_with("ss -ltn"); }));
+  EXPECT_TRUE(std::any_of(find.begin(), find.end(), [](const std::string& c) {
+    return c.starts_with("nstat -az TcpExtListenOverflows TcpExtListenDrops");
+  }));
+  const auto& raise = f[0].remediation[1].commands;
+  EXPECT_NE(std::find(raise.begin(), raise.end(), "sysctl -w net.core.somaxconn=4096"),
+            raise.end());
+  EXPECT_NE(std::find(raise.begin(), raise.end(), "sysctl -w net.ipv4.tcp_max_syn_backlog=4096"),
+            raise.end());
+}
+
+TEST(AcceptQueue, SynQueueDropsWithNoHandshakeInProgressNameNoListener) {
+  SnapshotBuilder b;
+  b.sysctls().tcp_syncookies = 0;
+  b.listener(ep("0.0.0.0", 22), 0, 128);  // first listed, nothing in its SYN queue
+  b.listener(ep("0.0.0.0", 80), 0, 128);
+  b.counter("TcpExt.ListenOverflows", 0).counter("TcpExt.ListenDrops", 0);
+  b.counter("TcpExt.TCPReqQFullDrop", 0).counter("TcpExt.TCPReqQFullDoCookies", 0);
+  b.then(2.0).counter("TcpExt.ListenDrops", 100).counter("TcpExt.TCPReqQFullDrop", 100);
+  auto f = run_rule(rule_accept_queue, b.build());
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "accept_queue.syn_queue");
+  EXPECT_TRUE(f[0].evidence["busiest_syn_queue"].is_null());
+  ASSERT_EQ(priorities(f[0]), "BB");
+  for (const RemediationStep& s : f[0].remediation) {
+    EXPECT_EQ(s.action.find(":22"), std::string::npos) << s.action;
+    EXPECT_EQ(s.action.find(":80"), std::string::npos) << s.action;
+    for (const std::string& c : s.commands) EXPECT_EQ(c.find("listen 22 "), std::string::npos) << c;
+  }
+}
+
+TEST(AcceptQueue, SynQueueDropsRaiseTheBusiestListenersBacklog) {
+  SnapshotBuilder b;
+  b.sysctls().tcp_syncookies = 0;
+  b.listener(ep("0.0.0.0", 22), 0, 128);
+  b.listener(ep("0.0.0.0", 80), 0, 128);
+  b.now().sockets.listeners.back().syn_recv = 90;
+  b.counter("TcpExt.ListenOverflows", 0).counter("TcpExt.ListenDrops", 0);
+  b.counter("TcpExt.TCPReqQFullDrop", 0).counter("TcpExt.TCPReqQFullDoCookies", 0);
+  b.then(2.0).counter("TcpExt.ListenDrops", 100).counter("TcpExt.TCPReqQFullDrop", 100);
+  auto f = run_rule(rule_accept_queue, b.build());
+  ASSERT_EQ(f.size(), 1u);
+  ASSERT_EQ(priorities(f[0]), "BB");
+  EXPECT_NE(f[0].remediation[1].action.find("0.0.0.0:80"), std::string::npos)
+      << f[0].remediation[1].action;
 }
 
 TEST(AcceptQueue, NoRatesAndNoFullQueueIsNothing) {

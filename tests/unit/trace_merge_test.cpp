@@ -2,6 +2,8 @@
 // finding it creates (connects to one destination failing en masse).
 #include "diagnose/trace_merge.h"
 
+#include "analyse/remediation.h"
+
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -79,6 +81,102 @@ TEST(TraceMerge, WithoutTracedChurnTheInferredOwnerStays) {
   EXPECT_TRUE(a.findings[0].evidence["traced_churn"].is_null());
 }
 
+// A churn tuple whose inferred owner (pid 5, a JVM in pod shop/checkout) is not the process
+// the trace saw open the connections (pid 42, "client").
+Analysis churn_with_inferred_owner() {
+  const RuntimeInfo jvm{"jvm", "17", "executable name java"};
+  Finding f = finding(Resource::kEphemeralPorts, {{"destination", "127.0.0.1:8080"},
+                                                  {"pid", 5},
+                                                  {"comm", "java"},
+                                                  {"pod", "checkout"},
+                                                  {"pod_namespace", "shop"},
+                                                  {"container", "app"},
+                                                  {"container_id", std::string(64, 'a')},
+                                                  {"owner_inferred", true},
+                                                  {"confidence", "medium"},
+                                                  {"owner_share_of_live_sockets", 0.8},
+                                                  {"runtime", "jvm"},
+                                                  {"runtime_version", "17"},
+                                                  {"runtime_detected_by", "executable name java"}});
+  f.remediation = {step_client_reuse({.runtime = &jvm, .port = 8080})};
+  Analysis a;
+  a.findings.push_back(std::move(f));
+  return a;
+}
+
+TraceResult churn_by(int32_t pid, std::string comm) {
+  TraceResult t;
+  TraceChurn c;
+  c.pid = pid;
+  c.comm = std::move(comm);
+  c.destination = ep("127.0.0.1", 8080);
+  c.opened = 500;
+  c.local_closed_first = 500;
+  t.churn.push_back(c);
+  return t;
+}
+
+TEST(TraceMerge, TheTracedOwnerBringsItsOwnIdentityAndRuntime) {
+  Analysis a = churn_with_inferred_owner();
+  ProcessInfo client;
+  client.pid = 42;
+  client.comm = "client";
+  client.container = ContainerIdentity{.runtime = "containerd",
+                                       .container_id = std::string(64, 'b'),
+                                       .state_read = true,
+                                       .pod = "loadgen-1",
+                                       .pod_namespace = "test",
+                                       .container = "gen"};
+  client.runtime = RuntimeInfo{"go", "go1.22.1", "ELF section .go.buildinfo"};
+  Reading r;
+  r.processes = {client};
+  merge_trace(a, churn_by(42, "client"), {}, processes_in(r));
+  const Finding& f = a.findings[0];
+  EXPECT_EQ(f.evidence["pid"], 42);
+  EXPECT_EQ(f.evidence["pod"], "loadgen-1");
+  EXPECT_EQ(f.evidence["pod_namespace"], "test");
+  EXPECT_EQ(f.evidence["container"], "gen");
+  EXPECT_EQ(f.evidence["container_id"], std::string(64, 'b'));
+  EXPECT_FALSE(f.evidence.contains("owner_share_of_live_sockets"));  // the inferred owner's
+  EXPECT_EQ(f.evidence["runtime"], "go");
+  EXPECT_EQ(f.evidence["runtime_version"], "go1.22.1");
+  ASSERT_FALSE(f.remediation.empty());
+  EXPECT_EQ(f.remediation[0].action,
+            step_client_reuse({.runtime = &*client.runtime, .port = 8080}).action);
+}
+
+TEST(TraceMerge, ATracedOwnerNobodyKnowsHasNoInferredOwnersKeys) {
+  // No lookup (or a process the reading does not list, or a pid reused by another comm): the
+  // identity and runtime are unknown, never the inferred owner's.
+  for (bool with_reading : {false, true}) {
+    Analysis a = churn_with_inferred_owner();
+    ProcessInfo other;
+    other.pid = 42;
+    other.comm = "bash";  // pid 42 reused since the trace: not the traced process
+    other.container = ContainerIdentity{.container_id = std::string(64, 'c')};
+    Reading r;
+    r.processes = {other};
+    merge_trace(a, churn_by(42, "client"), {}, with_reading ? processes_in(r) : ProcessLookup{});
+    const Evidence& ev = a.findings[0].evidence;
+    EXPECT_EQ(ev["pid"], 42);
+    for (const char* k : {"pod", "pod_namespace", "container", "container_id", "runtime",
+                          "runtime_version", "runtime_detected_by"})
+      EXPECT_TRUE(ev[k].is_null()) << k << " " << ev[k];
+    EXPECT_FALSE(ev.contains("owner_share_of_live_sockets"));
+    EXPECT_EQ(a.findings[0].remediation[0].action, step_client_reuse({.port = 8080}).action);
+  }
+}
+
+TEST(TraceMerge, TheSameOwnerKeepsItsIdentity) {
+  Analysis a = churn_with_inferred_owner();
+  merge_trace(a, churn_by(5, "java"));
+  const Evidence& ev = a.findings[0].evidence;
+  EXPECT_EQ(ev["confidence"], "traced");
+  EXPECT_EQ(ev["pod"], "checkout");
+  EXPECT_EQ(ev["owner_share_of_live_sockets"], 0.8);
+  EXPECT_EQ(ev["runtime"], "jvm");
+}
+
 TEST(TraceMerge, FdAcceptQueueAndConntrackEvidence) {
   Analysis a;
   a.findings.push_back(finding(Resource::kFileDescriptors, {{"pid", 99}, {"comm", "nginx"}}));
@@ -100,6 +198,20 @@ TEST(TraceMerge, FdAcceptQueueAndConntrackEvidence) {
   EXPECT_EQ(a.findings[2].evidence["traced_netfilter_drops"], 33);
   EXPECT_EQ(a.findings[2].evidence["traced_netfilter_drop_destinations"][0]["destination"],
             "198.19.0.5:53");
+}
+
+TEST(TraceMerge, AUnixListenerGetsNoTcpListenDrops) {
+  Analysis a;
+  Finding unix_listener = finding(Resource::kAcceptQueue, {{"destination", "/run/php/fpm.sock"},
+                                                           {"path", "/run/php/fpm.sock"}});
+  unix_listener.id = "accept_queue.unix_listener";
+  a.findings.push_back(unix_listener);
+  TraceResult t;
+  t.drops = {
+      {.reason = "TCP_LISTEN_OVERFLOW", .netns = 1, .where = ep("127.0.0.1", 8080), .count = 4}};
+  merge_trace(a, t);
+  EXPECT_FALSE(a.findings[0].evidence.contains("traced_listen_overflow_drops"))
+      << a.findings[0].evidence;
 }
 
 TEST(TraceMerge, ConnectsFailingEnMasseBecomeAFinding) {
