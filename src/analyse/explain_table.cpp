@@ -71,6 +71,13 @@ const std::vector<ExplainEntry>& explain_table() {
                   "of one pool per destination, and run out much earlier (TCP and UDP). Use "
                   "IP_BIND_ADDRESS_NO_PORT (Linux 4.2+) or do not bind() before connect(); "
                   "SO_REUSEADDR does not let bind(0) share ports."),
+               N_("Clients that only connect() fill that pool too, with no error of their own: "
+                  "connect() shares a port across destinations (the ports of the range start's "
+                  "parity first), but bind(ip, 0) rejects every port any socket holds on that "
+                  "address or on a wildcard, TIME_WAIT included. With bind-before-connect "
+                  "clients holding the other parity, bind(ip, 0) has nothing left while every "
+                  "destination still has ports: count the ports per local address (`ss -tan src "
+                  "IP`), not per destination."),
                N_("A service binding a fixed port that another socket holds: a second instance, a "
                   "process still listening, or connections of the previous instance on that port "
                   "(restart without SO_REUSEADDR)."),
@@ -79,9 +86,12 @@ const std::vector<ExplainEntry>& explain_table() {
                   "net.ipv4.ip_local_reserved_ports.")},
           .findings = {"ephemeral_ports.host_wide", "ephemeral_ports.udp",
                        "config.listen_port_in_range"},
-          .commands = {"conndoctor check", "ss -tanp 'sport = :PORT'",
+          .commands = {"conndoctor check", "conndoctor check --trace 10",
+                       "ss -tanp 'sport = :PORT'",
                        "sysctl net.ipv4.ip_local_port_range net.ipv4.ip_local_reserved_ports"},
-          .notes = {N_("No kernel counter moves for a failed bind().")},
+          .notes = {N_("No kernel counter moves for a failed bind(). `conndoctor check --trace` "
+                       "counts bind(ip, 0) calls that fail with EADDRINUSE, per process, and "
+                       "names them in the ephemeral_ports.host_wide finding.")},
       },
       {
           .id = "emfile",

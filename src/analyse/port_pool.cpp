@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace cd {
 
@@ -53,6 +54,51 @@ void judge_tw_reuse(TupleStat& s, const TupleUsage& t, const Sysctls& sc,
     s.tw_reuse_basis = TwReuseBasis::kRefused;
     s.tw_reuses_expected = expected;
     s.tw_reuse_applies = false;
+  }
+}
+
+// The bind(0) pools with the tuples and listeners of their address. Runs after the tuples are
+// sorted: indices point into pa.tuples.
+void analyse_bind_pools(const SocketSummary& sum, PortAnalysis& pa) {
+  pa.bind_pool_untracked_sockets = sum.bind_pool_untracked_sockets;
+  std::map<IpAddr, std::size_t> index;
+  for (const BindPool& b : sum.bind_pools) {
+    BindPoolStat s;
+    s.address = b.address;
+    s.in_use = b.ports_in_range;
+    s.own_ports = b.own_ports_in_range;
+    s.usable = pa.host_usable;
+    s.utilization = s.usable ? std::min(1.0, double(s.in_use) / s.usable) : 1.0;
+    s.sockets = b.sockets;
+    s.bound_inactive = b.bound_inactive;
+    std::set<uint16_t> listening;
+    for (const Listener& l : sum.listeners) {
+      const IpAddr a = l.local.addr.unmapped();
+      const bool overlaps =
+          a == s.address || s.address.is_unspecified() ||
+          (a.is_unspecified() && (a.family == AF_INET6 || s.address.family == AF_INET));
+      if (overlaps && pa.range.contains(l.local.port)) listening.insert(l.local.port);
+    }
+    s.listening_ports = uint32_t(listening.size());
+    index.emplace(s.address, pa.bind_pools.size());
+    pa.bind_pools.push_back(s);
+  }
+  std::vector<uint32_t> parity_best(pa.bind_pools.size(), 0);
+  for (std::size_t i = 0; i < pa.tuples.size(); ++i) {
+    const TupleStat& t = pa.tuples[i];
+    auto it = index.find(t.key.src);
+    if (it == index.end()) continue;
+    BindPoolStat& s = pa.bind_pools[it->second];
+    s.client_sockets += t.in_use;
+    ++s.tuples;
+    if (!s.hottest_tuple) s.hottest_tuple = i;  // tuples are sorted hottest first
+    if (uint64_t(t.in_use) * 2 < t.usable && t.bind_parity > 0) {
+      s.bind_parity_sockets += t.bind_parity;
+      if (t.bind_parity > parity_best[it->second]) {
+        parity_best[it->second] = t.bind_parity;
+        s.bind_parity_tuple = i;
+      }
+    }
   }
 }
 
@@ -135,6 +181,7 @@ PortAnalysis analyse_ports(const Snapshot& snap) {
     s.live = s.in_use - s.time_wait;
     s.syn_sent = t.by_state[int(TcpState::kSynSent)];
     s.syn_unanswered = std::min(t.syn_unanswered, s.syn_sent);
+    s.bind_parity = std::min(t.bind_parity, s.in_use);
     s.usable = pa.usable_per_tuple;
 
     // Churn from the kernel's own clock: TIME_WAIT entries younger than the window entered it
@@ -176,6 +223,7 @@ PortAnalysis analyse_ports(const Snapshot& snap) {
     if (a.in_use != b.in_use) return a.in_use > b.in_use;
     return a.key < b.key;
   });
+  analyse_bind_pools(now.sockets, pa);
   return pa;
 }
 

@@ -40,6 +40,7 @@ struct TupleStat {
   std::optional<double> tw_reuses_expected;  // kRefused/kObserved: reuses a working reuse makes
   uint32_t syn_sent = 0;                     // live sockets still waiting for a SYN-ACK
   uint32_t syn_unanswered = 0;               // of those, SYN retransmitted: unanswered for >= 1 s
+  uint32_t bind_parity = 0;  // sockets on the parity bind(0) prefers (TupleUsage::bind_parity)
 };
 
 // Unanswered connects to one tuple that make a finding of their own (unanswered_connects).
@@ -53,6 +54,25 @@ inline bool connects_unanswered(const TupleStat& t) {
 inline bool pool_held_by_unanswered(const TupleStat& t) {
   return connects_unanswered(t) && uint64_t(t.syn_sent) * 2 > t.live;
 }
+
+// The pool of bind(address, 0) (SocketSummary::bind_pools) with what the rule needs to judge it.
+struct BindPoolStat {
+  IpAddr address;          // unmapped; 0.0.0.0 or :: for the wildcard's own pool
+  uint32_t in_use = 0;     // ports of the range a bind(address, 0) cannot take
+  uint32_t own_ports = 0;  // held on the address itself
+  uint32_t usable = 0;     // range - reserved (PortAnalysis::host_usable)
+  double utilization = 0;  // in_use / usable, at most 1
+  uint64_t sockets = 0;    // sockets on the address with a port in the range
+  uint64_t bound_inactive = 0;
+  uint32_t listening_ports = 0;  // listening ports in the range on the address or a wildcard
+  uint64_t client_sockets = 0;   // sockets of the tuples from this address
+  uint32_t tuples = 0;           // tuples from this address
+  std::optional<std::size_t> hottest_tuple;  // index into PortAnalysis::tuples
+  // Sockets on bind()'s parity in tuples that hold less than half their pool: connect() never
+  // needed that parity for them, so their ports came from bind(address, 0) (SocketSummary).
+  uint64_t bind_parity_sockets = 0;
+  std::optional<std::size_t> bind_parity_tuple;  // the tuple with most of them
+};
 
 struct PortAnalysis {
   bool known = false;  // range known and dump complete
@@ -68,6 +88,8 @@ struct PortAnalysis {
   uint32_t host_tcp_ports_in_use = 0;
   uint32_t host_udp_ports_in_use = 0;
   uint32_t host_usable = 0;
+  std::vector<BindPoolStat> bind_pools;  // fullest first, as the aggregator tracked them
+  uint64_t bind_pool_untracked_sockets = 0;
 };
 
 PortAnalysis analyse_ports(const Snapshot& snap);

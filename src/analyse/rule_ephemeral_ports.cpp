@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <set>
 
 #include "analyse/evidence.h"
 #include "analyse/remediation.h"
@@ -171,64 +170,127 @@ Finding port_search_finding(const RuleInput& in, const TupleStat& t) {
   return f;
 }
 
-// Ports held by listeners inside the range: they are part of the host-wide count but are not
-// client sockets.
-uint32_t listening_ports_in_range(const Reading& r, PortRange range) {
-  std::set<uint16_t> ports;
-  for (const Listener& l : r.sockets.listeners)
-    if (range.contains(l.local.port)) ports.insert(l.local.port);
-  return uint32_t(ports.size());
-}
-
 std::optional<Severity> pool_severity(double util) {
   if (util >= kCritUtil) return Severity::kCritical;
   if (util >= kWarnUtil) return Severity::kWarning;
   return std::nullopt;
 }
 
+// Sockets on bind()'s parity in tuples below half their pool, enough to matter: a bind(ip, 0)
+// before connect() took those ports (SocketSummary's TupleUsage::bind_parity).
+constexpr uint64_t kBindParityMin = 10;
+constexpr double kBindParityShare = 0.01;
+
+// What says that something on this address binds before it connects; empty: nothing does (as
+// far as one reading can tell), and a full pool then hurts no one yet.
+std::vector<std::string> bind_evidence(const PortAnalysis& pa, const BindPoolStat& b,
+                                       uint64_t client_ports) {
+  std::vector<std::string> why;
+  if (b.bound_inactive > 0) why.emplace_back("bound_inactive");
+  if (b.bind_parity_sockets >= kBindParityMin &&
+      double(b.bind_parity_sockets) >= kBindParityShare * double(pa.range.size()))
+    why.emplace_back("bind_parity");
+  // About one socket per port over many destinations: connect() would have shared them.
+  const uint64_t hottest = b.hottest_tuple ? pa.tuples[*b.hottest_tuple].in_use : 0;
+  if (!b.address.is_unspecified() && b.client_sockets > 0 &&
+      double(b.client_sockets) <= kExclusiveShare * double(client_ports) &&
+      hottest * 2 < client_ports)
+    why.emplace_back("ports_not_shared");
+  return why;
+}
+
+// The process to name: the owner of the tuple whose ports came from bind(), else the holder of
+// the bound-but-inactive sockets (trace_merge replaces it with the process whose bind() failed).
+std::pair<std::optional<int32_t>, const char*> bind_pool_owner(const RuleInput& in,
+                                                               const BindPoolStat& b) {
+  const Reading& r = in.snap.now();
+  if (b.bind_parity_tuple)
+    if (auto pid = tuple_owner_pid(r, in.ports.tuples[*b.bind_parity_tuple].key))
+      return {pid, "bind_parity_tuple"};
+  if (b.bound_inactive > 0)
+    if (const ProcessInfo* h = bound_inactive_holder(r)) return {h->pid, "bound_inactive"};
+  return {std::nullopt, nullptr};
+}
+
+// The pool of bind(A, 0), per local address as inet_csk_find_open_port() counts it: every port
+// held on A or on a wildcard socket, connect()'s shared ports included. With evidence that
+// something binds before connecting it is a warning or critical by utilization; without, an
+// info: connect() still works, the next bind(A, 0) would not.
 void host_wide_tcp(const RuleInput& in, std::vector<Finding>& out) {
   const PortAnalysis& pa = in.ports;
   const Reading& r = in.snap.now();
   if (pa.host_usable == 0) return;
-  double util = double(pa.host_tcp_ports_in_use) / pa.host_usable;
-  auto sev = pool_severity(util);
-  if (!sev) return;
-  uint32_t listening = listening_ports_in_range(r, pa.range);
-  uint64_t client_ports =
-      pa.host_tcp_ports_in_use > listening ? pa.host_tcp_ports_in_use - listening : 0;
-  uint64_t client_sockets = 0, hottest = 0;
-  for (const TupleStat& t : pa.tuples) {
-    client_sockets += t.in_use;
-    hottest = std::max<uint64_t>(hottest, t.in_use);
+  const BindPoolStat* hit = nullptr;
+  std::vector<std::string> hit_why;
+  const BindPoolStat* quiet = nullptr;
+  uint64_t full = 0;
+  for (const BindPoolStat& b : pa.bind_pools) {
+    if (!pool_severity(b.utilization)) continue;
+    // A pool filled by listeners is the config rule's and the per-tuple pool's business.
+    const uint64_t client_ports = b.in_use > b.listening_ports ? b.in_use - b.listening_ports : 0;
+    if (client_ports * 2 < pa.host_usable) continue;
+    ++full;
+    std::vector<std::string> why = bind_evidence(pa, b, client_ports);
+    if (!why.empty()) {
+      if (!hit || b.utilization > hit->utilization) {
+        hit = &b;
+        hit_why = std::move(why);
+      }
+      continue;
+    }
+    // The wildcard pool matters only to a wildcard bind(0), which only bound sockets show.
+    if (b.address.is_unspecified()) continue;
+    // When a tuple from A has a finding of its own, that finding says it all.
+    if (b.hottest_tuple && tuple_severity(pa.tuples[*b.hottest_tuple])) continue;
+    if (!quiet || b.utilization > quiet->utilization) quiet = &b;
   }
-  // A pool filled by listeners is the config rule's and the per-tuple pool's business; a few
-  // client sockets on distinct ports are no evidence of anything.
-  if (client_ports * 2 < pa.host_usable) return;
-  // connect() shares ports across destinations: a full host-wide count with shared ports does
-  // not stop connect(). And when one tuple holds most ports, its own finding says it all.
-  if (double(client_sockets) > kExclusiveShare * double(client_ports)) return;
-  if (hottest * 2 >= client_ports) return;
+  const BindPoolStat* b = hit ? hit : quiet;
+  if (!b) return;
+  const std::string addr = b->address.to_string();
+  const uint64_t client_ports = b->in_use > b->listening_ports ? b->in_use - b->listening_ports : 0;
   Finding f;
   f.id = "ephemeral_ports.host_wide";
   f.resource = Resource::kEphemeralPorts;
-  f.severity = *sev;
+  f.severity = hit ? *pool_severity(b->utilization) : Severity::kInfo;
   f.layer = Layer::kApplication;
-  f.title =
-      _f("host-wide ephemeral ports: {0} of {1} in use ({2}) and not shared across destinations "
-         "(bind() before connect()?)",
-         with_commas(pa.host_tcp_ports_in_use), with_commas(pa.host_usable), percent(util));
+  f.title = hit ? _f("ports for bind({0}, 0): {1} of {2} held on {0} ({3}), and something binds "
+                     "before connect(): the next bind() fails with EADDRINUSE when none is left",
+                     addr, with_commas(b->in_use), with_commas(b->usable), percent(b->utilization))
+                : _f("ports for bind({0}, 0): {1} of {2} held on {0} ({3}); connect() still "
+                     "shares these ports; a bind({0}, 0) before connect() fails with EADDRINUSE",
+                     addr, with_commas(b->in_use), with_commas(b->usable), percent(b->utilization));
   Evidence& ev = f.evidence;
   ev["protocol"] = "tcp";
-  ev["ports_in_use"] = pa.host_tcp_ports_in_use;
-  ev["usable"] = pa.host_usable;
-  ev["utilization"] = rounded(util, 4);
-  ev["client_sockets"] = client_sockets;
-  ev["sockets_per_port"] = rounded(double(client_sockets) / double(client_ports), 2);
-  ev["tuples"] = pa.tuples.size();
+  ev["local_address"] = addr;
+  ev["ports_in_use"] = b->in_use;
+  ev["usable"] = b->usable;
+  ev["utilization"] = rounded(b->utilization, 4);
+  ev["own_ports"] = b->own_ports;
+  ev["listening_ports"] = b->listening_ports;
+  ev["client_sockets"] = b->client_sockets;
+  ev["sockets_per_port"] = client_ports
+                               ? rounded(double(b->client_sockets) / double(client_ports), 2)
+                               : Evidence(nullptr);
+  ev["tuples"] = b->tuples;
+  ev["hottest_tuple_utilization"] =
+      b->hottest_tuple ? rounded(pa.tuples[*b->hottest_tuple].utilization, 4) : Evidence(nullptr);
+  ev["bound_inactive"] = b->bound_inactive;
+  ev["bind_parity_sockets"] = b->bind_parity_sockets;
+  ev["bind_evidence"] = hit_why;
+  ev["other_full_bind_pools"] = full - 1;
+  ev["untracked_sockets"] = pa.bind_pool_untracked_sockets;
+  auto [pid, basis] = bind_pool_owner(in, *b);
+  put_process(ev, r, pid);
+  ev["owner_basis"] = basis ? Evidence(basis) : Evidence(nullptr);
   ev["cause"] =
-      _("ports held exclusively (about one socket per port over many destinations): bind(ip, 0) "
-        "allocates the port before connect() and it is then taken for every destination; the next "
-        "bind() fails with EADDRINUSE");
+      hit ? _("bind(ip, 0) takes a port that no socket holds on that address, whatever the "
+              "destination (inet_csk_find_open_port()); connect() shares ports across "
+              "destinations but bind() cannot, so bind-before-connect clients run out first, "
+              "with EADDRINUSE")
+          : _("connect() shares a port across destinations, so its sockets can hold most ports "
+              "of the range on one address while every destination has ports left; a bind() "
+              "of that address to port 0 (a client that chooses its source address) cannot "
+              "share them and fails with EADDRINUSE");
   f.remediation = {step_bind_no_port(), step_widen_port_range(r)};
   out.push_back(std::move(f));
 }

@@ -8,6 +8,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <numeric>
 
@@ -24,14 +25,20 @@ class PortBits {
  public:
   void set(uint16_t p) { w_[p >> 6] |= uint64_t(1) << (p & 63); }
   bool test(uint16_t p) const { return (w_[p >> 6] >> (p & 63)) & 1; }
-  uint32_t count_in(PortRange r) const {
+  uint32_t count_in(PortRange r) const { return count_union_in(r, {}); }
+  // Ports in the range set here or in any of `others`: a popcount per word of their union.
+  uint32_t count_union_in(PortRange r, std::initializer_list<const PortBits*> others) const {
     uint32_t n = 0;
     for (uint32_t p = r.lo; p <= r.hi && r.hi >= r.lo;) {
       if ((p & 63) == 0 && p + 63 <= r.hi) {
-        n += uint32_t(std::popcount(w_[p >> 6]));
+        uint64_t w = w_[p >> 6];
+        for (const PortBits* o : others) w |= o->w_[p >> 6];
+        n += uint32_t(std::popcount(w));
         p += 64;
       } else {
-        n += test(uint16_t(p));
+        bool set = test(uint16_t(p));
+        for (const PortBits* o : others) set = set || o->test(uint16_t(p));
+        n += set;
         ++p;
       }
     }
@@ -62,6 +69,73 @@ struct FastTupleHash {
   }
 };
 
+// A local address as two words and a family, IPv4-mapped IPv6 folded into IPv4 (as
+// IpAddr::unmapped() does), so that the per-socket lookup compares integers.
+struct AddrKey {
+  uint64_t w0 = 0, w1 = 0;
+  uint8_t family = 0;
+  bool operator==(const AddrKey&) const = default;
+
+  static AddrKey of(const IpAddr& a) {
+    AddrKey k;
+    k.w0 = FastTupleHash::word(a.bytes.data());
+    k.w1 = FastTupleHash::word(a.bytes.data() + 8);
+    k.family = a.family;
+    // ::ffff:a.b.c.d (bytes 0-9 zero, 10-11 0xff): rare, dual-stack sockets only.
+    const auto& b = a.bytes;
+    if (a.family == AF_INET6 && k.w0 == 0 && b[8] == 0 && b[9] == 0 && b[10] == 0xff &&
+        b[11] == 0xff)
+      return of(a.unmapped());
+    return k;
+  }
+  uint64_t hash() const {
+    uint64_t h = (w0 ^ (w1 * 0x9E3779B97F4A7C15ull) ^ family) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+  }
+};
+
+// Ports held on one local address (bind(addr, 0)'s view): 8 KiB each, at most kMaxBindPools.
+struct AddrPorts {
+  AddrKey key;
+  IpAddr addr;
+  PortBits ports;
+  uint64_t sockets = 0;
+  uint64_t bound_inactive = 0;
+};
+
+// Open addressing, 2 slots per tracked address at most: no allocation per lookup.
+class AddrTable {
+ public:
+  AddrPorts* find_or_add(const AddrKey& k, const IpAddr& a) {
+    if (last_ && last_->key == k) return last_;
+    for (std::size_t i = k.hash() & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      if (slot_[i] < 0) {
+        if (pools_.size() >= kMaxBindPools) return nullptr;
+        slot_[i] = int32_t(pools_.size());
+        pools_.push_back(std::make_unique<AddrPorts>());
+        pools_.back()->key = k;
+        pools_.back()->addr = a.unmapped();
+        return last_ = pools_.back().get();
+      }
+      if (pools_[slot_[i]]->key == k) return last_ = pools_[slot_[i]].get();
+    }
+  }
+  const std::vector<std::unique_ptr<AddrPorts>>& pools() const { return pools_; }
+  void clear() {
+    pools_.clear();
+    slot_.fill(-1);
+    last_ = nullptr;
+  }
+  AddrTable() { slot_.fill(-1); }
+
+ private:
+  static constexpr std::size_t kSlots = 2 * kMaxBindPools;
+  static_assert((kSlots & (kSlots - 1)) == 0);
+  std::array<int32_t, kSlots> slot_;
+  std::vector<std::unique_ptr<AddrPorts>> pools_;  // in order of first sight
+  AddrPorts* last_ = nullptr;  // most sockets share the address of the one before
+};
+
 }  // namespace
 
 struct SocketAggregator::State {
@@ -74,6 +148,7 @@ struct SocketAggregator::State {
   PortBits tcp_ports;
   PortBits udp_ports;
   std::unordered_map<uint16_t, uint32_t> syn_recv_by_port;  // listening port -> SYN_RECV
+  AddrTable addrs;                 // per local address, for the bind(addr, 0) pools
   std::vector<InodeEntry> inodes;  // tuple numbers in order of first sight until taken
   std::vector<uint32_t> order;     // tuple indices, busiest first; computed once
   bool ordered = false;
@@ -123,7 +198,19 @@ void SocketAggregator::on_socket(const SockRecord& s) {
   const uint8_t state = s.state < kTcpStateSlots ? s.state : 0;
   ++sum.total;
   ++sum.by_state[state];
-  if (in_range) st.tcp_ports.set(port);
+  // Bound, not connected, not listening: state CLOSE and no peer (see SocketSummary).
+  const bool bound_inactive =
+      state == uint8_t(TcpState::kClose) && s.remote.port == 0 && s.remote.addr.is_unspecified();
+  if (in_range) {
+    st.tcp_ports.set(port);
+    if (AddrPorts* a = st.addrs.find_or_add(AddrKey::of(s.local.addr), s.local.addr)) {
+      a->ports.set(port);
+      ++a->sockets;
+      a->bound_inactive += bound_inactive;
+    } else {
+      ++sum.bind_pool_untracked_sockets;
+    }
+  }
 
   if (state == uint8_t(TcpState::kListen)) {
     sum.listeners.push_back(Listener{s.local, s.rqueue, s.wqueue, s.inode});
@@ -132,9 +219,8 @@ void SocketAggregator::on_socket(const SockRecord& s) {
     return;
   }
 
-  // Bound, not connected, not listening: state CLOSE and no peer (see SocketSummary). Not a
-  // client socket of any tuple; its port is held by bind() for every destination.
-  if (state == uint8_t(TcpState::kClose) && s.remote.port == 0 && s.remote.addr.is_unspecified()) {
+  // Not a client socket of any tuple; its port is held by bind() for every destination.
+  if (bound_inactive) {
     ++sum.bound_inactive;
     if (in_range) st.bound_inactive.set(port);
     if (cfg_.index_inodes && s.inode != 0) st.inodes.emplace_back(s.inode, state, kNoTuple);
@@ -158,6 +244,7 @@ void SocketAggregator::on_socket(const SockRecord& s) {
     tuple = it->second;
     TupleUsage& t = st.tuples[tuple];
     ++t.by_state[state];
+    t.bind_parity += (port - cfg_.ephemeral.lo) & 1;
     if (time_wait) {
       // idiag_expires is the time left (inet_twsk_diag_fill()); TIME_WAIT always starts at 60 s.
       const uint32_t left = std::min(s.expires_ms, kTimeWaitLenMs);
@@ -220,7 +307,43 @@ SocketSummary SocketAggregator::finish() {
   sum.udp_ports_in_range = st.udp_ports.count_in(cfg_.ephemeral);
   for (uint32_t p = cfg_.ephemeral.lo; p <= cfg_.ephemeral.hi && p <= 65535; ++p)
     if (st.bound_inactive.test(uint16_t(p))) sum.bound_inactive_ports.push_back(uint16_t(p));
+  finish_bind_pools(sum);
   return sum;
+}
+
+// A specific IPv4 address overlaps 0.0.0.0 and [::] (a dual-stack wildcard;
+// inet_bind2_bucket_match_addr_any()), a specific IPv6 address only [::]; a wildcard bind(0)
+// conflicts with a socket on any address of the port (inet_rcv_saddr_equal() with
+// match_wildcard). IPV6_V6ONLY is not in the dump: a v6-only [::] socket is counted as
+// overlapping IPv4 addresses too (a listener in the range, rarely).
+void SocketAggregator::finish_bind_pools(SocketSummary& sum) {
+  State& st = *st_;
+  const PortBits* any4 = nullptr;
+  const PortBits* any6 = nullptr;
+  for (const auto& a : st.addrs.pools())
+    if (a->addr.is_unspecified()) (a->addr.family == AF_INET6 ? any6 : any4) = &a->ports;
+  sum.bind_pools.reserve(st.addrs.pools().size());
+  for (const auto& a : st.addrs.pools()) {
+    BindPool b;
+    b.address = a->addr;
+    b.own_ports_in_range = a->ports.count_in(cfg_.ephemeral);
+    b.sockets = a->sockets;
+    b.bound_inactive = a->bound_inactive;
+    if (a->addr.is_unspecified()) {
+      b.ports_in_range = sum.tcp_ports_in_range;
+    } else {
+      const PortBits* w4 = a->addr.family == AF_INET ? any4 : nullptr;
+      const PortBits* none = &a->ports;  // OR-ing the address with itself changes nothing
+      b.ports_in_range =
+          a->ports.count_union_in(cfg_.ephemeral, {w4 ? w4 : none, any6 ? any6 : none});
+    }
+    sum.bind_pools.push_back(b);
+  }
+  std::sort(sum.bind_pools.begin(), sum.bind_pools.end(), [](const BindPool& x, const BindPool& y) {
+    if (x.ports_in_range != y.ports_in_range) return x.ports_in_range > y.ports_in_range;
+    return x.address < y.address;
+  });
+  st.addrs.clear();
 }
 
 InodeIndex SocketAggregator::take_inode_index() {

@@ -36,6 +36,7 @@ class SocketAggregator : public SockSink {
  private:
   // Implementation-defined state (per-tuple map, port bitmaps, ...).
   struct State;
+  void finish_bind_pools(SocketSummary& sum);
   AggregatorConfig cfg_;
   std::unique_ptr<State> st_;
 

@@ -6,6 +6,7 @@
 
 #include "analyse/evidence.h"
 #include "analyse/remediation.h"
+#include "util/format.h"
 #include "util/i18n.h"
 
 #include <algorithm>
@@ -105,6 +106,56 @@ void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runt
   put_identity(f.evidence, p);
   f.evidence.erase("owner_share_of_live_sockets");
   retarget_reuse_step(f, *top, dest, runtime_of, p);
+}
+
+// bind(addr, 0) failing with EADDRINUSE is the bind pool of `addr` running out
+// (inet_csk_find_open_port()): the failing processes, most first, for the finding's local
+// address (the wildcard pool takes the failures of a wildcard bind). Returns whether any failed.
+bool merge_bind_pool(Finding& f, const TraceResult& t, const ProcessLookup& process_of) {
+  const std::string addr = evidence_string(f, "local_address");
+  if (addr.empty()) return false;
+  std::map<std::pair<int32_t, std::string>, uint64_t> by;
+  uint64_t total = 0;
+  for (const auto& x : t.failures) {
+    if (x.op != "bind" || x.err != EADDRINUSE || !x.destination) continue;
+    if (x.destination->addr.unmapped().to_string() != addr) continue;
+    by[{x.pid, x.comm}] += x.count;
+    total += x.count;
+  }
+  std::vector<std::pair<uint64_t, std::pair<int32_t, std::string>>> v;
+  for (const auto& [k, n] : by) v.push_back({n, k});
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json list = json::array();
+  for (const auto& [n, k] : v)
+    list.push_back({{"pid", k.first > 0 ? json(k.first) : json(nullptr)},
+                    {"comm", k.second.empty() ? json(nullptr) : json(k.second)},
+                    {"count", n}});
+  f.evidence["traced_eaddrinuse"] = std::move(list);
+  if (total == 0) return false;
+  // A bind() that failed is the proof the pool ran out: critical, and the process to fix is
+  // the one whose bind() failed.
+  const auto& [n, who] = v.front();
+  f.severity = Severity::kCritical;
+  if (who.first > 0) {
+    const auto pid_it = f.evidence.find("pid");
+    const bool same = pid_it != f.evidence.end() && pid_it->is_number_integer() &&
+                      pid_it->get<int64_t>() == who.first;
+    f.evidence["pid"] = who.first;
+    f.evidence["comm"] = who.second.empty() ? json(nullptr) : json(who.second);
+    f.evidence["owner_basis"] = "traced";
+    // Another process than the one the reading named: its own identity, nothing of the other.
+    if (!same) put_identity(f.evidence, process_of ? process_of(who.first, who.second) : nullptr);
+  }
+  auto& why = f.evidence["bind_evidence"];
+  if (!why.is_array()) why = json::array();
+  why.push_back("traced_eaddrinuse");
+  f.title =
+      _f("ports for bind({0}, 0): {1} bind() calls failed with EADDRINUSE while tracing "
+         "({2}); {3} of {4} ports held on {0}",
+         addr, with_commas(total), who.second.empty() ? std::string("?") : who.second,
+         with_commas(f.evidence.value("ports_in_use", uint64_t(0))),
+         with_commas(f.evidence.value("usable", uint64_t(0))));
+  return true;
 }
 
 void merge_fds(Finding& f, const TraceResult& t) {
@@ -252,11 +303,14 @@ ProcessLookup processes_in(const Reading& r) {
 
 void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLookup& runtime_of,
                  const ProcessLookup& process_of) {
+  bool raised = false;
   for (Finding& f : analysis.findings) {
     if (!f.evidence.is_object()) continue;
     switch (f.resource) {
       case Resource::kEphemeralPorts:
         merge_ephemeral(f, trace, runtime_of, process_of);
+        if (f.id == "ephemeral_ports.host_wide")
+          raised = merge_bind_pool(f, trace, process_of) || raised;
         break;
       case Resource::kFileDescriptors:
         merge_fds(f, trace);
@@ -273,7 +327,8 @@ void merge_trace(Analysis& analysis, const TraceResult& trace, const RuntimeLook
   }
   const std::size_t before = analysis.findings.size();
   add_connect_failure_findings(analysis, trace);
-  if (analysis.findings.size() == before || analysis.status == Status::kUnknown) return;
+  if ((analysis.findings.size() == before && !raised) || analysis.status == Status::kUnknown)
+    return;
   std::stable_sort(analysis.findings.begin(), analysis.findings.end(),
                    [](const Finding& x, const Finding& y) { return x.severity > y.severity; });
   const Finding& worst = analysis.findings.front();

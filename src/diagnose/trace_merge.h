@@ -2,7 +2,9 @@
 // observations, not inferences: the ephemeral_ports finding names the processes whose
 // connect() failed with EADDRNOTAVAIL and the traced owner of the churn (confidence "traced");
 // file_descriptors findings carry the EMFILE/ENFILE counts; accept_queue findings the listen
-// overflow drops; conntrack findings the netfilter drops and their top destinations.
+// overflow drops; conntrack findings the netfilter drops and their top destinations; the
+// bind-pool finding (ephemeral_ports.host_wide) the bind(addr, 0) calls that failed with
+// EADDRINUSE on its address, which makes it critical and names the failing process.
 #pragma once
 
 #include <functional>

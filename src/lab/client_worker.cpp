@@ -315,7 +315,73 @@ int hold_bound(const Endpoint& addr, uint32_t count, WorkerLink& link) {
   return 0;
 }
 
+// bind(source, 0) then connect(): inet_csk_find_open_port() takes the port, exclusively on that
+// address, at bind() time; the bind bucket's fastreuse >= 0 keeps connect() of every other
+// socket off the port afterwards.
+int bind_then_connect(const BindConnectConfig& cfg, WorkerLink& link) {
+  const double start = WorkerLink::now();
+  std::vector<UniqueFd> held;
+  ErrnoTally bind_errors, connect_errors;
+  uint64_t binds = 0, first_failure_at = 0;
+  uint32_t odd = 0;
+  auto range = local_port_range();
+  while (binds < cfg.max_binds && !link.stop_requested()) {
+    if (WorkerLink::now() - start > cfg.ready_timeout_s) break;
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) {
+      link.error(std::string("socket: ") + std::strerror(errno));
+      return 1;
+    }
+    sockaddr_in src = to_sockaddr(Endpoint{cfg.source.addr, 0});
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      bind_errors.add(errno);
+      if (errno != EADDRINUSE) break;
+      if (first_failure_at == 0) first_failure_at = binds + 1;
+      if (bind_errors.of(EADDRINUSE) > cfg.extra_failures) break;
+      link.wait_stop(0.01);
+      continue;
+    }
+    ++binds;
+    sockaddr_in got{};
+    socklen_t len = sizeof got;
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&got), &len);
+    if (range && ((ntohs(got.sin_port) - range->lo) & 1)) ++odd;
+    timeval tv{2, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in dst = to_sockaddr(cfg.destinations[binds % cfg.destinations.size()]);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+      connect_errors.add(errno);
+      continue;
+    }
+    held.push_back(std::move(fd));
+  }
+  // connect() without bind() shares ports across destinations: it still finds one.
+  int plain_err = 0;
+  UniqueFd plain(connect_once(cfg.plain_destination, plain_err));
+  const uint64_t failed = bind_errors.of(EADDRINUSE);
+  std::string text =
+      failed > 0 ? _f("bind({0}, 0) failed {1} times with EADDRINUSE, after {2} successful binds "
+                      "({3} on bind()'s parity), {4} connections held to {5}",
+                      cfg.source.addr.to_string(), with_commas(failed), with_commas(binds),
+                      with_commas(uint64_t(odd)), with_commas(held.size()),
+                      destinations_text(cfg.destinations))
+                 : _f("bind({0}, 0) never failed: {1} successful binds, {2} connections held",
+                      cfg.source.addr.to_string(), with_commas(binds), with_commas(held.size()));
+  if (connect_errors.total() > 0) text += "; connect() " + connect_errors.describe();
+  text += plain ? _f("; a plain connect() to {0} (no bind) still succeeded",
+                     cfg.plain_destination.to_string())
+                : _f("; a plain connect() to {0} (no bind) failed with {1}",
+                     cfg.plain_destination.to_string(), errno_name(plain_err));
+  link.ready(text);
+  link.wait_stop(kUntilStop);
+  return 0;
+}
+
 }  // namespace
+
+WorkerFn bind_connect_worker(BindConnectConfig cfg) {
+  return [cfg](WorkerLink& link) { return bind_then_connect(cfg, link); };
+}
 
 WorkerFn client_worker(ClientConfig cfg) {
   return [cfg](WorkerLink& link) { return churn(cfg, link); };

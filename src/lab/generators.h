@@ -97,6 +97,21 @@ WorkerFn fd_leak_worker(FdLeakConfig cfg);
 // connect client stuck between the two calls, or one that leaks bound sockets).
 WorkerFn bind_hold_worker(Endpoint addr, uint32_t count);
 
+// A bind-before-connect client (nginx proxy_bind, HAProxy `source`, curl --interface): each
+// connection bind()s a socket to source:0, then connects it to the next destination (round
+// robin) and holds it, until bind() fails with EADDRINUSE; then `extra_failures` more binds,
+// each counted (the ground truth the diagnosis and the trace are checked against), and one
+// plain connect() without bind() to `plain_destination`, which must still succeed.
+struct BindConnectConfig {
+  Endpoint source;                     // port ignored: bind(source, 0)
+  std::vector<Endpoint> destinations;  // round robin
+  Endpoint plain_destination;
+  uint32_t max_binds = 3000;
+  uint32_t extra_failures = 19;  // after the first EADDRINUSE
+  double ready_timeout_s = 10;
+};
+WorkerFn bind_connect_worker(BindConnectConfig cfg);
+
 // unix-backlog: a server on the abstract unix stream socket @name with a small listen()
 // backlog that never accepts, and a client that connects without blocking until connect()
 // fails with EAGAIN (at most max_attempts connects; after the first EAGAIN it retries 10 times

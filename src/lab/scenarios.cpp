@@ -92,6 +92,40 @@ Result<void> bind_port_exhaustion(LoadSet& load) {
   return start_client(load, c);
 }
 
+// bind-shared-pool: a connect()-only client holds 1,500 connections to 10 destinations
+// (127.0.0.2-11:8080, 150 each: 15 % of each tuple's pool, all from 127.0.0.1). connect() takes
+// the ports of the range start's parity first and shares them across destinations, so every
+// connect() keeps working. A bind-before-connect client (cdlab-binder) then binds 127.0.0.1:0
+// and connects, over and over: bind() takes the other parity first, exclusively, then what the
+// shared ports leave, and fails with EADDRINUSE once every port of the range is held on
+// 127.0.0.1 — while no tuple is near its own pool.
+Result<void> bind_shared_pool(LoadSet& load) {
+  auto srv = start_server(
+      load,
+      {.mode = Mode::kCloseAfterPeer, .listen = v4_endpoint("0.0.0.0", 8080), .max_conns = 4000},
+      "cdlab-server", 4096);
+  if (!srv) return std::unexpected(srv.error());
+  ClientConfig c;
+  for (int i = 2; i <= 11; ++i)
+    c.destinations.push_back(v4_endpoint(("127.0.0." + std::to_string(i)).c_str(), 8080));
+  c.close = Close::kHold;
+  c.burst = 1500;
+  c.max_attempts = 1500;
+  c.ready_after_successes = 1500;
+  c.ready_timeout_s = 15;
+  auto cli = load.spawn({"cdlab-client", client_worker(std::move(c)), 4096});
+  if (!cli) return std::unexpected(cli.error());
+  if (auto r = load.wait_ready(*cli, kLiveWait); !r) return r;
+  BindConnectConfig b;
+  b.source = v4_endpoint("127.0.0.1", 0);
+  for (int i = 12; i <= 15; ++i)
+    b.destinations.push_back(v4_endpoint(("127.0.0." + std::to_string(i)).c_str(), 8080));
+  b.plain_destination = v4_endpoint("127.0.0.2", 8080);
+  auto binder = load.spawn({"cdlab-binder", bind_connect_worker(std::move(b)), 4096});
+  if (!binder) return std::unexpected(binder.error());
+  return load.wait_ready(*binder, kLiveWait);
+}
+
 // 5,000 connections over 20 destinations (127.0.0.2-21:8080, all on loopback) against a
 // 4,000-port range: total TIME_WAIT exceeds the range, no tuple uses more than 250.
 Result<void> port_range_wide_spread(LoadSet& load) {
@@ -300,6 +334,14 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
           "names cdlab-binder, plan: IP_BIND_ADDRESS_NO_PORT"),
        {{"net.ipv4.ip_local_port_range", "40000 40999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
        bind_port_exhaustion},
+      {"bind-shared-pool",
+       N_("1,500 connections held by a connect()-only client to 10 destinations in a 1,000-port "
+          "range (15 % of each tuple's pool), then a client that binds 127.0.0.1:0 before each "
+          "connect() until bind() fails with EADDRINUSE; a plain connect() still works"),
+       N_("ephemeral_ports.host_wide critical for 127.0.0.1 (1,000 of 1,000 held), names "
+          "cdlab-binder (with --trace: its EADDRINUSE count); no tuple finding"),
+       {{"net.ipv4.ip_local_port_range", "40000 40999"}, {"net.ipv4.tcp_tw_reuse", "0"}},
+       bind_shared_pool},
       {"port-range-wide-spread",
        N_("5,000 TIME_WAIT over 20 destinations with a 4,000-port range: no tuple near its pool"),
        N_("no ephemeral_ports warning (total TIME_WAIT > range is not exhaustion)"),

@@ -20,6 +20,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 constexpr std::size_t kTopTuples = 20;
+constexpr std::size_t kTopBindPools = 10;
 constexpr std::size_t kTopProcesses = 20;
 constexpr std::size_t kTopListeners = 20;
 
@@ -150,6 +151,9 @@ json ports_json(const Reading& r, const PortAnalysis& p) {
     j["tuples_total"] = nullptr;
     j["host_wide"] = {
         {"tcp_ports_in_use", nullptr}, {"udp_ports_in_use", nullptr}, {"usable", nullptr}};
+    j["bind_pools"] = json::array();
+    j["bind_pools_total"] = nullptr;
+    j["bind_pools_untracked_sockets"] = nullptr;
     return j;
   }
   j["reserved_in_range"] = p.reserved_in_range;
@@ -165,6 +169,21 @@ json ports_json(const Reading& r, const PortAnalysis& p) {
       {"tcp_ports_in_use", p.host_tcp_ports_in_use},
       {"udp_ports_in_use", r.sockets.udp_complete ? json(p.host_udp_ports_in_use) : json(nullptr)},
       {"usable", p.host_usable}};
+  json pools = json::array();
+  for (std::size_t i = 0; i < p.bind_pools.size() && i < kTopBindPools; ++i) {
+    const BindPoolStat& b = p.bind_pools[i];
+    pools.push_back({{"address", b.address.to_string()},
+                     {"ports_in_use", b.in_use},
+                     {"own_ports", b.own_ports},
+                     {"usable", b.usable},
+                     {"utilization", num(b.utilization, 4)},
+                     {"sockets", b.sockets},
+                     {"bound_inactive", b.bound_inactive},
+                     {"bind_parity_sockets", b.bind_parity_sockets}});
+  }
+  j["bind_pools"] = std::move(pools);
+  j["bind_pools_total"] = p.bind_pools.size();
+  j["bind_pools_untracked_sockets"] = p.bind_pool_untracked_sockets;
   return j;
 }
 

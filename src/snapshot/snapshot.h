@@ -100,6 +100,11 @@ struct TupleUsage {
   uint32_t tw_recent = 0;            // entered TIME_WAIT within the last kRateWindowS seconds
   uint32_t tw_expiring = 0;          // leave TIME_WAIT within the next kRateWindowS seconds
   uint32_t syn_unanswered = 0;       // SYN_SENT whose SYN was retransmitted: no SYN-ACK for >= 1 s
+  // Sockets on a port of the parity bind(0) prefers (the range start's opposite). connect()
+  // (__inet_hash_connect()) walks the ports of the range start's parity first and takes the
+  // other parity only once it has no port of the first left for this tuple, while
+  // inet_csk_find_open_port() (bind(ip, 0)) walks the opposite parity first.
+  uint32_t bind_parity = 0;
   std::vector<uint32_t> sample_inodes;  // up to kSampleInodes live sockets, for attribution
 
   uint32_t in_use() const;  // every socket of the tuple, TIME_WAIT included
@@ -116,6 +121,23 @@ struct CloseWaitGroup {
   uint32_t count = 0;
   std::vector<Endpoint> sample_peers;  // up to a few
 };
+
+// The pool bind(addr, 0) draws from. With ip_autobind_reuse = 0 (the default)
+// inet_csk_find_open_port() [net/ipv4/inet_connection_sock.c] rejects a port when any socket
+// (listening, connected, TIME_WAIT, bound) holds it on an overlapping address: the same
+// address, or a wildcard socket (0.0.0.0 / [::]). connect() shares those ports across
+// destinations, bind(addr, 0) cannot: its pool is per local address, not per tuple.
+struct BindPool {
+  IpAddr address;  // a local address (unmapped); 0.0.0.0 or :: for the wildcard's own pool
+  // Distinct ports in the range that a bind(address, 0) cannot take: those held on the address
+  // or on an overlapping wildcard socket. For the wildcard: every port held on any address.
+  uint32_t ports_in_range = 0;
+  uint32_t own_ports_in_range = 0;  // held by sockets on the address itself
+  uint64_t sockets = 0;             // TCP sockets on the address with a port in the range
+  uint64_t bound_inactive = 0;      // of those, bound and neither connected nor listening
+};
+
+inline constexpr std::size_t kMaxBindPools = 64;  // local addresses tracked per dump
 
 // The streaming aggregate of one sock_diag dump of the namespace (TCP v4+v6, and UDP ports).
 struct SocketSummary {
@@ -140,6 +162,10 @@ struct SocketSummary {
   // (fastreuse >= 0), so __inet_hash_connect() skips those ports for every destination.
   uint64_t bound_inactive = 0;
   std::vector<uint16_t> bound_inactive_ports;  // distinct, inside the ephemeral range, ascending
+  // bind(addr, 0) pools per local address: the first kMaxBindPools addresses seen (wildcard
+  // ones included), fullest first; sockets on further addresses are only counted.
+  std::vector<BindPool> bind_pools;
+  uint64_t bind_pool_untracked_sockets = 0;
 };
 
 // Sockets an attributed process holds, joined from /proc/PID/fd inodes and the dump.

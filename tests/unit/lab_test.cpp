@@ -107,7 +107,7 @@ TEST(LabScenarios, TableHasEveryScenarioOfTheIssueOnce) {
   for (const char* n : {"port-exhaustion", "port-range-wide-spread", "tw-reuse-loopback",
                         "server-close", "fd-exhaustion", "close-wait-leak", "accept-overflow",
                         "tw-bucket-overflow", "service-port-in-range", "no-timestamps-peer",
-                        "bind-port-exhaustion", "unix-backlog", "idle"}) {
+                        "bind-port-exhaustion", "bind-shared-pool", "unix-backlog", "idle"}) {
     EXPECT_TRUE(names.count(n)) << n;
     EXPECT_NE(find_scenario(n), nullptr) << n;
   }

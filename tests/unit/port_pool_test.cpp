@@ -31,6 +31,35 @@ TEST(PortPool, UsableIsRangeMinusReservedMinusListeningCountingEachPortOnce) {
   EXPECT_EQ(pa.host_usable, 8u);  // bound ports are in use, not unusable, for the host-wide pool
 }
 
+// The bind(0) pool of an address with what overlaps it: listeners on the address or on a
+// wildcard of a matching family, the tuples from the address, and the sockets on bind()'s
+// parity of the tuples below half their pool.
+TEST(PortPool, BindPoolsGetTheirListenersAndTuples) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999).reserved({{40900, 40999}});
+  b.listener(ep("0.0.0.0", 40005)).listener(ep("::", 40006)).listener(ep("198.18.0.2", 40007));
+  b.listener(ep("198.18.0.1", 8080));  // outside the range
+  b.tuple(tuple_key("198.18.0.1", "198.18.1.1", 80), {.established = 100, .bind_parity = 40});
+  b.tuple(tuple_key("198.18.0.1", "198.18.1.2", 80), {.established = 600, .bind_parity = 150});
+  b.tuple(tuple_key("198.18.0.2", "198.18.1.1", 80), {.established = 10});
+  b.bind_pool("198.18.0.1", 900, 700).bind_pool("2001:db8::1", 1, 0);
+  PortAnalysis pa = analyse_ports(b.build());
+  ASSERT_EQ(pa.bind_pools.size(), 2u);
+  const BindPoolStat& v4 = pa.bind_pools[0];
+  EXPECT_EQ(v4.usable, 900u);
+  EXPECT_DOUBLE_EQ(v4.utilization, 1.0);
+  EXPECT_EQ(v4.listening_ports, 2u);  // 0.0.0.0:40005 and [::]:40006
+  EXPECT_EQ(v4.client_sockets, 700u);
+  EXPECT_EQ(v4.tuples, 2u);
+  ASSERT_TRUE(v4.hottest_tuple);
+  EXPECT_EQ(pa.tuples[*v4.hottest_tuple].key.dst, *IpAddr::parse("198.18.1.2"));
+  EXPECT_EQ(v4.bind_parity_sockets, 40u);  // the tuple past half its pool does not count
+  ASSERT_TRUE(v4.bind_parity_tuple);
+  EXPECT_EQ(pa.tuples[*v4.bind_parity_tuple].key.dst, *IpAddr::parse("198.18.1.1"));
+  EXPECT_EQ(pa.bind_pools[1].listening_ports, 1u);  // an IPv6 address: [::] only
+  EXPECT_EQ(pa.bind_pools[1].tuples, 0u);
+}
+
 TEST(PortPool, PortsOfBoundInactiveSocketsAreExcludedForEveryTuple) {
   SnapshotBuilder b;
   b.port_range(40000, 40009);

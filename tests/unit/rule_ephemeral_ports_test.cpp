@@ -36,15 +36,31 @@ TEST(EphemeralPorts, ThirtyThousandTimeWaitOverHundredDestinationsIsNoPortFindin
   EXPECT_TRUE(run_rule(rule_ephemeral_ports, s).empty());
 }
 
-TEST(EphemeralPorts, SpreadEvenWhenEveryPortHoldsASocketIsNoHostWideFinding) {
+// connect() alone can leave a socket on every port of the range when it talks to many
+// destinations, and connect() still works: no tuple finding. But bind(198.18.0.1, 0) has no port
+// left (inet_csk_find_open_port() rejects a port held on the address by any socket). Without
+// anything that binds before connecting, that is worth an info, not a warning.
+TEST(EphemeralPorts, SpreadEvenWhenEveryPortHoldsASocketIsAnInfoAboutBind) {
   SnapshotBuilder b;
   b.port_range(40000, 40999);
   for (int d = 0; d < 50; ++d)
     b.tuple(tuple_key("198.18.0.1", "198.18.1." + std::to_string(d + 1), 80),
             {.time_wait = 100, .tw_recent = 10, .tw_expiring = 10});
   // 5000 sockets on 1000 ports: shared across destinations, as connect() does.
-  b.host_ports(1000);
-  EXPECT_TRUE(run(b).empty());
+  b.host_ports(1000).bind_pool("198.18.0.1", 1000, 5000);
+  auto f = run(b);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "ephemeral_ports.host_wide");
+  EXPECT_EQ(f[0].severity, Severity::kInfo);
+  EXPECT_EQ(f[0].evidence["local_address"], "198.18.0.1");
+  EXPECT_EQ(f[0].evidence["ports_in_use"], 1000);
+  EXPECT_EQ(f[0].evidence["sockets_per_port"], 5.0);
+  EXPECT_TRUE(f[0].evidence["bind_evidence"].empty());
+  EXPECT_TRUE(f[0].evidence["pid"].is_null());
+  EXPECT_NE(f[0].title.find("connect() still shares these ports; a bind(198.18.0.1, 0) before "
+                            "connect() fails with EADDRINUSE"),
+            std::string::npos)
+      << f[0].title;
 }
 
 TEST(EphemeralPorts, TwentyInATwentyPortRangeToOneDestinationIsCriticalApplication) {
@@ -246,14 +262,133 @@ TEST(EphemeralPorts, BindBeforeConnectExhaustsTheHostWidePool) {
   for (int d = 0; d < 10; ++d)
     b.tuple(tuple_key("198.18.0.1", "198.18.1." + std::to_string(d + 1), 80),
             {.established = 45, .time_wait = 50});
-  b.host_ports(950);
+  b.host_ports(950).bind_pool("198.18.0.1", 950, 950);
   auto f = run(b);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].id, "ephemeral_ports.host_wide");
   EXPECT_EQ(f[0].severity, Severity::kCritical);
   EXPECT_EQ(f[0].layer, Layer::kApplication);
+  EXPECT_EQ(f[0].evidence["bind_evidence"], Evidence::array({"ports_not_shared"}));
   ASSERT_FALSE(f[0].remediation.empty());
   EXPECT_NE(f[0].remediation[0].action.find("IP_BIND_ADDRESS_NO_PORT"), std::string::npos);
+}
+
+// The case the old host-wide gate hid: a connect()-only client shares ports over 10
+// destinations (3 sockets per port), a bind-before-connect client holds the rest of the range
+// on the same address. Sockets per port are far above 1.2, yet bind(198.18.0.1, 0) fails. Its
+// sockets sit on bind()'s parity in tuples far below half their pool: connect() never needed
+// that parity for them.
+TEST(EphemeralPorts, MixedSharingAndBindBeforeConnectIsCritical) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  for (int d = 0; d < 10; ++d)
+    b.tuple(tuple_key("198.18.0.1", "198.18.1." + std::to_string(d + 1), 80), {.established = 150});
+  for (int d = 0; d < 4; ++d)
+    b.tuple(tuple_key("198.18.0.1", "198.18.2." + std::to_string(d + 1), 443),
+            {.established = 128, .bind_parity = 125});
+  b.host_ports(1000).bind_pool("198.18.0.1", 1000, 2012);
+  b.process(77, "binder", 600, 4096);
+  b.now().tuple_owners.push_back(
+      TupleOwner{tuple_key("198.18.0.1", "198.18.2.1", 443), {{77, 128}}});
+  auto f = run(b);
+  EXPECT_TRUE(findings_with_id(f, "ephemeral_ports.tuple").empty());
+  auto hw = findings_with_id(f, "ephemeral_ports.host_wide");
+  ASSERT_EQ(hw.size(), 1u);
+  const Finding& h = *hw[0];
+  EXPECT_EQ(h.severity, Severity::kCritical);
+  EXPECT_EQ(h.evidence["local_address"], "198.18.0.1");
+  EXPECT_EQ(h.evidence["bind_parity_sockets"], 500);
+  EXPECT_EQ(h.evidence["bind_evidence"], Evidence::array({"bind_parity"}));
+  EXPECT_EQ(h.evidence["pid"], 77);
+  EXPECT_EQ(h.evidence["comm"], "binder");
+  EXPECT_EQ(h.evidence["owner_basis"], "bind_parity_tuple");
+  EXPECT_EQ(h.evidence["tuples"], 14);
+  EXPECT_EQ(h.evidence["hottest_tuple_utilization"], 0.15);
+}
+
+// A tuple past half its pool takes the second parity from connect() itself: no evidence.
+TEST(EphemeralPorts, SecondParityOfATupleBeyondHalfIsConnectsOwn) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  b.tuple(tuple_key("198.18.0.1", "198.18.1.1", 80), {.established = 600, .bind_parity = 100});
+  b.tuple(tuple_key("198.18.0.1", "198.18.1.2", 80), {.established = 600, .bind_parity = 100});
+  b.host_ports(1000).bind_pool("198.18.0.1", 1000, 1200);
+  auto all = run(b);
+  auto hw = findings_with_id(all, "ephemeral_ports.host_wide");
+  ASSERT_EQ(hw.size(), 1u);
+  EXPECT_EQ(hw[0]->severity, Severity::kInfo);
+  EXPECT_EQ(hw[0]->evidence["bind_parity_sockets"], 0);
+}
+
+// Two addresses: the full one without evidence is an info, the one that something binds
+// on (a bound-inactive socket) is judged by its own utilization and wins.
+TEST(EphemeralPorts, TwoAddressesTheOneWithBindEvidenceIsReported) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  for (int d = 0; d < 10; ++d) {
+    b.tuple(tuple_key("198.18.0.1", "198.18.1." + std::to_string(d + 1), 80), {.established = 300});
+    b.tuple(tuple_key("198.18.0.2", "198.18.1." + std::to_string(d + 1), 80), {.established = 200});
+  }
+  b.host_ports(1000)
+      .bind_pool("198.18.0.1", 1000, 3000)
+      .bind_pool("198.18.0.2", 750, 2001, /*bound_inactive=*/1);
+  auto all = run(b);
+  auto hw = findings_with_id(all, "ephemeral_ports.host_wide");
+  ASSERT_EQ(hw.size(), 1u);
+  EXPECT_EQ(hw[0]->severity, Severity::kWarning);
+  EXPECT_EQ(hw[0]->evidence["local_address"], "198.18.0.2");
+  EXPECT_EQ(hw[0]->evidence["bind_evidence"], Evidence::array({"bound_inactive"}));
+  EXPECT_EQ(hw[0]->evidence["other_full_bind_pools"], 1);
+}
+
+// A socket bound to 0.0.0.0:0 and not yet connected: a wildcard bind(0), whose pool is every
+// port held on any address.
+TEST(EphemeralPorts, WildcardBindPool) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  for (int d = 0; d < 10; ++d)
+    b.tuple(tuple_key("198.18.0." + std::to_string(d + 1), "198.18.1.1", 80), {.established = 92});
+  b.host_ports(921);
+  for (int d = 0; d < 10; ++d)
+    b.bind_pool("198.18.0." + std::to_string(d + 1), 93, 92);  // 92 + the wildcard's port
+  b.bind_pool("0.0.0.0", 921, 1, /*bound_inactive=*/1, /*own=*/1);
+  auto all = run(b);
+  auto hw = findings_with_id(all, "ephemeral_ports.host_wide");
+  ASSERT_EQ(hw.size(), 1u);
+  EXPECT_EQ(hw[0]->severity, Severity::kCritical);
+  EXPECT_EQ(hw[0]->evidence["local_address"], "0.0.0.0");
+  EXPECT_EQ(hw[0]->evidence["ports_in_use"], 921);
+  // The same wildcard pool without a bound socket says nothing: no one binds 0.0.0.0:0.
+  b.now().sockets.bind_pools.back().bound_inactive = 0;
+  auto again = run(b);
+  EXPECT_TRUE(findings_with_id(again, "ephemeral_ports.host_wide").empty());
+}
+
+// Reserved ports are out of every pool: 760 held of 800 usable is 95 %, not 76 %.
+TEST(EphemeralPorts, BindPoolExcludesReservedPorts) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  b.now().sysctls.ip_local_reserved_ports = std::vector<PortRange>{{40800, 40999}};
+  for (int d = 0; d < 10; ++d)
+    b.tuple(tuple_key("198.18.0.1", "198.18.1." + std::to_string(d + 1), 80), {.established = 76});
+  b.host_ports(760).bind_pool("198.18.0.1", 760, 760);
+  auto all = run(b);
+  auto hw = findings_with_id(all, "ephemeral_ports.host_wide");
+  ASSERT_EQ(hw.size(), 1u);
+  EXPECT_EQ(hw[0]->severity, Severity::kCritical);
+  EXPECT_EQ(hw[0]->evidence["usable"], 800);
+  EXPECT_EQ(hw[0]->evidence["utilization"], 0.95);
+}
+
+// One tuple that fills the address is its own (critical) finding: no bind-pool info on top.
+TEST(EphemeralPorts, NoBindPoolInfoWhenATupleFindingSaysIt) {
+  SnapshotBuilder b;
+  b.port_range(40000, 40999);
+  b.tuple(tuple_key("127.0.0.1", "127.0.0.1", 8080), {.time_wait = 1000});
+  b.host_ports(1000).bind_pool("127.0.0.1", 1000, 1000);
+  auto f = run(b);
+  EXPECT_EQ(findings_with_id(f, "ephemeral_ports.tuple").size(), 1u);
+  EXPECT_TRUE(findings_with_id(f, "ephemeral_ports.host_wide").empty());
 }
 
 TEST(EphemeralPorts, HostWideListenersAreNotClientSockets) {
@@ -265,7 +400,7 @@ TEST(EphemeralPorts, HostWideListenersAreNotClientSockets) {
   for (uint16_t p = 40000; p < 40080; ++p) b.listener(ep("0.0.0.0", p));
   for (int d = 2; d <= 4; ++d)
     b.tuple(tuple_key("198.18.0.1", "198.18.0." + std::to_string(d), 80), {.established = 2});
-  b.host_ports(86);
+  b.host_ports(86).bind_pool("198.18.0.1", 86, 6, 0, 6).bind_pool("0.0.0.0", 86, 80, 0, 80);
   auto f = run(b);
   EXPECT_TRUE(findings_with_id(f, "ephemeral_ports.host_wide").empty());
 }

@@ -37,6 +37,7 @@ struct TupleSpec {
   uint32_t tw_past_delay = 0;  // of time_wait: older than tcp_tw_reuse_delay
   uint32_t tw_recent = 0;      // of time_wait: entered it within kRateWindowS
   uint32_t tw_expiring = 0;    // of time_wait: leave it within kRateWindowS
+  uint32_t bind_parity = 0;    // sockets on the parity bind(0) prefers
 };
 
 class SnapshotBuilder {
@@ -123,6 +124,19 @@ class SnapshotBuilder {
     now().sockets.udp_ports_in_range = udp;
     return *this;
   }
+  // The bind(addr, 0) pool of a local address, as the aggregator counts it: `ports` held on the
+  // address or an overlapping wildcard (own: on the address itself; 0 = all of them).
+  SnapshotBuilder& bind_pool(std::string_view addr, uint32_t ports, uint64_t sockets,
+                             uint64_t bound_inactive = 0, uint32_t own = 0) {
+    BindPool b;
+    b.address = *IpAddr::parse(addr);
+    b.ports_in_range = ports;
+    b.own_ports_in_range = own ? own : ports;
+    b.sockets = sockets;
+    b.bound_inactive = bound_inactive;
+    now().sockets.bind_pools.push_back(b);
+    return *this;
+  }
   ProcessInfo& process(int32_t pid, std::string comm, uint64_t open, std::optional<uint64_t> soft,
                        std::optional<uint64_t> hard = 1048576) {
     ProcessInfo p;
@@ -169,6 +183,7 @@ class SnapshotBuilder {
       u.tw_recent = t.tw_recent;
       u.tw_expiring = t.tw_expiring;
       u.syn_unanswered = t.syn_unanswered;
+      u.bind_parity = t.bind_parity;
       for (int st = 0; st < kTcpStateSlots; ++st) s.by_state[st] += u.by_state[st];
       s.time_wait_client += t.time_wait;
       s.tuples.push_back(u);

@@ -249,6 +249,94 @@ TEST(SocketAggregator, HostWidePoolAndUdp) {
   EXPECT_EQ(sum.tuples.size(), 2u);  // 39999 is outside the range: not a client-side socket
 }
 
+const BindPool* find_pool(const SocketSummary& s, std::string_view addr) {
+  for (const auto& b : s.bind_pools)
+    if (b.address == *IpAddr::parse(addr)) return &b;
+  return nullptr;
+}
+
+// bind(addr, 0) cannot take a port held on the same address or on an overlapping wildcard,
+// whatever the destinations (inet_csk_find_open_port() with relax = false): connect() sharing
+// a port across destinations does not make it free for bind().
+TEST(SocketAggregator, BindPoolsPerLocalAddress) {
+  AggregatorConfig cfg;
+  cfg.ephemeral = {40000, 40099};
+  std::vector<SockRecord> socks;
+  // 10.0.0.1: ports 40000-40039 each shared by three destinations (connect() sharing).
+  for (int d = 0; d < 3; ++d)
+    for (int p = 0; p < 40; ++p)
+      socks.push_back(tcp(kEst, "10.0.0.1:" + std::to_string(40000 + p),
+                          "10.0.0." + std::to_string(100 + d) + ":80", 1));
+  // 10.0.0.2: 5 TIME_WAIT on ports that 10.0.0.1 uses too, and one of its own.
+  for (int p = 0; p < 5; ++p)
+    socks.push_back(time_wait("10.0.0.2:" + std::to_string(40000 + p), "10.0.0.100:80"));
+  socks.push_back(time_wait("10.0.0.2:40090", "10.0.0.100:80"));
+  // A dual-stack client on a mapped address draws from the IPv4 address's pool.
+  socks.push_back(tcp(kEst, "[::ffff:10.0.0.2]:40091", "[::ffff:10.0.0.100]:80", 2));
+  // Wildcard sockets: a bound-inactive 0.0.0.0:40050 and a listener on [::]:40060.
+  socks.push_back(tcp(TcpState::kClose, "0.0.0.0:40050", "0.0.0.0:0", 3));
+  socks.push_back(listener("[::]:40060", 0, 128));
+  // An IPv6 address: overlaps [::] only.
+  socks.push_back(tcp(kEst, "[2001:db8::1]:40070", "[2001:db8::2]:80", 4));
+  socks.push_back(tcp(kEst, "10.0.0.1:39999", "10.0.0.100:80", 5));  // outside the range
+  auto sum = aggregate(socks, cfg);
+  EXPECT_EQ(sum.tcp_ports_in_range, 45u);  // 40 + 40090 + 40091 + 40050 + 40060 + 40070
+  ASSERT_EQ(sum.bind_pools.size(), 5u);
+  const BindPool* a = find_pool(sum, "10.0.0.1");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->own_ports_in_range, 40u);
+  EXPECT_EQ(a->ports_in_range, 42u);  // + 0.0.0.0:40050 and [::]:40060
+  EXPECT_EQ(a->sockets, 120u);
+  EXPECT_EQ(a->bound_inactive, 0u);
+  const BindPool* b = find_pool(sum, "10.0.0.2");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->own_ports_in_range, 7u);
+  EXPECT_EQ(b->ports_in_range, 9u);
+  EXPECT_EQ(b->sockets, 7u);
+  const BindPool* v6 = find_pool(sum, "2001:db8::1");
+  ASSERT_NE(v6, nullptr);
+  EXPECT_EQ(v6->ports_in_range, 2u);  // its own and [::]:40060, not 0.0.0.0:40050
+  const BindPool* any4 = find_pool(sum, "0.0.0.0");
+  ASSERT_NE(any4, nullptr);
+  EXPECT_EQ(any4->ports_in_range, 45u);  // a wildcard bind(0) conflicts with every address
+  EXPECT_EQ(any4->own_ports_in_range, 1u);
+  EXPECT_EQ(any4->bound_inactive, 1u);
+  EXPECT_EQ(sum.bind_pools.front().address, *IpAddr::parse("0.0.0.0"));  // fullest first
+  EXPECT_EQ(sum.bind_pool_untracked_sockets, 0u);
+}
+
+TEST(SocketAggregator, BindPoolsAreCappedAndTheRestCounted) {
+  AggregatorConfig cfg;
+  cfg.ephemeral = {40000, 40999};
+  std::vector<SockRecord> socks;
+  for (std::size_t i = 0; i < kMaxBindPools + 6; ++i)
+    for (int k = 0; k < 2; ++k)
+      socks.push_back(tcp(kEst,
+                          "10.1." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1) +
+                              ":" + std::to_string(40000 + k),
+                          "10.0.0.100:80", 1));
+  auto sum = aggregate(socks, cfg);
+  EXPECT_EQ(sum.bind_pools.size(), kMaxBindPools);
+  EXPECT_EQ(sum.bind_pool_untracked_sockets, 12u);
+  EXPECT_EQ(sum.tcp_ports_in_range, 2u);  // the host-wide count still sees every socket
+}
+
+// connect() walks the ports of the range start's parity first, bind(0) the other parity first.
+TEST(SocketAggregator, TupleCountsSocketsOnBindsParity) {
+  AggregatorConfig cfg;
+  cfg.ephemeral = {40001, 40999};  // odd start: the second parity is the even ports
+  auto sum = aggregate(
+      {
+          tcp(kEst, "10.0.0.1:40001", "10.0.0.2:80", 1),
+          tcp(kEst, "10.0.0.1:40002", "10.0.0.2:80", 2),
+          time_wait("10.0.0.1:40004", "10.0.0.2:80"),
+          tcp(kEst, "10.0.0.1:40005", "10.0.0.2:80", 3),
+      },
+      cfg);
+  ASSERT_EQ(sum.tuples.size(), 1u);
+  EXPECT_EQ(sum.tuples[0].bind_parity, 2u);
+}
+
 TEST(SocketAggregator, PortCountsAtRangeEdges) {
   std::vector<SockRecord> socks;
   for (int p : {1, 63, 64, 127, 128, 65534, 65535})

@@ -177,6 +177,61 @@ TEST(TraceMerge, TheSameOwnerKeepsItsIdentity) {
   EXPECT_EQ(ev["runtime"], "jvm");
 }
 
+// bind(addr, 0) failing with EADDRINUSE proves the address's bind pool ran out: the finding
+// becomes critical, names the failing process and lists every one; failures on another address
+// or with another errno are not this pool's.
+TEST(TraceMerge, BindPoolGetsTheTracedEaddrinuse) {
+  Analysis a;
+  a.status = Status::kOk;
+  Finding f = finding(Resource::kEphemeralPorts,
+                      {{"local_address", "127.0.0.1"},
+                       {"ports_in_use", 1000},
+                       {"usable", 1000},
+                       {"bind_evidence", Evidence::array()},
+                       {"pid", nullptr},
+                       {"comm", nullptr},
+                       {"owner_basis", nullptr}},
+                      Severity::kInfo);
+  f.id = "ephemeral_ports.host_wide";
+  f.title = "ports for bind(127.0.0.1, 0)";
+  a.findings.push_back(f);
+  TraceResult t;
+  t.failures = {failure("bind", EADDRINUSE, 42, "cdlab-binder", ep("127.0.0.1", 0), 20),
+                failure("bind", EADDRINUSE, 43, "other", ep("127.0.0.1", 0), 2),
+                failure("bind", EADDRINUSE, 44, "elsewhere", ep("198.18.0.1", 0), 7),
+                failure("bind", EACCES, 45, "nope", ep("127.0.0.1", 0), 3),
+                failure("connect", EADDRNOTAVAIL, 46, "client", ep("127.0.0.1", 8080), 5)};
+  merge_trace(a, t);
+  const Finding& m = a.findings[0];
+  EXPECT_EQ(m.severity, Severity::kCritical);
+  EXPECT_EQ(a.status, Status::kCritical);
+  EXPECT_NE(a.summary.find("22 bind() calls failed with EADDRINUSE"), std::string::npos)
+      << a.summary;
+  const Evidence& ev = m.evidence;
+  ASSERT_EQ(ev["traced_eaddrinuse"].size(), 2u);
+  EXPECT_EQ(ev["traced_eaddrinuse"][0]["pid"], 42);
+  EXPECT_EQ(ev["traced_eaddrinuse"][0]["comm"], "cdlab-binder");
+  EXPECT_EQ(ev["traced_eaddrinuse"][0]["count"], 20);
+  EXPECT_EQ(ev["pid"], 42);
+  EXPECT_EQ(ev["comm"], "cdlab-binder");
+  EXPECT_EQ(ev["owner_basis"], "traced");
+  EXPECT_EQ(ev["bind_evidence"], Evidence::array({"traced_eaddrinuse"}));
+}
+
+TEST(TraceMerge, BindPoolWithoutFailuresStaysAsItWas) {
+  Analysis a;
+  Finding f = finding(Resource::kEphemeralPorts, {{"local_address", "127.0.0.1"}, {"pid", 7}},
+                      Severity::kInfo);
+  f.id = "ephemeral_ports.host_wide";
+  a.findings.push_back(f);
+  TraceResult t;
+  t.failures = {failure("bind", EADDRINUSE, 44, "elsewhere", ep("198.18.0.1", 0), 7)};
+  merge_trace(a, t);
+  EXPECT_EQ(a.findings[0].severity, Severity::kInfo);
+  EXPECT_EQ(a.findings[0].evidence["pid"], 7);
+  EXPECT_TRUE(a.findings[0].evidence["traced_eaddrinuse"].empty());
+}
+
 TEST(TraceMerge, FdAcceptQueueAndConntrackEvidence) {
   Analysis a;
   a.findings.push_back(finding(Resource::kFileDescriptors, {{"pid", 99}, {"comm", "nginx"}}));
