@@ -94,3 +94,43 @@ for name, r in zip(("record", "check --record-*"), replays):
 print("ok: %d conntrack entries, %d sockets replayed from both recordings" % (
     t["entries"], live["resources"]["sockets"]["total"]))
 PY
+[[ $? -eq 0 ]] || exit 1
+
+# The memory cgroup of the process holding the sockets is recorded where a replay of
+# DIR/proc reads it (DIR/<mount point>/<path>/...), with the cgroup mounts in
+# DIR/proc/self/mountinfo (collect/cgroup_memory.h). Nothing to check in the root cgroup.
+grep -q ' - cgroup' "$tmp/rec/proc/self/mountinfo" ||
+  { echo "FAIL: no cgroup mounts recorded in proc/self/mountinfo"; exit 1; }
+python3 - "$holder" "$tmp/rec" <<'PY' || exit 1
+import os, sys
+pid, rec = sys.argv[1], sys.argv[2]
+mounts = []
+for line in open("/proc/self/mountinfo"):
+    head, tail = line.split(" - ", 1)
+    f, t = head.split(), tail.split()
+    if t[0] == "cgroup" and "memory" in t[2].split(","):
+        mounts.append((1, f[3], f[4]))
+    elif t[0] == "cgroup2":
+        mounts.append((2, f[3], f[4]))
+v1 = v2 = None
+for line in open("/proc/%s/cgroup" % pid):
+    hid, ctl, path = line.rstrip("\n").split(":", 2)
+    if "memory" in ctl.split(","):
+        v1 = path
+    elif hid == "0" and ctl == "":
+        v2 = path
+for version, path, leaf in ((1, v1, "memory.kmem.tcp.usage_in_bytes"), (2, v2, "memory.current")):
+    m = [x for x in mounts if x[0] == version and x[1] == "/"]
+    if not path or path == "/" or not m:
+        continue
+    live = m[0][2] + path + "/" + leaf
+    if not os.path.exists(live):
+        continue
+    got = rec + live
+    assert os.path.exists(got), "not recorded: " + got
+    assert open(got).read() != "", "empty: " + got
+    print("ok: recorded", live)
+    break
+else:
+    print("(the holder's memory cgroup is the root or has no memory files here: nothing recorded to check)")
+PY
