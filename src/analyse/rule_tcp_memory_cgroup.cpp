@@ -130,8 +130,9 @@ void v1_finding(const RuleInput& in, const CgroupSockMemory& g, std::vector<Find
   const double util = double(*g.tcp_usage) / double(*g.tcp_limit);
   const CgroupSockMemory* b = before_of(in.snap, g);
   const std::optional<int64_t> failed = b ? rise(b->tcp_failcnt, g.tcp_failcnt) : std::nullopt;
-  // Within one 64 KiB segment of the limit the next charge of that size fails (charges above
-  // the limit come from accept(), which charges what arrived before it with __GFP_NOFAIL).
+  // Within one 64 KiB segment of the limit the next charge of that size fails. Usage above the
+  // limit is forced: a segment on an empty receive queue (sk_forced_mem_schedule()) and what
+  // accept() charges for data that arrived before it (__GFP_NOFAIL).
   const bool at_limit = *g.tcp_usage + kSegmentBytes >= *g.tcp_limit;
   // Received segments the namespace dropped for want of receive memory (tcp_data_queue()):
   // what a refused charge does. failcnt tells the same on older kernels only: since the page
