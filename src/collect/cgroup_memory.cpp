@@ -320,6 +320,13 @@ CgroupMemory read_cgroup_memory(const ProcFs& proc,
     return out;
   }
   out.read = true;
+  if (!plan->have_mounts && !pids.empty()) {
+    missing.push_back(
+        "cgroup socket memory: no cgroup v1 memory or cgroup2 hierarchy is mounted in this mount "
+        "namespace (ip netns exec mounts a fresh /sys without them; check --netns NAME keeps "
+        "them)");
+    return out;
+  }
   uint32_t failed = 0;
   std::string first_failure;
   for (auto& [key, members] : plan->groups) {

@@ -96,12 +96,25 @@ print("ok: %d conntrack entries, %d sockets replayed from both recordings" % (
 PY
 [[ $? -eq 0 ]] || exit 1
 
-# The memory cgroup of the process holding the sockets is recorded where a replay of
-# DIR/proc reads it (DIR/<mount point>/<path>/...), with the cgroup mounts in
-# DIR/proc/self/mountinfo (collect/cgroup_memory.h). Nothing to check in the root cgroup.
-grep -q ' - cgroup' "$tmp/rec/proc/self/mountinfo" ||
+# Memory cgroups (collect/cgroup_memory.h): the cgroup mounts go to DIR/proc/self/mountinfo and
+# the files to DIR/<mount point>/<path>/..., where a replay of DIR/proc reads them.
+# `ip netns exec` mounts a fresh /sys: the recorder saw no cgroup hierarchy, and the replay must
+# say so rather than stay silent.
+if ! in_ns grep -q ' - cgroup' /proc/self/mountinfo; then
+  python3 - "$tmp/replay.json" <<'PY' || exit 1
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert any("no cgroup v1 memory or cgroup2 hierarchy is mounted" in m for m in r["missing"]), r["missing"]
+print("ok: the replay names the cgroups it could not see")
+PY
+fi
+# Recorded outside `ip netns exec`, on the host: the memory cgroup of this test's own shell (a
+# recorded process) must be in the recording, where a replay of DIR/proc reads it.
+"$CONNDOCTOR" record --out "$tmp/rec-host" >/dev/null 2>&1 || { echo "FAIL: record on the host"; exit 1; }
+grep -q ' - cgroup' /proc/self/mountinfo || exit 0
+grep -q ' - cgroup' "$tmp/rec-host/proc/self/mountinfo" ||
   { echo "FAIL: no cgroup mounts recorded in proc/self/mountinfo"; exit 1; }
-python3 - "$holder" "$tmp/rec" <<'PY' || exit 1
+python3 - "$$" "$tmp/rec-host" <<'PY' || exit 1
 import os, sys
 pid, rec = sys.argv[1], sys.argv[2]
 mounts = []
