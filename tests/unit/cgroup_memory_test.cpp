@@ -153,6 +153,24 @@ TEST(CgroupMemory, BoundedAndSilentWithoutMountinfo) {
   EXPECT_FALSE(none.read);
   EXPECT_TRUE(missing.empty());
 
+  // A mount namespace without cgroup hierarchies (ip netns exec mounts a fresh /sys): said once
+  // when there were processes to read, never a number.
+  {
+    test::TempProcTree bare;
+    bare.write("proc/self/mountinfo", "22 1 0:21 / /sys rw - sysfs sysfs rw\n");
+    bare.write("proc/100/cgroup", "4:memory:/a\n0::/\n");
+    ProcFs p(bare.path("proc"));
+    std::vector<std::string> said;
+    auto m = read_cgroup_memory(p, {{100, 1}}, said);
+    EXPECT_TRUE(m.groups.empty());
+    EXPECT_NE(joined(said).find("no cgroup v1 memory or cgroup2 hierarchy is mounted"),
+              std::string::npos)
+        << joined(said);
+    said.clear();
+    read_cgroup_memory(p, {}, said);
+    EXPECT_TRUE(said.empty()) << joined(said);
+  }
+
   // More cgroups than kMaxCgroups: the rest are counted, not read.
   test::TempProcTree tree;
   tree.write("proc/self/mountinfo",
