@@ -271,6 +271,38 @@ const std::vector<ExplainEntry>& explain_table() {
           .notes = {N_("tcp_mem is in pages (usually 4 KiB), the same unit as sockstat \"mem\".")},
       },
       {
+          .id = "cgroup_tcp_memory",
+          .title = N_("A container's socket memory at its cgroup limit (memory.kmem.tcp.failcnt "
+                      "rising, memory.events max rising)"),
+          .phrases = {"kmem.tcp", "memory.kmem.tcp", "cgroup tcp memory", "cgroup socket memory",
+                      "container socket memory"},
+          .resources = {"tcp_memory"},
+          .meaning = N_(
+              "Each socket is charged to the memory cgroup of the process that created or "
+              "accepted it, before the host's tcp_mem is looked at. cgroup v1: "
+              "memory.kmem.tcp.limit_in_bytes caps it (once written); a refused charge counts in "
+              "memory.kmem.tcp.failcnt, drops received data and shrinks that cgroup's TCP "
+              "windows. cgroup v2: socket buffers (memory.stat sock) count in memory.current "
+              "against memory.max; memory.events max counts the charges that hit it, and the "
+              "cgroup reclaims or OOM-kills. The host's tcp_mem and TCPMemoryPressures stay "
+              "quiet either way."),
+          .causes_heading = N_("likely causes"),
+          .causes = {N_("A process that does not read what it receives (a large Recv-Q), or "
+                        "peers that do not read what it sends (a large Send-Q)."),
+                     N_("Too many connections for the container's memory."),
+                     N_("A container memory limit (or v1 TCP limit) set too low for its normal "
+                        "buffers.")},
+          .findings = {"tcp_memory.cgroup"},
+          .commands = {"cat /proc/PID/cgroup",
+                       "cat /sys/fs/cgroup/memory/PATH/memory.kmem.tcp.{usage_in_bytes,"
+                       "limit_in_bytes,failcnt}   # v1",
+                       "grep -w sock /sys/fs/cgroup/PATH/memory.stat; cat "
+                       "/sys/fs/cgroup/PATH/memory.{current,max,events}   # v2",
+                       "nsenter -t PID -n ss -tnp state established", "conndoctor check"},
+          .notes = {N_("cgroup v1 counts TCP memory only once memory.kmem.tcp.limit_in_bytes was "
+                       "written, and not in memory.limit_in_bytes.")},
+      },
+      {
           .id = "econnrefused",
           .title = N_("Connection refused"),
           .errno_name = "ECONNREFUSED",

@@ -353,6 +353,24 @@ RemediationStep step_find_stuck_sockets() {
       _("None (read-only)."));
 }
 
+RemediationStep step_drain_cgroup_sockets(const std::vector<int32_t>& pids) {
+  std::vector<std::string> cmds;
+  for (std::size_t i = 0; i < pids.size() && i < 3; ++i) {
+    cmds.push_back(fmt::format(
+        "nsenter -t {0} -n ss -tnp state established | grep 'pid={0},' | awk '$1 > 65536 || $2 "
+        "> 65536' | head   # pid {0}: Recv-Q (unread) / Send-Q (unacknowledged) over 64 KiB",
+        pids[i]));
+    cmds.push_back(
+        fmt::format("nsenter -t {0} -n ss -tnp | grep -c 'pid={0},'   # its TCP sockets", pids[i]));
+  }
+  return step('A',
+              _("Find what holds the cgroup's socket memory: a large Recv-Q is data the process "
+                "received and does not read (read it, or stop accepting what it cannot serve); a "
+                "large Send-Q is data its peers do not read; many small sockets are too many "
+                "connections (pool and reuse them, close idle ones)"),
+              std::move(cmds), _("None (read-only)."));
+}
+
 RemediationStep step_connect_timeout() {
   return step(
       'A',
@@ -653,6 +671,49 @@ RemediationStep step_raise_tcp_mem(const Sysctls& s) {
               _f("TCP buffers may then take up to {0} of RAM before the kernel pushes "
                  "back; slow readers keep whatever they are given.",
                  bytes_for_people(double(want[2]) * kPageBytes)));
+}
+
+RemediationStep step_raise_cgroup_limit(const CgroupSockMemory& g,
+                                        const std::optional<std::string>& pod_namespace,
+                                        const std::optional<std::string>& pod,
+                                        const std::optional<std::string>& container) {
+  std::vector<std::string> cmds;
+  if (g.version == 1) {
+    const int64_t want = next_pow2(std::max<int64_t>(g.tcp_limit.value_or(0) * 2, 1 << 20));
+    cmds.push_back(
+        fmt::format("cat {0}/memory.kmem.tcp.usage_in_bytes {0}/memory.kmem.tcp.failcnt", g.dir));
+    cmds.push_back(fmt::format("echo {0} > {1}/memory.kmem.tcp.limit_in_bytes", want, g.dir));
+    return step(
+        'B',
+        _f("Raise the cgroup's TCP memory limit (memory.kmem.tcp.limit_in_bytes) from {0} to {1}, "
+           "once the sockets holding it are understood; the runtime that made the cgroup may "
+           "write it again at the next start",
+           bytes_for_people(double(g.tcp_limit.value_or(0))), bytes_for_people(double(want))),
+        std::move(cmds),
+        _("TCP memory of cgroup v1 is not part of memory.limit_in_bytes: the container may then "
+          "pin that much more unswappable kernel memory on the host. The kernel deprecated the "
+          "file (a one-time warning in the log when written)."));
+  }
+  const bool by_high =
+      g.high && !g.high_unlimited && (g.max_unlimited || !g.max || *g.high < *g.max);
+  const char* file = by_high ? "memory.high" : "memory.max";
+  const int64_t cur = by_high ? *g.high : g.max.value_or(0);
+  const int64_t want = cur + cur / 2;
+  cmds.push_back(fmt::format("cat {0}/memory.events; grep -w sock {0}/memory.stat", g.dir));
+  if (pod && pod_namespace)
+    cmds.push_back(fmt::format(
+        "kubectl -n {0} get pod {1} -o jsonpath='{{.spec.containers[?(@.name==\"{2}\")]."
+        "resources}}'   # then raise resources.limits.memory in its workload's spec",
+        *pod_namespace, *pod, container.value_or("CONTAINER")));
+  cmds.push_back(
+      fmt::format("echo {0} > {1}/{2}   # until the runtime writes it again", want, g.dir, file));
+  return step('B',
+              _f("Raise the container's memory limit ({0}, now {1}) to {2}: socket buffers are "
+                 "charged to the same memory as the process's own pages",
+                 file, bytes_for_people(double(cur)), bytes_for_people(double(want))),
+              std::move(cmds),
+              _("More of the host's memory may go to this container; a process that never reads "
+                "its sockets fills any limit, so fix that first."));
 }
 
 // --- C ----------------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ RemediationStep step_fix_unix_accept_loop(const UnixListener& l, std::optional<i
                                           bool owner_at_fd_limit);
 // Orphans and TCP memory: sockets whose data nobody reads or that close with unsent data.
 RemediationStep step_find_stuck_sockets();
+// A memory cgroup at its socket-memory limit: find the sockets of its processes that hold the
+// memory (unread Recv-Q, unacknowledged Send-Q) or that are too many, and drain or pool them.
+RemediationStep step_drain_cgroup_sockets(const std::vector<int32_t>& pids);
 // Connects nobody answers: a connect timeout far below the kernel's ~127 s of SYN retries.
 RemediationStep step_connect_timeout();
 // The destination's own listener may drop the SYNs (accept or SYN queue full): check it there.
@@ -74,6 +77,13 @@ RemediationStep step_raise_tw_buckets(const Sysctls& s, std::optional<int64_t> t
 RemediationStep step_raise_max_orphans(const Sysctls& s);
 // Raise tcp_mem with its memory cost.
 RemediationStep step_raise_tcp_mem(const Sysctls& s);
+// Raise a memory cgroup's limit: v1 memory.kmem.tcp.limit_in_bytes, v2 memory.max (and
+// memory.high when that is the lower one); on Kubernetes the container's memory limit.
+// `pod_namespace`/`pod`/`container`: the identity of its processes, when known.
+RemediationStep step_raise_cgroup_limit(const CgroupSockMemory& g,
+                                        const std::optional<std::string>& pod_namespace,
+                                        const std::optional<std::string>& pod,
+                                        const std::optional<std::string>& container);
 
 // --- C: tcp_tw_reuse ----------------------------------------------------------------------
 // tcp_tw_reuse=1 for outbound connections, or "already in effect" when the current setting

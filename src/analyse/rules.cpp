@@ -44,6 +44,10 @@ const std::vector<Rule>& all_rules() {
        rule_conntrack_dns},
       {"orphans", N_("orphaned sockets vs tcp_max_orphans, TCPAbortOnMemory"), rule_orphans},
       {"tcp_memory", N_("TCP buffer pages vs tcp_mem, TCPMemoryPressures"), rule_tcp_memory},
+      {"tcp_memory_cgroup",
+       N_("socket memory of each memory cgroup vs its own limit: v1 memory.kmem.tcp.*, v2 "
+          "memory.stat sock vs memory.max, failed charges between the readings"),
+       rule_tcp_memory_cgroup},
       {"config",
        N_("service ports inside the ephemeral range, tcp_max_tw_buckets cut down, SYN retries "
           "next to tcp_tw_reuse"),

@@ -35,6 +35,7 @@ void rule_accept_queue(const RuleInput& in, std::vector<Finding>& out);
 void rule_conntrack(const RuleInput& in, std::vector<Finding>& out);
 void rule_orphans(const RuleInput& in, std::vector<Finding>& out);
 void rule_tcp_memory(const RuleInput& in, std::vector<Finding>& out);
+void rule_tcp_memory_cgroup(const RuleInput& in, std::vector<Finding>& out);
 void rule_config(const RuleInput& in, std::vector<Finding>& out);
 void rule_snat_ports(const RuleInput& in, std::vector<Finding>& out);
 void rule_conntrack_table(const RuleInput& in, std::vector<Finding>& out);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "collect/cgroup_memory.h"
 #include "collect/conntrack_collect.h"
 #include "collect/proc_paths.h"
 #include "collect/proc_text.h"
@@ -226,6 +227,21 @@ void read_unix_listeners(SockSource& sockets, Reading& r, std::vector<std::strin
                     ": accept queues of unix stream listeners unknown (needs unix_diag)");
 }
 
+// The processes whose memory cgroups are read for their socket memory: those holding sockets
+// when attribution ran, else every process of the namespace.
+std::vector<std::pair<int32_t, uint64_t>> socket_owners(const Reading& r) {
+  std::vector<std::pair<int32_t, uint64_t>> owners;
+  for (const ProcessInfo& p : r.processes) {
+    uint64_t n = 0;
+    if (p.sockets) {
+      for (uint32_t c : p.sockets->by_state) n += c;
+      if (n == 0) continue;
+    }
+    owners.emplace_back(p.pid, n);
+  }
+  return owners;
+}
+
 }  // namespace
 
 Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
@@ -289,6 +305,7 @@ Result<Reading> collect_reading(const Sources& src, const CollectOptions& opt,
       r.fd_scan = from_table ? "bpf" : "procfs";
       detect_owner_runtimes(src.proc, r);
     }
+    r.cgroup_memory = read_cgroup_memory(src.proc, socket_owners(r), missing);
   }
   return r;
 }

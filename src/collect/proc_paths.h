@@ -26,11 +26,14 @@ inline constexpr std::string_view kConntrackCount = "sys/net/netfilter/nf_conntr
 
 // The caller's network namespace link, compared with each process's.
 inline constexpr std::string_view kSelfNetns = "self/ns/net";
+// The caller's mounts: where the cgroup hierarchies are (collect/cgroup_memory.h).
+inline constexpr std::string_view kSelfMountinfo = "self/mountinfo";
 
 // Per process, relative to <root>/<pid>/.
 inline constexpr std::string_view kComm = "comm";
 inline constexpr std::string_view kLimits = "limits";
 inline constexpr std::string_view kNetns = "ns/net";
 inline constexpr std::string_view kFdDir = "fd";
+inline constexpr std::string_view kCgroup = "cgroup";
 
 }  // namespace cd::proc_paths

@@ -5,12 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collect/cgroup_memory.h"
 #include "collect/conntrack_source.h"
 #include "collect/netns_filter.h"
 #include "collect/proc_paths.h"
 #include "collect/socket_aggregator.h"
 #include "collect/sysctls.h"
 #include "collect/unix_listeners.h"
+#include "util/file.h"
 #include "util/unique_fd.h"
 
 namespace cd {
@@ -141,7 +143,7 @@ Result<void> record_netns(const ProcFs& proc, const NetnsFilter& netns, int32_t 
 Result<void> record_process(const ProcFs& proc, const NetnsFilter& netns, int32_t pid,
                             const std::string& out_root) {
   const std::string dir = std::to_string(pid) + "/";
-  for (std::string_view leaf : {pp::kComm, pp::kLimits})
+  for (std::string_view leaf : {pp::kComm, pp::kLimits, pp::kCgroup})
     if (auto ok = copy_file(proc, dir + std::string(leaf), out_root); !ok) return ok;
   if (auto ok = record_netns(proc, netns, pid, out_root); !ok) return ok;
 
@@ -161,6 +163,35 @@ Result<void> record_process(const ProcFs& proc, const NetnsFilter& netns, int32_
     if (!target) continue;  // closed meanwhile
     // The directory exists: one symlink() per fd (a host can have 10^5 of them).
     if (auto ok = write_link(out_root + "/" + fd_rel + "/" + fd, *target, false); !ok) return ok;
+  }
+  return {};
+}
+
+// The cgroup mounts (the cgroup lines of self/mountinfo) and the memory cgroup files of the
+// recorded processes, under DIR with the same absolute paths (DIR/sys/fs/cgroup/...): a replay
+// of DIR/proc reads them below the proc root's parent (collect/cgroup_memory.h).
+Result<void> record_cgroups(const ProcFs& proc, const std::vector<int32_t>& pids,
+                            const std::string& dir) {
+  auto mountinfo = proc.read(pp::kSelfMountinfo);
+  if (!mountinfo) return {};
+  std::string kept;
+  std::string_view rest = *mountinfo;
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (line.find(" - cgroup") != std::string_view::npos) (kept += line) += '\n';
+  }
+  if (auto ok = write_file(dir + "/proc/" + std::string(pp::kSelfMountinfo), kept); !ok) return ok;
+  const std::string fs_root = fs_root_of(proc);
+  for (const std::string& cg : memory_cgroup_dirs(proc, pids)) {
+    for (int version : {1, 2})
+      for (std::string_view leaf : cgroup_memory_files(version)) {
+        const std::string rel = cg + "/" + std::string(leaf);
+        auto text = read_file(fs_root == "/" ? rel : fs_root + rel);
+        if (!text) continue;
+        if (auto ok = write_file(dir + rel, *text); !ok) return ok;
+      }
   }
   return {};
 }
@@ -191,12 +222,14 @@ Result<void> record_state(const ProcFs& proc, SockSource& live,
   // Processes of other namespaces are left out: the scan would drop them anyway, and on a
   // host running containers they can hold most of the machine's fds.
   const NetnsFilter netns(proc);
+  std::vector<int32_t> recorded;
   for (int32_t pid : proc.pids()) {
     NetnsVerdict v = netns.check(pid);
     if (v == NetnsVerdict::kOther || v == NetnsVerdict::kGone) continue;
     if (auto ok = record_process(proc, netns, pid, out_root); !ok) return ok;
+    recorded.push_back(pid);
   }
-  return {};
+  return record_cgroups(proc, recorded, dir);
 }
 
 }  // namespace cd

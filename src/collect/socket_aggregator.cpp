@@ -229,6 +229,12 @@ void SocketAggregator::on_socket(const SockRecord& s) {
 
   const bool listening_port = st.listening.test(port);
   const bool time_wait = state == uint8_t(TcpState::kTimeWait);
+  // Request sockets have no queues; TIME_WAIT reports none.
+  if (!time_wait && state != uint8_t(TcpState::kSynRecv)) {
+    sum.recv_q_bytes += s.rqueue;
+    sum.send_q_bytes += s.wqueue;
+    if (s.rqueue > 0) ++sum.sockets_with_recv_q;
+  }
   // Request sockets (TCP_NEW_SYN_RECV, reported as SYN_RECV by inet_req_diag_fill()) sit on
   // the listener's port: its SYN queue.
   if (listening_port && state == uint8_t(TcpState::kSynRecv)) ++st.syn_recv_by_port[port];

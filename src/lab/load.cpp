@@ -269,6 +269,11 @@ void LoadSet::stop(double grace_s) {
     }
     w.eof = true;
   }
+  while (!cleanups_.empty()) {
+    auto fn = std::move(cleanups_.back());
+    cleanups_.pop_back();
+    fn();
+  }
 }
 
 LoadSet::~LoadSet() {

@@ -78,6 +78,11 @@ class LoadSet {
   // reaps all. Idempotent.
   void stop(double grace_s);
 
+  // Runs `fn` once every worker has been reaped (in stop(), or when the set is destroyed on an
+  // error or a signal): for what a scenario made outside the namespace (a cgroup), which can
+  // only go once the processes in it are gone. Last registered runs first.
+  void at_stop(std::function<void()> fn) { cleanups_.push_back(std::move(fn)); }
+
   // Observations of all workers, in spawn order.
   std::vector<std::string> observations() const;
   std::size_t size() const { return workers_.size(); }
@@ -104,6 +109,7 @@ class LoadSet {
   int signal_fd_;
   double max_runtime_s_;
   std::vector<Worker> workers_;
+  std::vector<std::function<void()>> cleanups_;
 };
 
 // "EADDRNOTAVAIL" for 99

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "lab/generators.h"
+#include "lab/scenario_cgroup.h"
 #include "lab/scenario_netlayer.h"
 #include "lab/sock_util.h"
 #include "lab/tools.h"
@@ -420,6 +421,7 @@ const std::vector<ScenarioInfo>& lab_scenarios() {
       snat_exhaustion_scenario(),     // lab/scenario_netlayer.cpp
       no_timestamps_peer_scenario(),  // lab/scenario_netlayer.cpp
       dns_conntrack_scenario(),       // lab/scenario_dns.cpp
+      cgroup_tcp_memory_scenario(),   // lab/scenario_cgroup.cpp
       {"idle", N_("nothing: only loopback is up"), N_("ok, exit 0"), {}, idle},
   };
   return table;

@@ -166,6 +166,13 @@ struct SocketSummary {
   // ones included), fullest first; sockets on further addresses are only counted.
   std::vector<BindPool> bind_pools;
   uint64_t bind_pool_untracked_sockets = 0;
+  // Bytes queued in the TCP sockets that are neither listening nor in TIME_WAIT: received and
+  // not read by the application (idiag_rqueue: rcv_nxt - copied_seq) and written but not yet
+  // acknowledged by the peer (idiag_wqueue: write_seq - snd_una). What a socket-memory limit
+  // is spent on.
+  uint64_t recv_q_bytes = 0;
+  uint64_t send_q_bytes = 0;
+  uint64_t sockets_with_recv_q = 0;  // of those, sockets holding unread data
 };
 
 // Sockets an attributed process holds, joined from /proc/PID/fd inodes and the dump.
@@ -203,6 +210,47 @@ struct TupleOwner {
   std::vector<std::pair<int32_t, uint32_t>> pids;  // pid, live sockets of the tuple
 };
 
+// The socket memory of one memory cgroup that holds processes of the namespace (the kernel
+// charges a socket to the memory cgroup of the task that created or accepted it, sk->sk_memcg:
+// mem_cgroup_sk_alloc() [mm/memcontrol.c]). Bytes; unknown figures are nullopt. A limit the
+// kernel reports as unlimited (v1: PAGE_COUNTER_MAX pages, 9223372036854771712; v2: "max") is
+// stored as nullopt with `*_unlimited` set. Ancestors of a process's cgroup are listed too:
+// their limits apply to everything below them (page counters are hierarchical).
+struct CgroupSockMemory {
+  std::string path;  // as /proc/PID/cgroup names it: "/kubepods/burstable/pod.../<id>"
+  int version = 1;   // 1: memory.kmem.tcp.* of the v1 memory controller; 2: cgroup2
+  std::string dir;   // its directory on the machine read: "/sys/fs/cgroup/memory/kubepods/..."
+  std::vector<int32_t> pids;  // processes of the namespace in it or below it, ascending, capped
+  uint32_t pid_count = 0;     // all of them
+  uint64_t sockets = 0;       // sockets those processes hold (attribution; 0 when unknown)
+  // v1: memory.kmem.tcp.{usage_in_bytes,limit_in_bytes,max_usage_in_bytes,failcnt}. The kernel
+  // charges TCP memory there only once limit_in_bytes was written (memcg->tcpmem_active).
+  std::optional<int64_t> tcp_usage;
+  std::optional<int64_t> tcp_limit;
+  bool tcp_limit_unlimited = false;
+  std::optional<int64_t> tcp_max_usage;
+  std::optional<int64_t> tcp_failcnt;
+  // v2: memory.stat "sock", memory.current, memory.max, memory.high, memory.events.
+  std::optional<int64_t> sock;
+  std::optional<int64_t> current;
+  std::optional<int64_t> max;
+  bool max_unlimited = false;
+  std::optional<int64_t> high;
+  bool high_unlimited = false;
+  std::map<std::string, int64_t> events;  // "low", "high", "max", "oom", "oom_kill", ...
+  std::string error;                      // why a figure could not be read ("" when all were)
+};
+
+inline constexpr std::size_t kCgroupSamplePids = 8;
+inline constexpr std::size_t kMaxCgroups = 256;
+
+// The memory cgroups of the namespace's socket-owning processes.
+struct CgroupMemory {
+  bool read = false;  // the collection ran (false: a recording without it, or it was not asked)
+  std::vector<CgroupSockMemory> groups;  // by path; v1 and v2 apart
+  uint32_t not_read = 0;                 // cgroups beyond kMaxCgroups, counted, not read
+};
+
 // Everything read at one instant.
 struct Reading {
   double taken_at_s = 0;  // monotonic clock
@@ -220,7 +268,8 @@ struct Reading {
   // Listening AF_UNIX sockets; nullopt when unknown (a recording made before they were
   // dumped, or a kernel without unix_diag: then `missing` says so).
   std::optional<std::vector<UnixListener>> unix_listeners;
-  std::string fd_scan;  // how attribution read the fds: "bpf", "procfs"; "" = did not run
+  std::string fd_scan;         // how attribution read the fds: "bpf", "procfs"; "" = did not run
+  CgroupMemory cgroup_memory;  // socket memory of the processes' memory cgroups
 };
 
 // Two readings `interval` apart (or one), plus what could not be read.

@@ -94,3 +94,56 @@ for name, r in zip(("record", "check --record-*"), replays):
 print("ok: %d conntrack entries, %d sockets replayed from both recordings" % (
     t["entries"], live["resources"]["sockets"]["total"]))
 PY
+[[ $? -eq 0 ]] || exit 1
+
+# Memory cgroups (collect/cgroup_memory.h): the cgroup mounts go to DIR/proc/self/mountinfo and
+# the files to DIR/<mount point>/<path>/..., where a replay of DIR/proc reads them.
+# `ip netns exec` mounts a fresh /sys: the recorder saw no cgroup hierarchy, and the replay must
+# say so rather than stay silent.
+if ! in_ns grep -q ' - cgroup' /proc/self/mountinfo; then
+  python3 - "$tmp/replay.json" <<'PY' || exit 1
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert any("no cgroup v1 memory or cgroup2 hierarchy is mounted" in m for m in r["missing"]), r["missing"]
+print("ok: the replay names the cgroups it could not see")
+PY
+fi
+# Recorded outside `ip netns exec`, on the host: the memory cgroup of this test's own shell (a
+# recorded process) must be in the recording, where a replay of DIR/proc reads it.
+"$CONNDOCTOR" record --out "$tmp/rec-host" >/dev/null 2>&1 || { echo "FAIL: record on the host"; exit 1; }
+grep -q ' - cgroup' /proc/self/mountinfo || exit 0
+grep -q ' - cgroup' "$tmp/rec-host/proc/self/mountinfo" ||
+  { echo "FAIL: no cgroup mounts recorded in proc/self/mountinfo"; exit 1; }
+python3 - "$$" "$tmp/rec-host" <<'PY' || exit 1
+import os, sys
+pid, rec = sys.argv[1], sys.argv[2]
+mounts = []
+for line in open("/proc/self/mountinfo"):
+    head, tail = line.split(" - ", 1)
+    f, t = head.split(), tail.split()
+    if t[0] == "cgroup" and "memory" in t[2].split(","):
+        mounts.append((1, f[3], f[4]))
+    elif t[0] == "cgroup2":
+        mounts.append((2, f[3], f[4]))
+v1 = v2 = None
+for line in open("/proc/%s/cgroup" % pid):
+    hid, ctl, path = line.rstrip("\n").split(":", 2)
+    if "memory" in ctl.split(","):
+        v1 = path
+    elif hid == "0" and ctl == "":
+        v2 = path
+for version, path, leaf in ((1, v1, "memory.kmem.tcp.usage_in_bytes"), (2, v2, "memory.current")):
+    m = [x for x in mounts if x[0] == version and x[1] == "/"]
+    if not path or path == "/" or not m:
+        continue
+    live = m[0][2] + path + "/" + leaf
+    if not os.path.exists(live):
+        continue
+    got = rec + live
+    assert os.path.exists(got), "not recorded: " + got
+    assert open(got).read() != "", "empty: " + got
+    print("ok: recorded", live)
+    break
+else:
+    print("(the holder's memory cgroup is the root or has no memory files here: nothing recorded to check)")
+PY
