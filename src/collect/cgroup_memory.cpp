@@ -53,17 +53,6 @@ std::optional<int64_t> parse_i64(std::string_view s) {
   return v;
 }
 
-// "key value" lines (memory.stat, memory.events).
-std::map<std::string, int64_t> parse_flat_keyed(std::string_view text) {
-  std::map<std::string, int64_t> out;
-  for (std::string_view line : split(text, '\n')) {
-    auto sp = line.find(' ');
-    if (sp == std::string_view::npos) continue;
-    if (auto v = parse_i64(line.substr(sp + 1))) out[std::string(line.substr(0, sp))] = *v;
-  }
-  return out;
-}
-
 struct Key {
   int version;
   std::string path;
@@ -114,7 +103,7 @@ bool read_group(const std::string& dir, CgroupSockMemory& g) {
   number("memory.max", g.max, &g.max_unlimited);
   number("memory.high", g.high, &g.high_unlimited);
   if (auto stat = read("memory.stat")) {
-    auto kv = parse_flat_keyed(*stat);
+    auto kv = parse_cgroup_keyed(*stat);
     if (auto it = kv.find("sock"); it != kv.end())
       g.sock = it->second;
     else
@@ -123,13 +112,23 @@ bool read_group(const std::string& dir, CgroupSockMemory& g) {
     note(stat.error());
   }
   if (auto ev = read("memory.events"))
-    g.events = parse_flat_keyed(*ev);
+    g.events = parse_cgroup_keyed(*ev);
   else
     note(ev.error());
   return true;
 }
 
 }  // namespace
+
+std::map<std::string, int64_t> parse_cgroup_keyed(std::string_view text) {
+  std::map<std::string, int64_t> out;
+  for (std::string_view line : split(text, '\n')) {
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos) continue;
+    if (auto v = parse_i64(line.substr(sp + 1))) out[std::string(line.substr(0, sp))] = *v;
+  }
+  return out;
+}
 
 std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo) {
   std::vector<CgroupMount> out;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,9 @@ struct ProcCgroups {
   std::optional<std::string> v2;
 };
 ProcCgroups parse_proc_cgroups(std::string_view text);  // pure
+
+// The "key value" lines of memory.stat and memory.events; other lines are skipped. Pure.
+std::map<std::string, int64_t> parse_cgroup_keyed(std::string_view text);
 
 // The directory of cgroup `path` under `m` (absolute, as the reader sees it), or nullopt when
 // the path lies outside the mount's root (that part of the hierarchy is not visible here).

@@ -128,7 +128,9 @@ Result<ContainerIdentity> parse_oci_config(std::string_view text) {
   if (auto p = j.find("process"); p != j.end() && p->is_object()) {
     if (auto r = p->find("rlimits"); r != p->end() && r->is_array()) {
       for (const auto& l : *r) {
-        if (!l.is_object() || l.value("type", "") != "RLIMIT_NOFILE") continue;
+        if (!l.is_object()) continue;
+        auto type = l.find("type");  // not value(): it throws on a non-string "type"
+        if (type == l.end() || !type->is_string() || *type != "RLIMIT_NOFILE") continue;
         if (auto s = l.find("soft"); s != l.end() && s->is_number_unsigned())
           id.spec_nofile_soft = s->get<uint64_t>();
         if (auto h = l.find("hard"); h != l.end() && h->is_number_unsigned())

@@ -128,6 +128,14 @@ TEST(OciConfig, BadInput) {
   EXPECT_FALSE(id->pod);
   EXPECT_FALSE(id->spec_nofile_soft);
   EXPECT_FALSE(id->spec_nofile_hard);
+  // A limit whose "type" is not a string is skipped, not an exception (found by writing
+  // fuzz/container_identity_fuzz.cpp: json::value() throws on it).
+  id = parse_oci_config(
+      R"({"process": {"rlimits": [{"type": 5, "soft": 1}, {"type": "RLIMIT_NOFILE",
+          "soft": 1024, "hard": 4096}]}})");
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->spec_nofile_soft, 1024u);
+  EXPECT_EQ(id->spec_nofile_hard, 4096u);
 }
 
 TEST(Labels, ForPeople) {
