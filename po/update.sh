@@ -48,6 +48,8 @@ awk 'BEGIN { RS = ""; ORS = "\n\n" }
 ((only_pot)) && exit 0
 if [[ -f $root/po/zh_CN.po ]]; then
   msgmerge --quiet --update --backup=none --sort-output "$root/po/zh_CN.po" "$pot"
+  # Translations of messages the sources no longer hold are dropped, not kept as "#~" entries.
+  msgattrib --no-obsolete --sort-output -o "$root/po/zh_CN.po" "$root/po/zh_CN.po"
 else
   msginit --no-translator --locale=zh_CN.UTF-8 --input="$pot" --output-file="$root/po/zh_CN.po"
 fi

@@ -543,8 +543,8 @@ RemediationStep step_raise_file_max(const FileNr& f, std::optional<int64_t> file
                 "system near file-max usually has a process leaking fds: find it first."));
 }
 
-RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> somaxconn) {
-  int64_t want = std::max<int64_t>(4096, int64_t(l.queue_limit) * 4);
+RemediationStep step_raise_backlog(const Listener* l, std::optional<int64_t> somaxconn) {
+  const int64_t want = l ? std::max<int64_t>(4096, int64_t(l->queue_limit) * 4) : 4096;
   std::vector<std::string> cmds;
   if (!somaxconn || *somaxconn < want) {
     cmds.push_back(sysctl_w("net.core.somaxconn", std::to_string(want)));
@@ -556,35 +556,16 @@ RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> som
          "backlog={1};`, Java new ServerSocket(port, {2}) / Netty SO_BACKLOG, Python "
          "sock.listen({3}); "
          "Go uses somaxconn by itself",
-         l.local.port, want, want, want));
-  return step('B',
-              _f("Raise the accept-queue limit of {0} from {1} to {2}: the limit is "
-                 "min(listen() backlog, net.core.somaxconn), so raise both",
-                 l.local.to_string(), l.queue_limit, want),
-              std::move(cmds),
-              _("A longer queue absorbs bursts but adds latency when the accept loop is the "
-                "bottleneck; it does not fix a stalled loop (A)."));
-}
-
-RemediationStep step_raise_backlog_unnamed(std::optional<int64_t> somaxconn) {
-  constexpr int64_t want = 4096;
-  std::vector<std::string> cmds;
-  if (!somaxconn || *somaxconn < want) {
-    cmds.push_back(sysctl_w("net.core.somaxconn", std::to_string(want)));
-    cmds.push_back(persist_sysctl("net.core.somaxconn", std::to_string(want)));
-  }
-  cmds.push_back(sysctl_w("net.ipv4.tcp_max_syn_backlog", std::to_string(want)));
-  cmds.push_back(
-      _f("the service's listen() backlog (read at listen(), restart needed): nginx `listen PORT "
-         "backlog={0};`, Java new ServerSocket(port, {0}) / Netty SO_BACKLOG, Python "
-         "sock.listen({0}); Go uses somaxconn by itself",
-         want));
-  return step('B',
-              _f("Raise the listen backlog of the listener that drops to {0} (this reading names "
-                 "none: `ss -ltn` shows each one's Recv-Q and limit): the limit is min(listen() "
-                 "backlog, net.core.somaxconn), so raise both",
-                 want),
-              std::move(cmds),
+         l ? std::to_string(l->local.port) : std::string("PORT"), want, want, want));
+  std::string title =
+      l ? _f("Raise the accept-queue limit of {0} from {1} to {2}: the limit is "
+             "min(listen() backlog, net.core.somaxconn), so raise both",
+             l->local.to_string(), l->queue_limit, want)
+        : _f("Raise the listen backlog of the listener that drops to {0} (this reading names "
+             "none: `ss -ltn` shows each one's Recv-Q and limit): the limit is min(listen() "
+             "backlog, net.core.somaxconn), so raise both",
+             want);
+  return step('B', std::move(title), std::move(cmds),
               _("A longer queue absorbs bursts but adds latency when the accept loop is the "
                 "bottleneck; it does not fix a stalled loop (A)."));
 }

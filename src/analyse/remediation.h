@@ -63,10 +63,9 @@ RemediationStep step_reserve_ports(const Sysctls& s, const std::vector<uint16_t>
 RemediationStep step_raise_fd_limit(const ProcessInfo& p, std::optional<int64_t> nr_open);
 // Raise fs.file-max (system-wide).
 RemediationStep step_raise_file_max(const FileNr& f, std::optional<int64_t> file_max);
-// Raise the listen backlog and net.core.somaxconn together.
-RemediationStep step_raise_backlog(const Listener& l, std::optional<int64_t> somaxconn);
-// The same when no listener can be named: the listener that drops, whichever it is.
-RemediationStep step_raise_backlog_unnamed(std::optional<int64_t> somaxconn);
+// Raise the listen backlog and net.core.somaxconn together: of `l`, or (null) of the listener
+// that drops, whichever it is, when the reading names none.
+RemediationStep step_raise_backlog(const Listener* l, std::optional<int64_t> somaxconn);
 // The same for a unix listener: the server's own backlog setting, and somaxconn that caps it.
 RemediationStep step_raise_unix_backlog(const UnixListener& l, std::optional<int64_t> somaxconn);
 // SYN-queue drops with tcp_syncookies=0: turn syncookies back on (the default, 1).

@@ -109,7 +109,7 @@ Finding listener_finding(const RuleInput& in, const Listener& l, Severity sev, c
   auto pid = listener_pid(r, l);
   bool at_limit = put_owner(ev, r, pid);
   f.remediation = {step_fix_accept_loop(l, pid, at_limit),
-                   step_raise_backlog(l, r.sysctls.somaxconn)};
+                   step_raise_backlog(&l, r.sysctls.somaxconn)};
   return f;
 }
 
@@ -155,9 +155,8 @@ bool syn_queue_finding(const RuleInput& in, const Rates& rates, std::vector<Find
                                "tcp_max_syn_backlog: tcp_conn_request() drops new SYNs");
   f.remediation = {step_syncookies_on(r.sysctls)};
   // No handshake in progress anywhere: no listener to name, whichever one comes first.
-  f.remediation.push_back(busiest && busiest->syn_recv > 0
-                              ? step_raise_backlog(*busiest, r.sysctls.somaxconn)
-                              : step_raise_backlog_unnamed(r.sysctls.somaxconn));
+  f.remediation.push_back(step_raise_backlog(busiest && busiest->syn_recv > 0 ? busiest : nullptr,
+                                             r.sysctls.somaxconn));
   out.push_back(std::move(f));
   return true;
 }
@@ -207,11 +206,11 @@ void accept_queue_tcp(const RuleInput& in, std::vector<Finding>& out) {
     auto pid = listener_pid(r, *fullest);
     bool at_limit = put_owner(ev, r, pid);
     f.remediation = {step_fix_accept_loop(*fullest, pid, at_limit),
-                     step_raise_backlog(*fullest, r.sysctls.somaxconn)};
+                     step_raise_backlog(fullest, r.sysctls.somaxconn)};
   } else {
     // No TCP listener in this reading: which one overflowed is unknown.
     f.remediation = {step_find_overflowing_listener(),
-                     step_raise_backlog_unnamed(r.sysctls.somaxconn)};
+                     step_raise_backlog(nullptr, r.sysctls.somaxconn)};
   }
   out.push_back(std::move(f));
 }

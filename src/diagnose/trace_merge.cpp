@@ -26,24 +26,45 @@ std::string evidence_string(const Finding& f, const char* key) {
   return it != f.evidence.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// The processes of the traced failures `match` accepts: (count, (pid, comm)), most first.
+struct Failers {
+  std::vector<std::pair<uint64_t, std::pair<int32_t, std::string>>> ranked;
+  uint64_t total = 0;
+
+  json to_json() const {
+    json out = json::array();
+    for (const auto& [n, k] : ranked)
+      out.push_back({{"pid", k.first > 0 ? json(k.first) : json(nullptr)},
+                     {"comm", k.second.empty() ? json(nullptr) : json(k.second)},
+                     {"count", n}});
+    return out;
+  }
+};
+
+template <class Match>
+Failers failers(const TraceResult& t, Match match) {
+  std::map<std::pair<int32_t, std::string>, uint64_t> by;
+  Failers out;
+  for (const auto& f : t.failures) {
+    if (!match(f)) continue;
+    by[{f.pid, f.comm}] += f.count;
+    out.total += f.count;
+  }
+  for (const auto& [k, n] : by) out.ranked.push_back({n, k});
+  std::stable_sort(out.ranked.begin(), out.ranked.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  return out;
+}
+
 // The processes whose connect() failed with `err`, to `destination` ("" = anywhere), most first.
 json failing_processes(const TraceResult& t, int err, const std::string& destination) {
-  std::map<std::pair<int32_t, std::string>, uint64_t> by;
-  for (const auto& f : t.failures) {
-    if (f.op != "connect" || f.err != err) continue;
-    if (!destination.empty() && (!f.destination || f.destination->to_string() != destination))
-      continue;
-    by[{f.pid, f.comm}] += f.count;
-  }
-  std::vector<std::pair<uint64_t, std::pair<int32_t, std::string>>> v;
-  for (const auto& [k, n] : by) v.push_back({n, k});
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  json out = json::array();
-  for (const auto& [n, k] : v)
-    out.push_back({{"pid", k.first > 0 ? json(k.first) : json(nullptr)},
-                   {"comm", k.second.empty() ? json(nullptr) : json(k.second)},
-                   {"count", n}});
-  return out;
+  return failers(t,
+                 [&](const auto& f) {
+                   return f.op == "connect" && f.err == err &&
+                          (destination.empty() ||
+                           (f.destination && f.destination->to_string() == destination));
+                 })
+      .to_json();
 }
 
 // The port of an "ip:port" or "[ip6]:port" destination.
@@ -114,27 +135,16 @@ void merge_ephemeral(Finding& f, const TraceResult& t, const RuntimeLookup& runt
 bool merge_bind_pool(Finding& f, const TraceResult& t, const ProcessLookup& process_of) {
   const std::string addr = evidence_string(f, "local_address");
   if (addr.empty()) return false;
-  std::map<std::pair<int32_t, std::string>, uint64_t> by;
-  uint64_t total = 0;
-  for (const auto& x : t.failures) {
-    if (x.op != "bind" || x.err != EADDRINUSE || !x.destination) continue;
-    if (x.destination->addr.unmapped().to_string() != addr) continue;
-    by[{x.pid, x.comm}] += x.count;
-    total += x.count;
-  }
-  std::vector<std::pair<uint64_t, std::pair<int32_t, std::string>>> v;
-  for (const auto& [k, n] : by) v.push_back({n, k});
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  json list = json::array();
-  for (const auto& [n, k] : v)
-    list.push_back({{"pid", k.first > 0 ? json(k.first) : json(nullptr)},
-                    {"comm", k.second.empty() ? json(nullptr) : json(k.second)},
-                    {"count", n}});
-  f.evidence["traced_eaddrinuse"] = std::move(list);
+  const Failers who_failed = failers(t, [&](const auto& x) {
+    return x.op == "bind" && x.err == EADDRINUSE && x.destination &&
+           x.destination->addr.unmapped().to_string() == addr;
+  });
+  f.evidence["traced_eaddrinuse"] = who_failed.to_json();
+  const uint64_t total = who_failed.total;
   if (total == 0) return false;
   // A bind() that failed is the proof the pool ran out: critical, and the process to fix is
   // the one whose bind() failed.
-  const auto& [n, who] = v.front();
+  const auto& who = who_failed.ranked.front().second;
   f.severity = Severity::kCritical;
   if (who.first > 0) {
     const auto pid_it = f.evidence.find("pid");
