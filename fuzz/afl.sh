@@ -104,6 +104,7 @@ for t in "${targets[@]}"; do
     fi
   fi
   ((crashes == 0 && hangs == 0)) || bad=1
+  echo "afl.sh: $line" >&2  # as each target ends: a long run cut short keeps what it did
   report+=("$line")
 done
 printf '%s\n' "${report[@]}"
